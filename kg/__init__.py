@@ -1,0 +1,1 @@
+"""Knowledge graph of a real network: topology import, graph model, queries."""

@@ -1,0 +1,527 @@
+"""Topology import: Topology Zoo GraphML into the project's graph schema.
+
+The result of every importer here is a *simple undirected* :class:`networkx.Graph`
+(no subclass, convention 9) with this schema:
+
+* graph: ``name`` (str), ``source`` (str, where it came from), ``notes``
+  (list[str], one line per data quirk that was handled).
+* node key: a safe id built from the label (accents folded to ASCII; letters,
+  digits, ``_`` and ``.`` only; never ``-``, which separates the two ends in a
+  link id). A missing label or the Zoo's literal "None" gives ``n<zoo id>``;
+  duplicates get ``_2``, ``_3``, ... in file order.
+* node: ``label`` (str), ``zoo_id`` (str), ``kind`` ("router", "hyperedge" or
+  "external"), ``lat`` / ``lon`` (float or None).
+* edge: ``link_id`` ("u-v", ends in file order), ``capacity_bps`` (float),
+  ``capacity_source`` ("LinkSpeedRaw", "LinkSpeed", "LinkLabel" or "default"),
+  ``delay_s`` (float), ``delay_source`` ("great_circle" or "default"),
+  ``distance_km`` (float or None), ``ospf_cost`` (int >= 1), ``parallel``
+  (int >= 1, how many parallel edges of the file the link bundles). A bundle
+  sums its members' capacities, and its ``capacity_source`` is the least
+  reliable of its members' (in the order listed above).
+
+Documented defaults (module constants):
+
+``FIBER_KM_PER_S``
+    Speed of light in fibre, c / 1.468 (group index of standard single-mode
+    fibre), i.e. about 4.9 us per km. Delay is the great-circle distance over
+    this speed, with **no route slack factor** (real fibre paths are longer;
+    the delay is a lower bound).
+``DEFAULT_DELAY_S``
+    1 ms, for a link where either end lacks coordinates.
+``MIN_DELAY_S``
+    1 us floor, for co-located ends (zero distance).
+``DEFAULT_CAPACITY_BPS``
+    1 Gbit/s, where no speed can be found on the edge.
+``COST_UNIT_S``
+    100 us: the default OSPF cost is ``max(1, round(delay_s / COST_UNIT_S))``
+    (a delay-proportional metric). An explicit edge attribute ``ospf_cost``,
+    ``weight`` or ``LinkCost`` that is a positive integer wins.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import math
+import re
+import unicodedata
+import xml.etree.ElementTree as ET
+from importlib import resources
+from pathlib import Path
+from typing import IO, Any
+
+import networkx as nx
+
+from .errors import TopologyError, UnknownComponentError
+
+FIBER_KM_PER_S: float = 299_792.458 / 1.468
+DEFAULT_DELAY_S: float = 0.001
+MIN_DELAY_S: float = 1e-6
+DEFAULT_CAPACITY_BPS: float = 1e9
+COST_UNIT_S: float = 1e-4
+EARTH_RADIUS_KM: float = 6371.0088
+
+_UNITS = {"K": 1e3, "M": 1e6, "G": 1e9}
+_COST_KEYS = ("ospf_cost", "weight", "LinkCost")
+# Reliability order of capacity sources: a bundle reports its weakest member's.
+_CAP_SOURCES = ("LinkSpeedRaw", "LinkSpeed", "LinkLabel", "default")
+
+# --- link label parser -------------------------------------------------------
+_PRE = r"(?<![\d.])(?:(?P<pre>\d+)\s*[x*]\s*)?"  # "2x10Gb/s", "4*2 Mbps"
+_POST = r"(?:\s*[x*]\s*(?P<post>\d+))?"  # "STM-64x2", "10GEx4"
+_RATE_RE = re.compile(_PRE + r"(?P<n>\d+(?:\.\d+)?)\s*(?P<u>[KMG])(?:i?b(?:it)?(?:ps|/s|s)?|pbs)?(?![a-z])", re.I)
+_BITS_RE = re.compile(r"(?<![\d.])(?P<n>\d+(?:\.\d+)?)\s*(?:bit/s|bps)(?![a-z])", re.I)
+_GE_RE = re.compile(_PRE + r"(?P<n>\d+(?:\.\d+)?)?\s*(?<![a-z])G(?:ig|b)?E" + _POST + r"(?![a-z])", re.I)
+_CIRCUITS: tuple[tuple[re.Pattern[str], float], ...] = tuple(
+    (re.compile(_PRE + r"(?<![A-Za-z])" + name + _POST + r"(?![A-Za-z\d])"), rate)
+    for name, rate in (
+        (r"OC-?(?P<n>\d+)c?", 51.84e6),  # SONET OC-n
+        (r"STM-?(?P<n>\d+)", 155.52e6),  # SDH STM-n
+        (r"(?:DS-?3|T-?3)", 44.736e6),
+        (r"E-?3", 34.368e6),
+        (r"E-?1", 2.048e6),
+        (r"(?:DS-?1|T-?1)", 1.544e6),
+    )
+)
+
+
+def _match_rate(m: re.Match[str], unit_bps: float) -> float:
+    groups = m.groupdict()
+    base = float(groups.get("n") or 1)
+    pre, post = int(groups.get("pre") or 1), int(groups.get("post") or 1)
+    return base * unit_bps * pre * post
+
+
+def _part_rate(text: str) -> float | None:
+    circuits = [_match_rate(m, rate) for rx, rate in _CIRCUITS for m in rx.finditer(text)]
+    if circuits:
+        return max(circuits)
+    rates = [_match_rate(m, _UNITS[m["u"].upper()]) for m in _RATE_RE.finditer(text)]
+    rates += [_match_rate(m, 1e9) for m in _GE_RE.finditer(text)]
+    rates += [_match_rate(m, 1.0) for m in _BITS_RE.finditer(text)]
+    return max(rates, default=None)
+
+
+def parse_link_label(label: str) -> float | None:
+    """Read a link speed out of a Topology Zoo free-text ``LinkLabel``.
+
+    Parameters
+    ----------
+    label : str
+        The label, e.g. ``"2.5 Gbps"``, ``"45 Mbps DS-3"``, ``"OC192/STM64"``,
+        ``"10 GE"``, ``"2x10Gb/s"``, ``"E1"``.
+
+    Returns
+    -------
+    float or None
+        The rate in bit/s, or None when the label names no speed ("Yellow").
+        Named circuits win over a rounded number next to them (OC-n = n x
+        51.84 Mbit/s, STM-n = n x 155.52, DS-3/T3 = 44.736, E3 = 34.368,
+        E1 = 2.048, T1 = 1.544); otherwise the largest rate the label names
+        (the upper end of a range such as "10-34 Mb/s"); ``N x`` multiplies;
+        parts joined by ``+`` add up.
+    """
+    total = sum(r for part in label.split("+") if (r := _part_rate(part)))
+    return total or None
+
+
+# --- small value helpers -----------------------------------------------------
+def _num(value: Any) -> float | None:
+    """A finite float from a GraphML value, or None."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _positive(value: Any) -> float | None:
+    x = _num(value)
+    return x if x is not None and x > 0 else None
+
+
+def _coord(value: Any, limit: float) -> float | None:
+    x = _num(value)
+    return x if x is not None and abs(x) <= limit else None
+
+
+def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Haversine distance in km on a sphere of radius ``EARTH_RADIUS_KM``.
+
+    Parameters
+    ----------
+    lat1, lon1, lat2, lon2 : float
+        Coordinates of the two points, in degrees.
+
+    Returns
+    -------
+    float
+        The great-circle distance in kilometres.
+    """
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+# --- reading -----------------------------------------------------------------
+def _read(src: str | IO[bytes], source: str) -> nx.Graph:
+    """``nx.read_graphml`` with every failure turned into TopologyError."""
+    try:
+        return nx.read_graphml(src)
+    except ET.ParseError as exc:
+        line, col = exc.position
+        what = str(exc).split(": line")[0]
+        raise TopologyError(source, f"malformed XML at line {line}, column {col}: {what}") from exc
+    except OSError as exc:
+        raise TopologyError(source, f"cannot read file: {exc.strerror or exc}") from exc
+    except Exception as exc:  # networkx raises many types on bad GraphML
+        raise TopologyError(source, f"not valid GraphML: {type(exc).__name__}: {exc}") from exc
+
+
+def load_graphml(path: str | Path) -> nx.Graph:
+    """Load a Topology Zoo GraphML file into the project's graph schema.
+
+    Parameters
+    ----------
+    path : str or Path
+        A GraphML file. Parallel edges (a MultiGraph) become one bundled link
+        with summed capacity; self-loops are dropped; directed files are read
+        as undirected; disconnected graphs and isolated nodes are kept. Every
+        quirk handled is recorded in ``g.graph["notes"]``.
+
+    Returns
+    -------
+    networkx.Graph
+        A simple undirected graph following the schema of this module.
+
+    Raises
+    ------
+    TopologyError
+        If the file is missing, unreadable, not (valid) GraphML, has no nodes
+        or no links between distinct nodes. The message names the file.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise TopologyError(str(p), "not a file" if p.exists() else "no such file")
+    return _build(_read(str(p), str(p)), str(p), p.stem)
+
+
+def abilene() -> nx.Graph:
+    """The embedded default network: the Internet2 Abilene backbone (2004-2007).
+
+    Returns
+    -------
+    networkx.Graph
+        11 PoPs and 14 OC-192 links, from ``ani/kg/data/abilene.graphml``.
+    """
+    source = "ani.kg.data/abilene.graphml"
+    with resources.files("ani.kg.data").joinpath("abilene.graphml").open("rb") as fh:
+        return _build(_read(fh, source), source, "abilene")
+
+
+def load_topology(spec: str | Path) -> nx.Graph:
+    """Load a topology named on the command line or in a configuration.
+
+    Parameters
+    ----------
+    spec : str or Path
+        ``"abilene"`` (any case) for the embedded default, or a path to a
+        ``.graphml`` / ``.xml`` file.
+
+    Returns
+    -------
+    networkx.Graph
+        The graph in the schema of this module.
+
+    Raises
+    ------
+    TopologyError
+        For any other form, or when the file cannot be loaded.
+    """
+    text = str(spec).strip()
+    if text.lower() == "abilene":
+        return abilene()
+    if Path(text).suffix.lower() in (".graphml", ".xml"):
+        return load_graphml(text)
+    raise TopologyError(text, "unknown topology; give 'abilene' or a path to a .graphml/.xml file")
+
+
+# --- building the graph ------------------------------------------------------
+def _safe_id(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9_.]+", "_", ascii_text).strip("_")
+
+
+def _unlabelled(label: Any) -> bool:
+    """True for a missing label, or the Zoo's literal "None" (359 nodes)."""
+    return label is None or str(label).strip() in ("", "None")
+
+
+def _node_ids(raw: nx.Graph, notes: list[str]) -> dict[Any, str]:
+    """Map each GraphML node id to a unique safe id, in file order."""
+    ids: dict[Any, str] = {}
+    used: set[str] = set()
+    for zoo_id, data in raw.nodes(data=True):
+        label = "" if _unlabelled(data.get("label")) else str(data["label"])
+        base = _safe_id(label) or _safe_id(f"n{zoo_id}") or "n"
+        nid, k = base, 1
+        while nid in used:
+            k += 1
+            nid = f"{base}_{k}"
+        if nid != base:
+            notes.append(f"duplicate node id {base!r}: node {zoo_id} renamed {nid!r}")
+        used.add(nid)
+        ids[zoo_id] = nid
+    return ids
+
+
+def _kind(data: dict[str, Any]) -> str:
+    if _num(data.get("hyperedge")) == 1:
+        return "hyperedge"
+    if _num(data.get("Internal")) == 0:
+        return "external"
+    return "router"
+
+
+def _node_attrs(zoo_id: Any, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "label": str(data.get("label") or ""),
+        "zoo_id": str(zoo_id),
+        "kind": _kind(data),
+        "lat": _coord(data.get("Latitude"), 90.0),
+        "lon": _coord(data.get("Longitude"), 180.0),
+    }
+
+
+Members = list[tuple[bool, dict[str, Any]]]  # (forward in file order?, edge data)
+
+
+def _group_edges(raw: nx.Graph, ids: dict[Any, str], notes: list[str]) -> dict[tuple[str, str], Members]:
+    """Group the file's edges by unordered node pair; drop self-loops."""
+    pos = {n: i for i, n in enumerate(raw.nodes)}
+    groups: dict[tuple[str, str], Members] = {}
+    for u, v, data in raw.edges(data=True):
+        if u == v:
+            notes.append(f"dropped self-loop on {ids[u]}")
+            continue
+        a, b = (u, v) if pos[u] < pos[v] else (v, u)
+        forward = (a == u) or not raw.is_directed()
+        groups.setdefault((ids[a], ids[b]), []).append((forward, data))
+    if raw.is_directed():
+        notes.append("directed graph read as undirected; opposite directions merged into one link")
+    return groups
+
+
+def _capacity(data: dict[str, Any]) -> tuple[float, str]:
+    """Capacity in bit/s of one file edge, and where it came from."""
+    raw_bps = _positive(data.get("LinkSpeedRaw"))
+    if raw_bps:
+        return raw_bps, "LinkSpeedRaw"
+    speed = _positive(data.get("LinkSpeed"))
+    unit = _UNITS.get(str(data.get("LinkSpeedUnits") or "").strip().upper()[:1])
+    if speed and unit:
+        return speed * unit, "LinkSpeed"
+    label = data.get("LinkLabel")
+    parsed = parse_link_label(label) if isinstance(label, str) else None
+    if parsed:
+        return parsed, "LinkLabel"
+    return DEFAULT_CAPACITY_BPS, "default"
+
+
+def _bundle_capacity(members: Members) -> tuple[float, str]:
+    """Sum the members per direction; a directed pair keeps its larger side."""
+    caps = [(fwd, *_capacity(d)) for fwd, d in members]
+    total = max(sum(c for f, c, _ in caps if f == side) for side in (True, False))
+    source = max((s for _, _, s in caps), key=_CAP_SOURCES.index)
+    return total, source
+
+
+def _explicit_cost(members: Members) -> int | None:
+    costs = [
+        int(x) for _, d in members for key in _COST_KEYS if (x := _positive(d.get(key))) is not None and x == int(x)
+    ]
+    return min(costs, default=None)
+
+
+def _delay(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, str, float | None]:
+    if None in (a["lat"], a["lon"], b["lat"], b["lon"]):
+        return DEFAULT_DELAY_S, "default", None
+    km = great_circle_km(a["lat"], a["lon"], b["lat"], b["lon"])
+    return max(km / FIBER_KM_PER_S, MIN_DELAY_S), "great_circle", km
+
+
+def _link_attrs(g: nx.Graph, u: str, v: str, members: Members) -> dict[str, Any]:
+    capacity, cap_source = _bundle_capacity(members)
+    delay, delay_source, km = _delay(g.nodes[u], g.nodes[v])
+    cost = _explicit_cost(members) or max(1, round(delay / COST_UNIT_S))
+    parallel = max(sum(1 for f, _ in members if f == side) for side in (True, False))
+    return {
+        "link_id": f"{u}-{v}",
+        "capacity_bps": float(capacity),
+        "capacity_source": cap_source,
+        "delay_s": float(delay),
+        "delay_source": delay_source,
+        "distance_km": km,
+        "ospf_cost": int(cost),
+        "parallel": parallel,
+    }
+
+
+def _summary_notes(g: nx.Graph) -> list[str]:
+    """One line per kind of quirk that touched several nodes or links."""
+    nodes = [d for _, d in g.nodes(data=True)]
+    links = [d for *_, d in g.edges(data=True)]
+    counts = {
+        "nodes without coordinates": sum(d["lat"] is None or d["lon"] is None for d in nodes),
+        "nodes without a label (id n<zoo id>)": sum(_unlabelled(d["label"]) for d in nodes),
+        f"links with DEFAULT_DELAY_S={DEFAULT_DELAY_S:g} (an end lacks coordinates)": sum(
+            d["delay_source"] == "default" for d in links
+        ),
+        f"links between co-located nodes (delay floor MIN_DELAY_S={MIN_DELAY_S:g})": sum(
+            d["delay_s"] == MIN_DELAY_S and d["delay_source"] == "great_circle" for d in links
+        ),
+        f"links without a speed (DEFAULT_CAPACITY_BPS={DEFAULT_CAPACITY_BPS:g})": sum(
+            d["capacity_source"] == "default" for d in links
+        ),
+    }
+    notes = [f"{what}: {n}" for what, n in counts.items() if n]
+    if (components := nx.number_connected_components(g)) > 1:
+        notes.append(f"{components} connected components (kept whole; {nx.number_of_isolates(g)} isolated nodes)")
+    return notes
+
+
+def _build(raw: nx.Graph, source: str, stem: str) -> nx.Graph:
+    """Turn what ``read_graphml`` returned into the project's schema."""
+    if raw.number_of_nodes() == 0:
+        raise TopologyError(source, "no nodes")
+    notes: list[str] = []
+    name = str(raw.graph.get("Network") or "").strip() or stem
+    g = nx.Graph(name=name, source=source, notes=notes)
+    ids = _node_ids(raw, notes)
+    for zoo_id, data in raw.nodes(data=True):
+        g.add_node(ids[zoo_id], **_node_attrs(zoo_id, data))
+    groups = _group_edges(raw, ids, notes)
+    if not groups:
+        raise TopologyError(source, "no links between distinct nodes")
+    for (u, v), members in groups.items():
+        g.add_edge(u, v, **_link_attrs(g, u, v, members))
+        if (k := g.edges[u, v]["parallel"]) > 1:
+            notes.append(f"collapsed {k} parallel edges between {u} and {v} into one link (capacities summed)")
+    notes += _summary_notes(g)
+    return g
+
+
+# --- queries -----------------------------------------------------------------
+def graph_digest(g: nx.Graph) -> str:
+    """A content hash of a graph, stable across runs and processes.
+
+    Parameters
+    ----------
+    g : networkx.Graph
+        A graph in this module's schema.
+
+    Returns
+    -------
+    str
+        The first 16 hex characters of the sha256 of a canonical JSON of the
+        graph attributes (without ``source`` and ``notes``), the sorted nodes
+        and the sorted edges with all their attributes.
+    """
+    meta = {k: v for k, v in g.graph.items() if k not in ("source", "notes")}
+    nodes = [[str(n), g.nodes[n]] for n in sorted(g.nodes, key=str)]
+    edges = sorted(([*sorted((str(u), str(v))), d] for u, v, d in g.edges(data=True)), key=lambda e: e[:2])
+    blob = json.dumps(
+        {"graph": meta, "nodes": nodes, "edges": edges},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _hint(target: str, names: dict[str, str], kind: str) -> str:
+    """Up to 5 close matches among ``names`` (spelling -> canonical id)."""
+    close = difflib.get_close_matches(target, list(names), n=10, cutoff=0.5)
+    picks = list(dict.fromkeys(names[c] for c in close))[:5]
+    if picks:
+        return "close matches: " + ", ".join(picks)
+    return f"no close match among {len(set(names.values()))} {kind}s"
+
+
+def resolve_link(g: nx.Graph, target: str) -> tuple[str, str]:
+    """Find the link named ``target`` (its ``link_id``, or the reversed "v-u").
+
+    Parameters
+    ----------
+    g : networkx.Graph
+        A graph in this module's schema.
+    target : str
+        A link id such as ``"Chicago-New_York"`` or ``"New_York-Chicago"``.
+
+    Returns
+    -------
+    tuple of str
+        The two ends ``(u, v)`` in ``link_id`` order.
+
+    Raises
+    ------
+    UnknownComponentError
+        If no link matches; the message lists up to 5 close matches.
+    """
+    spellings: dict[str, str] = {}
+    ends: dict[str, tuple[str, str]] = {}
+    for u, v, d in g.edges(data=True):
+        lid = d.get("link_id", f"{u}-{v}")
+        a, b = (u, v) if lid == f"{u}-{v}" else (v, u)
+        ends[lid] = (a, b)
+        spellings.setdefault(f"{b}-{a}", lid)
+        spellings[lid] = lid
+    if target in spellings:
+        return ends[spellings[target]]
+    raise UnknownComponentError(target, "link", _hint(str(target), spellings, "link"))
+
+
+def resolve_node(g: nx.Graph, target: str) -> str:
+    """Check that ``target`` is a node id of ``g`` and return it.
+
+    Parameters
+    ----------
+    g : networkx.Graph
+        A graph in this module's schema.
+    target : str
+        A node id such as ``"New_York"``.
+
+    Returns
+    -------
+    str
+        ``target`` itself.
+
+    Raises
+    ------
+    UnknownComponentError
+        If ``g`` has no such node; the message lists up to 5 close matches.
+    """
+    if isinstance(target, str) and target in g:
+        return target
+    names = {str(n): str(n) for n in g.nodes}
+    raise UnknownComponentError(target, "node", _hint(str(target), names, "node"))
+
+
+def routers(g: nx.Graph) -> list[str]:
+    """Node ids of kind ``"router"``, in the graph's (file) order.
+
+    Parameters
+    ----------
+    g : networkx.Graph
+        A graph in this module's schema.
+
+    Returns
+    -------
+    list of str
+        The router ids; hyperedge pseudo-nodes and external peers are left out.
+    """
+    return [n for n, kind in g.nodes(data="kind") if kind == "router"]

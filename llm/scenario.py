@@ -1,0 +1,107 @@
+"""The failure-scenario model shared by every generator, the validator and the twin.
+
+A scenario is an ordered list of events in simulated time. The event encoding
+follows appendix A.2 of the ANI paper::
+
+    {"event_type": "fiber_link_failure", "target": "B-C", "timestamp": 245.8, "severity": "high"}
+
+``timestamp`` is in simulated seconds from the start of the run. Targets name
+components of the knowledge graph: a node id (``"Denver"``) or a link id
+(``"Denver-KansasCity"``, either order).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ani.kg.errors import ScenarioError
+
+SCHEMA_VERSION = 1
+
+
+class EventType(str, Enum):
+    """Kinds of intervention. Which ones a template executes is in its manifest."""
+
+    fiber_link_failure = "fiber_link_failure"
+    router_failure = "router_failure"
+    link_restore = "link_restore"
+    router_restore = "router_restore"
+    router_overload = "router_overload"
+    traffic_spike = "traffic_spike"
+    link_degradation = "link_degradation"
+    misconfiguration = "misconfiguration"
+    srlg_cut = "srlg_cut"
+
+
+LINK_EVENTS = frozenset({EventType.fiber_link_failure, EventType.link_restore,
+                         EventType.link_degradation, EventType.misconfiguration})
+NODE_EVENTS = frozenset({EventType.router_failure, EventType.router_restore,
+                         EventType.router_overload, EventType.traffic_spike})
+
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+class Event(BaseModel):
+    """One timed intervention on one component."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_type: EventType
+    target: str = Field(min_length=1, max_length=200)
+    timestamp: float = Field(ge=0.0, description="simulated seconds from the start of the run")
+    severity: Severity = "high"
+    duration_s: float | None = Field(default=None, gt=0.0,
+                                     description="for transient events; None = until restored")
+
+
+class Scenario(BaseModel):
+    """An ordered, human-readable failure scenario."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    name: str = Field(default="scenario", min_length=1, max_length=200)
+    description: str = ""
+    events: list[Event] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _time_moves_forward(self) -> "Scenario":
+        times = [e.timestamp for e in self.events]
+        if any(b < a for a, b in zip(times, times[1:])):
+            raise ValueError(f"event timestamps must not decrease, got {times}")
+        return self
+
+    def digest(self) -> str:
+        """Stable hash of everything that determines a run (name and text excluded)."""
+        payload = json.dumps([e.model_dump(mode="json") for e in self.events], sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read a scenario JSON file.
+
+    A bare list of events (the paper's encoding) is accepted as well as the
+    full object. Errors name the file and the offending field.
+    """
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read scenario file ({exc.strerror})") from exc
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    if isinstance(raw, list):
+        raw = {"name": path.stem, "events": raw}
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'scenario'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ScenarioError(f"{path}: invalid scenario: {problems}") from exc

@@ -1,0 +1,210 @@
+"""Render a scenario on a knowledge graph into a run specification and a run folder.
+
+A :class:`RunSpec` holds everything a run needs, as validated data: the
+program source, the parameter values, and the network, traffic and events
+reduced to numbers and safe identifiers. ``input.txt`` is written from it
+record by record; no text from a graph or a scenario is ever pasted into the
+program's source.
+
+Input format (one record per line, whitespace-separated)::
+
+    param <name> <number>
+    node  <index> <id>
+    link  <index> <u> <v> <capacity_bps> <delay_s> <ospf_cost> <link_id>
+    flow  <index> <src> <dst> <rate_bps> <packet_bytes> <start_s> <stop_s>
+    event <index> <time_s> <event_type> link|node <target index>
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Literal
+
+import networkx as nx
+from pydantic import BaseModel, ConfigDict, Field
+
+from ani.kg.demands import Demand, scaled_gravity_demands
+from ani.kg.errors import ScenarioError, UnknownComponentError
+from ani.kg.topology import graph_digest, resolve_link, resolve_node
+from ani.llm.scenario import LINK_EVENTS, Scenario
+from ani.ns3_scenarios.build import compile_command, ns3_root, ns3_version
+from ani.ns3_scenarios.templates import ParamValue, Template
+
+SAFE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
+RUN_SPEC_VERSION = 1
+
+
+class LinkRow(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    u: int = Field(ge=0)
+    v: int = Field(ge=0)
+    capacity_bps: float = Field(gt=0)
+    delay_s: float = Field(ge=0)
+    ospf_cost: int = Field(ge=1, le=65535)
+    link_id: str = Field(pattern=SAFE_ID.pattern)
+
+
+class FlowRow(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    src: int = Field(ge=0)
+    dst: int = Field(ge=0)
+    rate_bps: float = Field(gt=0)
+    packet_bytes: int = Field(ge=64, le=1472)
+    start_s: float = Field(ge=0)
+    stop_s: float = Field(gt=0)
+
+
+class EventRow(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    time_s: float = Field(ge=0)
+    event_type: str = Field(pattern=r"^[a-z_]+$")
+    target_kind: Literal["link", "node"]
+    target: int = Field(ge=0)
+
+
+class RunSpec(BaseModel):
+    """Everything that determines one ns-3 run; its id is a hash of what the program sees."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = RUN_SPEC_VERSION
+    run_id: str
+    template: str
+    template_digest: str
+    program_source: str
+    ns3_modules: list[str]
+    ns3_version: str
+    params: dict[str, ParamValue]
+    duration_s: float
+    graph_name: str
+    graph_digest: str
+    scenario: Scenario
+    nodes: list[str]
+    links: list[LinkRow]
+    flows: list[FlowRow]
+    events: list[EventRow]
+
+    def input_text(self) -> str:
+        """The program's ``input.txt``."""
+        return render_input(self.params, self.duration_s, self.nodes, self.links, self.flows, self.events)
+
+
+def _num(x: float) -> str:
+    return repr(float(x))
+
+
+def render_input(params: dict[str, ParamValue], duration_s: float, nodes: list[str],
+                 links: list[LinkRow], flows: list[FlowRow], events: list[EventRow]) -> str:
+    lines = ["# ani input v1 (generated from validated values; see the template README)"]
+    lines += [f"param {k} {_num(v)}" for k, v in sorted(params.items())]
+    lines.append(f"param duration_s {_num(duration_s)}")
+    lines += [f"node {i} {n}" for i, n in enumerate(nodes)]
+    lines += [f"link {i} {l.u} {l.v} {_num(l.capacity_bps)} {_num(l.delay_s)} {l.ospf_cost} {l.link_id}"
+              for i, l in enumerate(links)]
+    lines += [f"flow {i} {f.src} {f.dst} {_num(f.rate_bps)} {f.packet_bytes} {_num(f.start_s)} {_num(f.stop_s)}"
+              for i, f in enumerate(flows)]
+    lines += [f"event {i} {_num(e.time_s)} {e.event_type} {e.target_kind} {e.target}"
+              for i, e in enumerate(events)]
+    return "\n".join(lines) + "\n"
+
+
+def _network(g: nx.Graph, capacity_scale: float) -> tuple[list[str], dict[str, int], list[LinkRow]]:
+    nodes = [str(n) for n in g.nodes]
+    for n in nodes:
+        if not SAFE_ID.match(n):
+            raise ScenarioError(f"node id {n!r} is not a safe identifier")
+    index = {n: i for i, n in enumerate(nodes)}
+    links = [LinkRow(u=index[u], v=index[v], capacity_bps=d["capacity_bps"] * capacity_scale,
+                     delay_s=d["delay_s"], ospf_cost=d["ospf_cost"], link_id=d["link_id"])
+             for u, v, d in g.edges(data=True)]
+    return nodes, index, links
+
+
+def _events(g: nx.Graph, scenario: Scenario, template: Template, index: dict[str, int]) -> list[EventRow]:
+    link_index = {d["link_id"]: i for i, (_, _, d) in enumerate(g.edges(data=True))}
+    rows = []
+    for k, e in enumerate(scenario.events):
+        if e.event_type.value not in template.manifest.events:
+            raise ScenarioError(f"event {k} ({e.event_type.value} on {e.target}): template "
+                                f"{template.manifest.name} executes only {template.manifest.events}")
+        if e.event_type in LINK_EVENTS:
+            u, v = resolve_link(g, e.target)
+            rows.append(EventRow(time_s=e.timestamp, event_type=e.event_type.value, target_kind="link",
+                                 target=link_index[g.edges[u, v]["link_id"]]))
+        else:
+            rows.append(EventRow(time_s=e.timestamp, event_type=e.event_type.value, target_kind="node",
+                                 target=index[resolve_node(g, e.target)]))
+    return rows
+
+
+def run_id_of(program_source: str, input_text: str) -> str:
+    """A run's id: the hash of all the program sees (its source, its input, the ns-3 version)."""
+    return hashlib.sha256("\0".join([program_source, input_text, ns3_version()]).encode()).hexdigest()[:16]
+
+
+def timeline(params: dict[str, ParamValue], scenario: Scenario) -> tuple[float, float, float]:
+    """(traffic start, traffic stop, simulation end) in seconds."""
+    start = float(params["warmup_s"])
+    last = max([e.timestamp for e in scenario.events], default=start)
+    stop = max(start, last) + float(params["observe_s"])
+    return start, stop, stop + float(params["drain_s"])
+
+
+def render(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str, ParamValue],
+           demands: list[Demand] | None = None,
+           window: tuple[float, float, float] | None = None) -> RunSpec:
+    """Turn a scenario on graph ``g`` into a :class:`RunSpec` for ``template``.
+
+    ``params`` must come from :meth:`Template.params` (validated). Demands
+    default to the gravity model scaled to ``load_factor``. ``window`` (traffic
+    start, traffic stop, end) defaults to :func:`timeline`; a baseline takes its
+    scenario's window so the two runs compare flow by flow. Raises
+    :class:`ScenarioError` naming the event.
+    """
+    scale = float(params["capacity_scale"])
+    nodes, index, links = _network(g, scale)
+    try:
+        events = _events(g, scenario, template, index)
+    except UnknownComponentError as exc:
+        raise ScenarioError(f"scenario {scenario.name!r}: {exc}") from exc
+    if demands is None:
+        demands = scaled_gravity_demands(g, float(params["load_factor"]), scale)
+    start, stop, end = window or timeline(params, scenario)
+    flows = [FlowRow(src=index[d.src], dst=index[d.dst], rate_bps=d.rate_bps,
+                     packet_bytes=int(params["packet_bytes"]), start_s=start, stop_s=stop) for d in demands]
+    source = template.source()
+    text = render_input(params, end, nodes, links, flows, events)
+    return RunSpec(run_id=run_id_of(source, text), template=template.manifest.name, template_digest=template.digest(),
+                   program_source=source, ns3_modules=template.manifest.ns3_modules,
+                   ns3_version=ns3_version(), params=params, duration_s=end,
+                   graph_name=str(g.graph.get("name", "graph")), graph_digest=graph_digest(g),
+                   scenario=scenario, nodes=nodes, links=links, flows=flows, events=events)
+
+
+RUN_SH = """#!/bin/sh
+# Reproduce this run by hand: builds scenario.cc against the ns3 wheel, then runs it.
+# Results are written into the folder given as first argument (default: here).
+set -e
+cd "$(dirname "$0")"
+NS3="${{NS3:-{ns3_root}}}"
+if [ ! -x ./scenario ]; then
+  {compile}
+fi
+./scenario --input=input.txt --out="${{1:-.}}"
+"""
+
+
+def write_run_folder(spec: RunSpec, folder: Path) -> None:
+    """Write the program, its input, ``run.sh`` and ``spec.json`` into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "scenario.cc").write_text(spec.program_source)
+    (folder / "input.txt").write_text(spec.input_text())
+    (folder / "spec.json").write_text(spec.model_dump_json(indent=1, exclude={"program_source"}))
+    root = ns3_root()
+    cmd = compile_command(Path("scenario.cc"), Path("scenario"), spec.ns3_modules, Path("$NS3"))
+    script = RUN_SH.format(ns3_root=root, compile=" ".join(cmd))
+    (folder / "run.sh").write_text(script)
+    (folder / "run.sh").chmod(0o755)
+

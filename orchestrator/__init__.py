@@ -1,0 +1,1 @@
+"""Runs scenarios in ns-3, parses FlowMonitor output into KPIs, drives campaigns."""
