@@ -13,6 +13,11 @@ Input format (one record per line, whitespace-separated)::
     link  <index> <u> <v> <capacity_bps> <delay_s> <ospf_cost> <link_id>
     flow  <index> <src> <dst> <rate_bps> <packet_bytes> <start_s> <stop_s>
     event <index> <time_s> <event_type> link|node <target index>
+    probe <index> <time_s>
+
+Probes are the times at which the program records, per flow, the last
+delivery of a packet sent before and the first delivery of one sent after: a
+scenario's event times, and for its baseline the same times.
 """
 
 from __future__ import annotations
@@ -85,10 +90,12 @@ class RunSpec(BaseModel):
     links: list[LinkRow]
     flows: list[FlowRow]
     events: list[EventRow]
+    probes: list[float]
 
     def input_text(self) -> str:
         """The program's ``input.txt``."""
-        return render_input(self.params, self.duration_s, self.nodes, self.links, self.flows, self.events)
+        return render_input(self.params, self.duration_s, self.nodes, self.links, self.flows, self.events,
+                            self.probes)
 
 
 def _num(x: float) -> str:
@@ -96,7 +103,8 @@ def _num(x: float) -> str:
 
 
 def render_input(params: dict[str, ParamValue], duration_s: float, nodes: list[str],
-                 links: list[LinkRow], flows: list[FlowRow], events: list[EventRow]) -> str:
+                 links: list[LinkRow], flows: list[FlowRow], events: list[EventRow],
+                 probes: list[float]) -> str:
     lines = ["# ani input v1 (generated from validated values; see the template README)"]
     lines += [f"param {k} {_num(v)}" for k, v in sorted(params.items())]
     lines.append(f"param duration_s {_num(duration_s)}")
@@ -107,6 +115,7 @@ def render_input(params: dict[str, ParamValue], duration_s: float, nodes: list[s
               for i, f in enumerate(flows)]
     lines += [f"event {i} {_num(e.time_s)} {e.event_type} {e.target_kind} {e.target}"
               for i, e in enumerate(events)]
+    lines += [f"probe {i} {_num(t)}" for i, t in enumerate(probes)]
     return "\n".join(lines) + "\n"
 
 
@@ -154,13 +163,15 @@ def timeline(params: dict[str, ParamValue], scenario: Scenario) -> tuple[float, 
 
 def render(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str, ParamValue],
            demands: list[Demand] | None = None,
-           window: tuple[float, float, float] | None = None) -> RunSpec:
+           window: tuple[float, float, float] | None = None,
+           probes: list[float] | None = None) -> RunSpec:
     """Turn a scenario on graph ``g`` into a :class:`RunSpec` for ``template``.
 
     ``params`` must come from :meth:`Template.params` (validated). Demands
     default to the gravity model scaled to ``load_factor``. ``window`` (traffic
     start, traffic stop, end) defaults to :func:`timeline`; a baseline takes its
-    scenario's window so the two runs compare flow by flow. Raises
+    scenario's window and its event times as ``probes`` (default: the event
+    times) so the two runs compare flow by flow. Raises
     :class:`ScenarioError` naming the event.
     """
     scale = float(params["capacity_scale"])
@@ -175,12 +186,14 @@ def render(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str
     flows = [FlowRow(src=index[d.src], dst=index[d.dst], rate_bps=d.rate_bps,
                      packet_bytes=int(params["packet_bytes"]), start_s=start, stop_s=stop) for d in demands]
     source = template.source()
-    text = render_input(params, end, nodes, links, flows, events)
+    probes = [e.time_s for e in events] if probes is None else probes
+    text = render_input(params, end, nodes, links, flows, events, probes)
     return RunSpec(run_id=run_id_of(source, text), template=template.manifest.name, template_digest=template.digest(),
                    program_source=source, ns3_modules=template.manifest.ns3_modules,
                    ns3_version=ns3_version(), params=params, duration_s=end,
                    graph_name=str(g.graph.get("name", "graph")), graph_digest=graph_digest(g),
-                   scenario=scenario, nodes=nodes, links=links, flows=flows, events=events)
+                   scenario=scenario, nodes=nodes, links=links, flows=flows, events=events,
+                   probes=probes)
 
 
 RUN_SH = """#!/bin/sh

@@ -41,7 +41,8 @@ def run_scenario(g: nx.Graph, scenario: Scenario, template: Template, params: di
     specs: list[RunSpec] = [spec]
     if with_baseline:
         window = timeline(params, scenario)
-        specs.append(render(template, baseline_of(scenario), g, params, window=window))
+        probes = [e.timestamp for e in scenario.events]
+        specs.append(render(template, baseline_of(scenario), g, params, window=window, probes=probes))
     records = Parallel(n_jobs=min(jobs, len(specs)), backend="loky")(
         delayed(execute_run)(s, results, timeout_s) for s in specs)
     if not with_baseline:

@@ -6,7 +6,8 @@
 //   flowmon.xml        FlowMonitor statistics with histograms
 //   flows.csv          per application flow: offered load, sent, refused, received, delays
 //   timeseries.csv     per flow and interval: sent / delivered by send time, received by receive time
-//   event_probes.csv   per flow and event: last delivery before, first delivery after
+//   event_probes.csv   per flow and probe time (the events' times): last delivery of a packet
+//                      sent before, first delivery of a packet sent at or after
 //   events.csv         what the twin did when (inject, detect, reconverge, restore)
 //   links.csv          per link direction: transmitted packets and bytes, queue drops
 //
@@ -72,6 +73,7 @@ struct Input
     std::vector<LinkSpec> links;
     std::vector<FlowSpec> flows;
     std::vector<EventSpec> events;
+    std::vector<double> probes; // times at which delivery is probed (the events' times)
 
     double Param(const std::string& name) const
     {
@@ -154,6 +156,12 @@ ReadInput(const std::string& path)
                  ((e.targetKind == "link" && e.target < d.links.size()) ||
                   (e.targetKind == "node" && e.target < d.nodes.size()));
             d.events.push_back(e);
+        }
+        else if (kind == "probe")
+        {
+            double timeS;
+            ok = static_cast<bool>(ls >> index >> timeS) && index == d.probes.size() && timeS >= 0;
+            d.probes.push_back(timeS);
         }
         else
         {
@@ -553,17 +561,14 @@ InstallTraffic(Twin& t, Measurement& m)
 {
     const Input& in = t.in;
     m.intervalS = in.Param("interval_s");
-    for (const EventSpec& e : in.events)
-    {
-        m.eventTimes.push_back(e.timeS);
-    }
+    m.eventTimes = in.probes;
     m.flows.resize(in.flows.size());
     Ptr<UniformRandomVariable> phase = CreateObject<UniformRandomVariable>();
     for (uint32_t f = 0; f < in.flows.size(); ++f)
     {
         const FlowSpec& fs = in.flows[f];
         FlowStats& s = m.flows[f];
-        size_t nEvents = in.events.size();
+        size_t nEvents = in.probes.size();
         s.lastRxBefore.assign(nEvents, std::numeric_limits<double>::quiet_NaN());
         s.firstSendAfter.assign(nEvents, std::numeric_limits<double>::quiet_NaN());
         s.firstRxAfter.assign(nEvents, std::numeric_limits<double>::quiet_NaN());

@@ -1,0 +1,78 @@
+"""From a finished run folder to KPI tables on disk and the headline numbers in ``run.json``.
+
+Per run: ``flow_kpis.parquet``, ``interval_kpis.parquet`` and
+``link_kpis.parquet`` (definitions in :mod:`ani.orchestrator.kpis`) and a
+:class:`RunKpis`. Per scenario against its baseline: ``comparison.parquet``
+(flow by flow) and ``reroutes.parquet`` in the scenario's folder, and a
+:class:`~ani.orchestrator.kpis.ScenarioKpis`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from ani.ns3_scenarios.render import RunSpec
+from ani.orchestrator import kpis as K
+from ani.orchestrator.flowmon import RunTables, read_run_tables
+
+
+class RunKpis(BaseModel):
+    """Headline KPIs of a single run (no baseline needed)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    flows: int
+    tx_packets: int
+    rx_packets: int
+    loss_ratio: float | None
+    throughput_bps: float
+    mean_delay_s: float | None
+    max_p99_delay_s: float | None
+    no_route_packets: int
+    congested_links: int
+
+
+def traffic_span_s(tables: RunTables) -> float:
+    """Seconds during which traffic was offered (first start to last stop)."""
+    flows = tables.flows
+    return float(flows["stop_s"].max() - flows["start_s"].min()) if len(flows) else 0.0
+
+
+def _opt(x: float) -> float | None:
+    return float(x) if pd.notna(x) else None
+
+
+def summarize_run(folder: Path, spec: RunSpec) -> RunKpis:
+    """Parse ``folder``'s outputs, write its KPI tables as Parquet, return the headline KPIs."""
+    tables = read_run_tables(folder)
+    flows = K.flow_kpis(tables)
+    links = K.link_kpis(tables, traffic_span_s(tables))
+    flows.to_parquet(folder / "flow_kpis.parquet", index=False)
+    links.to_parquet(folder / "link_kpis.parquet", index=False)
+    K.interval_kpis(tables, float(spec.params["interval_s"])).to_parquet(
+        folder / "interval_kpis.parquet", index=False)
+    attempts = int(flows["tx_packets"].sum())
+    delivered = int(flows["rx_packets"].sum())
+    return RunKpis(
+        flows=len(flows), tx_packets=attempts, rx_packets=delivered,
+        loss_ratio=(attempts - delivered) / attempts if attempts else None,
+        throughput_bps=float(flows["throughput_bps"].sum()),
+        mean_delay_s=_opt(tables.flows["delay_sum_s"].sum() / delivered) if delivered else None,
+        max_p99_delay_s=_opt(flows["p99_delay_s"].max()),
+        no_route_packets=int(flows["no_route_packets"].sum()),
+        congested_links=int(links["congested"].sum()),
+    )
+
+
+def compare_runs(baseline_folder: Path, scenario_folder: Path) -> K.ScenarioKpis:
+    """Scenario against baseline: writes ``comparison.parquet`` and ``reroutes.parquet``."""
+    base, scen = read_run_tables(baseline_folder), read_run_tables(scenario_folder)
+    base_flows, scen_flows = K.flow_kpis(base), K.flow_kpis(scen)
+    reroutes = K.reroute_times(scen.event_probes, scen.events, base.event_probes, flows=scen.flows)
+    links = K.link_kpis(scen, traffic_span_s(scen))
+    K.compare(base_flows, scen_flows).to_parquet(scenario_folder / "comparison.parquet", index=False)
+    reroutes.to_parquet(scenario_folder / "reroutes.parquet", index=False)
+    return K.scenario_summary(base_flows, scen_flows, reroutes, links)
