@@ -231,15 +231,22 @@ struct Measurement
 /// Constant-bit-rate UDP sender bound to a fixed source address, so rerouting
 /// never changes the flow's 5-tuple. Each packet carries a sequence number and
 /// its send time (SeqTsHeader).
+///
+/// A socket bound to a fixed address hands packets to IP without a route, and
+/// IP drops them silently when it has none (FlowMonitor never sees them). So
+/// the sender asks the routing protocol first and counts a send without a
+/// route as refused (tx_failed): what a router with no path to the destination
+/// does with its customers' traffic.
 class CbrSender : public Application
 {
   public:
-    CbrSender(Measurement* m, uint32_t flow, Address local, Address remote, double rateBps,
-              uint32_t bytes)
+    CbrSender(Measurement* m, uint32_t flow, Ipv4Address local, Ipv4Address remote, uint16_t port,
+              double rateBps, uint32_t bytes)
         : m_m(m),
           m_flow(flow),
           m_local(local),
           m_remote(remote),
+          m_port(port),
           m_bytes(bytes),
           m_gap(Seconds(bytes * 8.0 / rateBps))
     {
@@ -249,8 +256,12 @@ class CbrSender : public Application
     void StartApplication() override
     {
         m_socket = Socket::CreateSocket(GetNode(), UdpSocketFactory::GetTypeId());
-        m_socket->Bind(m_local);
-        m_socket->Connect(m_remote);
+        m_socket->Bind(InetSocketAddress(m_local, m_port));
+        m_socket->Connect(InetSocketAddress(m_remote, m_port));
+        m_routing = GetNode()->GetObject<Ipv4>()->GetRoutingProtocol();
+        m_probe.SetSource(m_local);
+        m_probe.SetDestination(m_remote);
+        m_probe.SetProtocol(UdpL4Protocol::PROT_NUMBER);
         m_event = Simulator::ScheduleNow(&CbrSender::Send, this);
     }
 
@@ -271,7 +282,8 @@ class CbrSender : public Application
         p->AddHeader(h);
         double now = Simulator::Now().GetSeconds();
         FlowStats& s = m_m->flows[m_flow];
-        if (m_socket->Send(p) >= 0)
+        Socket::SocketErrno err;
+        if (m_routing->RouteOutput(p, m_probe, nullptr, err) && m_socket->Send(p) >= 0)
         {
             ++s.tx;
             ++m_m->At(m_flow, now).tx;
@@ -285,8 +297,11 @@ class CbrSender : public Application
 
     Measurement* m_m;
     uint32_t m_flow;
-    Address m_local, m_remote;
+    Ipv4Address m_local, m_remote;
+    uint16_t m_port;
     uint32_t m_bytes;
+    Ptr<Ipv4RoutingProtocol> m_routing;
+    Ipv4Header m_probe;
     Time m_gap;
     uint32_t m_seq = 0;
     Ptr<Socket> m_socket;
@@ -577,8 +592,7 @@ InstallTraffic(Twin& t, Measurement& m)
         t.nodes.Get(fs.dst)->AddApplication(sink);
         sink->SetStartTime(Seconds(0));
         double gap = fs.packetBytes * 8.0 / fs.rateBps;
-        Ptr<CbrSender> src = Create<CbrSender>(&m, f, InetSocketAddress(t.loopback[fs.src], port),
-                                               InetSocketAddress(t.loopback[fs.dst], port),
+        Ptr<CbrSender> src = Create<CbrSender>(&m, f, t.loopback[fs.src], t.loopback[fs.dst], port,
                                                fs.rateBps, fs.packetBytes);
         t.nodes.Get(fs.src)->AddApplication(src);
         src->SetStartTime(Seconds(fs.startS + phase->GetValue(0, gap)));
