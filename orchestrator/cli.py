@@ -98,3 +98,5 @@ def _run(g, scenario: Scenario, template_name: str, params: tuple[str, ...], res
     click.echo(format_result(result))
     if result.scenario.status != "ok" or (result.baseline and result.baseline.status != "ok"):
         sys.exit(1)
+if __name__ == "__main__":
+    main()
