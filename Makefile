@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_fiber_cut.py
 
 lint: $(STAMP)
+	$(BIN)/ruff check --select F,E9 kg llm ns3_scenarios orchestrator tests bench
 	$(BIN)/hadolint --failure-threshold warning Dockerfile
 
 clean:

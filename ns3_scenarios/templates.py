@@ -55,26 +55,26 @@ class ParameterSpec(BaseModel):
         return out
 
 
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
 def _convert(kind: str, value: object) -> ParamValue:
+    """``value`` (from TOML or a ``NAME=VALUE`` string) as a bool, int or finite float."""
     if kind == "bool":
-        if isinstance(value, bool):
-            return value
         text = str(value).strip().lower()
-        if text in {"1", "true", "yes", "on"}:
-            return True
-        if text in {"0", "false", "no", "off"}:
-            return False
-        raise ValueError(text)
+        if text not in _TRUE | _FALSE:
+            raise ValueError(text)
+        return text in _TRUE
     if isinstance(value, bool):
-        raise TypeError("bool is not a number")
-    number = float(value) if kind == "float" else int(str(value), 10) if isinstance(value, str) else value
+        raise TypeError("a bool is not a number")
+    number = float(value)  # type: ignore[arg-type]
+    if number != number or abs(number) == float("inf"):
+        raise ValueError(value)
     if kind == "int":
-        if isinstance(number, float) and not number.is_integer():
-            raise ValueError(number)
+        if not number.is_integer():
+            raise ValueError(value)
         return int(number)
-    if number != number or number in (float("inf"), float("-inf")):
-        raise ValueError(number)
-    return float(number)
+    return number
 
 
 class Manifest(BaseModel):

@@ -1,5 +1,5 @@
 """Turn gen_fixture.cc per-packet logs into the twin CSVs (see ../README.md)."""
-import sys, math, pandas as pd, numpy as np
+import sys, pandas as pd
 run, mode = sys.argv[1], sys.argv[2]
 IV = 0.1
 EV = 1.4
