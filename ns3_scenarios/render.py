@@ -9,10 +9,10 @@ program's source.
 Input format (one record per line, whitespace-separated)::
 
     param <name> <number>
-    node  <index> <id>
+    node  <index> <id> <cpu_pps (0: no CPU model)>
     link  <index> <u> <v> <capacity_bps> <delay_s> <ospf_cost> <link_id>
-    flow  <index> <src> <dst> <rate_bps> <packet_bytes> <start_s> <stop_s>
-    event <index> <time_s> <event_type> link|node <target index>
+    flow  <index> <src> <dst> <rate_bps> <packet_bytes> <start_s> <stop_s> demand|attack
+    event <index> <time_s> <event_type> <magnitude> <magnitude2> <duration_s> <label> link|node <n> <target>...
     probe <index> <time_s>
 
 Probes are the times at which the program records, per flow, the last
@@ -32,8 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ani.kg.demands import Demand, scaled_gravity_demands
 from ani.kg.errors import ScenarioError, UnknownComponentError
-from ani.kg.topology import graph_digest, resolve_link, resolve_node
-from ani.llm.scenario import LINK_EVENTS, Scenario
+from ani.kg.topology import graph_digest
+from ani.llm.scenario import EventType, Scenario
+from ani.ns3_scenarios.events import EventRow, attack_demands, event_rows
 from ani.ns3_scenarios.build import compile_command, ns3_root, ns3_version
 from ani.ns3_scenarios.templates import ParamValue, Template
 
@@ -59,14 +60,7 @@ class FlowRow(BaseModel):
     packet_bytes: int = Field(ge=64, le=1472)
     start_s: float = Field(ge=0)
     stop_s: float = Field(gt=0)
-
-
-class EventRow(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    time_s: float = Field(ge=0)
-    event_type: str = Field(pattern=r"^[a-z_]+$")
-    target_kind: Literal["link", "node"]
-    target: int = Field(ge=0)
+    kind: Literal["demand", "attack"] = "demand"
 
 
 class RunSpec(BaseModel):
@@ -87,6 +81,7 @@ class RunSpec(BaseModel):
     graph_digest: str
     scenario: Scenario
     nodes: list[str]
+    cpu_pps: list[float]
     links: list[LinkRow]
     flows: list[FlowRow]
     events: list[EventRow]
@@ -94,26 +89,27 @@ class RunSpec(BaseModel):
 
     def input_text(self) -> str:
         """The program's ``input.txt``."""
-        return render_input(self.params, self.duration_s, self.nodes, self.links, self.flows, self.events,
-                            self.probes)
+        return render_input(self.params, self.duration_s, self.nodes, self.cpu_pps, self.links, self.flows,
+                            self.events, self.probes)
 
 
 def _num(x: float) -> str:
     return repr(float(x))
 
 
-def render_input(params: dict[str, ParamValue], duration_s: float, nodes: list[str],
+def render_input(params: dict[str, ParamValue], duration_s: float, nodes: list[str], cpu_pps: list[float],
                  links: list[LinkRow], flows: list[FlowRow], events: list[EventRow],
                  probes: list[float]) -> str:
     lines = ["# ani input v1 (generated from validated values; see the template README)"]
     lines += [f"param {k} {_num(v)}" for k, v in sorted(params.items())]
     lines.append(f"param duration_s {_num(duration_s)}")
-    lines += [f"node {i} {n}" for i, n in enumerate(nodes)]
+    lines += [f"node {i} {n} {_num(c)}" for i, (n, c) in enumerate(zip(nodes, cpu_pps))]
     lines += [f"link {i} {l.u} {l.v} {_num(l.capacity_bps)} {_num(l.delay_s)} {l.ospf_cost} {l.link_id}"
               for i, l in enumerate(links)]
     lines += [f"flow {i} {f.src} {f.dst} {_num(f.rate_bps)} {f.packet_bytes} {_num(f.start_s)} {_num(f.stop_s)}"
-              for i, f in enumerate(flows)]
-    lines += [f"event {i} {_num(e.time_s)} {e.event_type} {e.target_kind} {e.target}"
+              f" {f.kind}" for i, f in enumerate(flows)]
+    lines += [f"event {i} {_num(e.time_s)} {e.event_type} {_num(e.magnitude)} {_num(e.magnitude2)} "
+              f"{_num(e.duration_s)} {e.label} {e.target_kind} {len(e.targets)} {' '.join(map(str, e.targets))}"
               for i, e in enumerate(events)]
     lines += [f"probe {i} {_num(t)}" for i, t in enumerate(probes)]
     return "\n".join(lines) + "\n"
@@ -131,21 +127,25 @@ def _network(g: nx.Graph, capacity_scale: float) -> tuple[list[str], dict[str, i
     return nodes, index, links
 
 
-def _events(g: nx.Graph, scenario: Scenario, template: Template, index: dict[str, int]) -> list[EventRow]:
-    link_index = {d["link_id"]: i for i, (_, _, d) in enumerate(g.edges(data=True))}
-    rows = []
-    for k, e in enumerate(scenario.events):
-        if e.event_type.value not in template.manifest.events:
-            raise ScenarioError(f"event {k} ({e.event_type.value} on {e.target}): template "
-                                f"{template.manifest.name} executes only {template.manifest.events}")
-        if e.event_type in LINK_EVENTS:
-            u, v = resolve_link(g, e.target)
-            rows.append(EventRow(time_s=e.timestamp, event_type=e.event_type.value, target_kind="link",
-                                 target=link_index[g.edges[u, v]["link_id"]]))
-        else:
-            rows.append(EventRow(time_s=e.timestamp, event_type=e.event_type.value, target_kind="node",
-                                 target=index[resolve_node(g, e.target)]))
-    return rows
+def cpu_capacities(g: nx.Graph, params: dict[str, ParamValue], events: list[EventRow]) -> list[float]:
+    """Packets/s of each router's CPU model; 0 = none (forwarding takes no time).
+
+    Routers get a CPU when ``cpu_model`` is on, or when a router_overload targets
+    them. Capacity: the node's ``cpu_pps`` attribute × ``capacity_scale`` when the
+    graph has one, else its (scaled) link capacity in packets of
+    ``cpu_reference_bytes`` — enough to forward every link at line rate.
+    """
+    scale = float(params["capacity_scale"])
+    overloaded = {t for e in events if e.event_type == EventType.router_overload.value for t in e.targets}
+    out = []
+    for i, n in enumerate(g.nodes):
+        if not (params["cpu_model"] or i in overloaded):
+            out.append(0.0)
+            continue
+        given = g.nodes[n].get("cpu_pps")
+        line_rate = sum(d["capacity_bps"] for _, _, d in g.edges(n, data=True)) * scale
+        out.append(float(given) * scale if given else line_rate / (8 * float(params["cpu_reference_bytes"])))
+    return out
 
 
 def run_id_of(program_source: str, input_text: str) -> str:
@@ -177,22 +177,27 @@ def render(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str
     scale = float(params["capacity_scale"])
     nodes, index, links = _network(g, scale)
     try:
-        events = _events(g, scenario, template, index)
+        events = event_rows(g, scenario.events, template.manifest.events, index)
     except UnknownComponentError as exc:
         raise ScenarioError(f"scenario {scenario.name!r}: {exc}") from exc
     if demands is None:
         demands = scaled_gravity_demands(g, float(params["load_factor"]), scale)
     start, stop, end = window or timeline(params, scenario)
-    flows = [FlowRow(src=index[d.src], dst=index[d.dst], rate_bps=d.rate_bps,
-                     packet_bytes=int(params["packet_bytes"]), start_s=start, stop_s=stop) for d in demands]
+    size = int(params["packet_bytes"])
+    flows = [FlowRow(src=index[d.src], dst=index[d.dst], rate_bps=d.rate_bps, packet_bytes=size,
+                     start_s=start, stop_s=stop) for d in demands]
+    flows += [FlowRow(src=index[d.src], dst=index[d.dst], rate_bps=d.rate_bps, packet_bytes=size,
+                      start_s=t0, stop_s=min(t1, stop), kind="attack")
+              for d, t0, t1 in attack_demands(g, events, nodes, scale)]
+    cpu = cpu_capacities(g, params, events)
     source = template.source()
     probes = [e.time_s for e in events] if probes is None else probes
-    text = render_input(params, end, nodes, links, flows, events, probes)
+    text = render_input(params, end, nodes, cpu, links, flows, events, probes)
     return RunSpec(run_id=run_id_of(source, text), template=template.manifest.name, template_digest=template.digest(),
                    program_source=source, ns3_modules=template.manifest.ns3_modules,
                    ns3_version=ns3_version(), params=params, duration_s=end,
                    graph_name=str(g.graph.get("name", "graph")), graph_digest=graph_digest(g),
-                   scenario=scenario, nodes=nodes, links=links, flows=flows, events=events,
+                   scenario=scenario, nodes=nodes, cpu_pps=cpu, links=links, flows=flows, events=events,
                    probes=probes)
 
 

@@ -102,7 +102,7 @@ CSV_SCHEMAS: dict[str, dict[str, ColumnKind]] = {
     },
 }
 REQUIRED_CSVS: frozenset[str] = frozenset({"flows.csv"})
-EVENT_PHASES: frozenset[str] = frozenset({"inject", "detect", "reconverge", "restore"})
+EVENT_PHASES: frozenset[str] = frozenset({"inject", "detect", "reconverge", "restore", "end"})
 
 _DTYPES: dict[ColumnKind, str] = {"int": "int64", "float": "float64", "str": "object"}
 

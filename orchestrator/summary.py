@@ -19,6 +19,10 @@ from ani.orchestrator import kpis as K
 from ani.orchestrator.flowmon import RunTables, read_run_tables
 
 
+#: events after which traffic is rerouted: reroute time is measured for these only
+REROUTE_EVENTS = ("fiber_link_failure", "router_failure", "srlg_cut", "misconfiguration")
+
+
 class RunKpis(BaseModel):
     """Headline KPIs of a single run (no baseline needed)."""
 
@@ -71,7 +75,10 @@ def compare_runs(baseline_folder: Path, scenario_folder: Path) -> K.ScenarioKpis
     """Scenario against baseline: writes ``comparison.parquet`` and ``reroutes.parquet``."""
     base, scen = read_run_tables(baseline_folder), read_run_tables(scenario_folder)
     base_flows, scen_flows = K.flow_kpis(base), K.flow_kpis(scen)
-    reroutes = K.reroute_times(scen.event_probes, scen.events, base.event_probes, flows=scen.flows)
+    # a scenario may add flows (a traffic_spike's attack flows): compare the network's own traffic
+    scen_flows = scen_flows[scen_flows["flow"].isin(base_flows["flow"])].reset_index(drop=True)
+    reroutes = K.reroute_times(scen.event_probes, scen.events, base.event_probes, flows=scen.flows,
+                               event_types=REROUTE_EVENTS)
     links = K.link_kpis(scen, traffic_span_s(scen))
     K.compare(base_flows, scen_flows).to_parquet(scenario_folder / "comparison.parquet", index=False)
     reroutes.to_parquet(scenario_folder / "reroutes.parquet", index=False)

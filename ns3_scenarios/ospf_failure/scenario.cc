@@ -10,6 +10,9 @@
 //                      sent before, first delivery of a packet sent at or after
 //   events.csv         what the twin did when (inject, detect, reconverge, restore)
 //   links.csv          per link direction: transmitted packets and bytes, queue drops
+//   link_timeseries.csv per link direction and interval: packets, bytes, queue length, drops
+//   node_timeseries.csv per router with a CPU model and interval: utilisation, CPU drops
+//   cascades.csv       injected and emerged events, each emerged one with its cause and depth
 //
 // Routing: ns-3 global routing (Dijkstra over OSPF costs). Because it would
 // reroute instantly, failures are applied in three timed steps: at the event
@@ -32,6 +35,7 @@
 #include <iomanip>
 #include <limits>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -57,19 +61,33 @@ struct FlowSpec
     double rateBps;
     uint32_t packetBytes;
     double startS, stopS;
+    std::string kind; // "demand" (the network's traffic) or "attack" (a traffic_spike's)
 };
 
 struct EventSpec
 {
     double timeS;
-    std::string type, targetKind;
-    uint32_t target;
+    std::string type;
+    double magnitude = 1, magnitude2 = 0; // meaning per type, see README.md
+    double durationS = 0;                 // > 0: the event reverts by itself after this long
+    std::string targetKind;               // "link" or "node"
+    std::vector<uint32_t> targets;        // one link or node; several links for an srlg_cut
+    std::string label;                    // the scenario's target id, for the logs
+    int cause = -1;                       // emerged events: the event they are attributed to
+    int depth = 0;                        // 0 injected, cause's depth + 1 emerged
+};
+
+struct NodeSpec
+{
+    std::string id;
+    double cpuPps = 0; // > 0: the router's forwarding is a CPU of this many packets/s
 };
 
 struct Input
 {
     std::map<std::string, double> params;
     std::vector<std::string> nodes;
+    std::vector<NodeSpec> nodeSpecs;
     std::vector<LinkSpec> links;
     std::vector<FlowSpec> flows;
     std::vector<EventSpec> events;
@@ -126,9 +144,15 @@ ReadInput(const std::string& path)
         }
         else if (kind == "node")
         {
-            std::string id;
-            ok = static_cast<bool>(ls >> index >> id) && index == d.nodes.size();
-            d.nodes.push_back(id);
+            NodeSpec n;
+            ok = static_cast<bool>(ls >> index >> n.id) && index == d.nodes.size();
+            if (!(ls >> n.cpuPps))
+            {
+                n.cpuPps = 0;
+            }
+            ok = ok && n.cpuPps >= 0;
+            d.nodes.push_back(n.id);
+            d.nodeSpecs.push_back(n);
         }
         else if (kind == "link")
         {
@@ -143,7 +167,8 @@ ReadInput(const std::string& path)
         {
             FlowSpec f;
             ok = static_cast<bool>(ls >> index >> f.src >> f.dst >> f.rateBps >> f.packetBytes >>
-                                   f.startS >> f.stopS) &&
+                                   f.startS >> f.stopS >> f.kind) &&
+                 (f.kind == "demand" || f.kind == "attack") &&
                  index == d.flows.size() && f.src < d.nodes.size() && f.dst < d.nodes.size() &&
                  f.rateBps > 0 && f.packetBytes >= 12 && f.stopS > f.startS;
             d.flows.push_back(f);
@@ -151,10 +176,18 @@ ReadInput(const std::string& path)
         else if (kind == "event")
         {
             EventSpec e;
-            ok = static_cast<bool>(ls >> index >> e.timeS >> e.type >> e.targetKind >> e.target) &&
-                 index == d.events.size() &&
-                 ((e.targetKind == "link" && e.target < d.links.size()) ||
-                  (e.targetKind == "node" && e.target < d.nodes.size()));
+            size_t n = 0;
+            ok = static_cast<bool>(ls >> index >> e.timeS >> e.type >> e.magnitude >> e.magnitude2 >>
+                                   e.durationS >> e.label >> e.targetKind >> n) &&
+                 index == d.events.size() && n >= 1 && e.durationS >= 0 &&
+                 (e.targetKind == "link" || e.targetKind == "node");
+            size_t limit = e.targetKind == "link" ? d.links.size() : d.nodes.size();
+            for (size_t k = 0; ok && k < n; ++k)
+            {
+                uint32_t target;
+                ok = static_cast<bool>(ls >> target) && target < limit;
+                e.targets.push_back(target);
+            }
             d.events.push_back(e);
         }
         else if (kind == "probe")
@@ -199,6 +232,74 @@ class LinkDownErrorModel : public ErrorModel
     {
     }
 };
+
+/// Gray failure: drops a fraction of the packets while the link stays up, so
+/// routing never reacts. Its random stream is fixed per link direction, so a
+/// run is reproducible whatever else changes.
+class GrayErrorModel : public ErrorModel
+{
+  public:
+    static TypeId GetTypeId()
+    {
+        static TypeId tid =
+            TypeId("ani::GrayErrorModel").SetParent<ErrorModel>().AddConstructor<GrayErrorModel>();
+        return tid;
+    }
+
+    void Configure(double loss, int64_t stream)
+    {
+        m_loss = loss;
+        m_rv = CreateObject<UniformRandomVariable>();
+        m_rv->SetStream(stream);
+    }
+
+  private:
+    bool DoCorrupt(Ptr<Packet>) override
+    {
+        return m_rv->GetValue() < m_loss;
+    }
+
+    void DoReset() override
+    {
+    }
+
+    double m_loss = 0;
+    Ptr<UniformRandomVariable> m_rv;
+};
+
+/// A router's forwarding CPU: every packet the router receives is served in
+/// FIFO order at cpuPps packets/s; a packet that would wait longer than
+/// cpu_queue_packets service times is dropped. Models processing delay, and
+/// drops under overload (router_overload lowers the capacity).
+struct Cpu
+{
+    double basePps = 0, pps = 0;
+    double nextFree = 0;
+    double queueLimit = 1000;
+    double busyS = 0; // service time admitted in the current monitor interval
+    uint64_t drops = 0, intervalDrops = 0;
+    int hotTicks = 0;
+    Ptr<Ipv4L3Protocol> ipv4;
+};
+
+bool
+CpuReceive(Cpu* c, Ptr<NetDevice> dev, Ptr<const Packet> p, uint16_t protocol, const Address& from)
+{
+    double now = Simulator::Now().GetSeconds();
+    double service = 1.0 / c->pps;
+    double start = std::max(now, c->nextFree);
+    if (start - now > c->queueLimit * service)
+    {
+        ++c->drops;
+        ++c->intervalDrops;
+        return true;
+    }
+    c->nextFree = start + service;
+    c->busyS += service;
+    Simulator::Schedule(Seconds(c->nextFree - now), &Ipv4L3Protocol::Receive, c->ipv4, dev, p, protocol,
+                        from, dev->GetAddress(), NetDevice::PACKET_HOST);
+    return true;
+}
 
 // ------------------------------------------------------ per-flow measurement
 
@@ -388,6 +489,10 @@ struct LinkState
     Ptr<PointToPointNetDevice> dev[2];
     uint32_t iface[2];
     uint64_t txPackets[2] = {0, 0}, txBytes[2] = {0, 0}, drops[2] = {0, 0};
+    uint64_t tickTx[2] = {0, 0}, tickBytes[2] = {0, 0}, tickDrops[2] = {0, 0};
+    int hotTicks[2] = {0, 0};
+    int downCount = 0; // events holding the medium down (a link may be in several)
+    bool failed = false;
 };
 
 struct Twin
@@ -397,7 +502,11 @@ struct Twin
     std::vector<LinkState> links;
     std::vector<Ipv4Address> loopback;
     std::vector<std::vector<uint32_t>> incident; // node -> link indices
-    std::ofstream eventLog;
+    std::vector<Cpu> cpus;                       // per node; pps == 0: no CPU model
+    std::vector<bool> nodeFailed;
+    std::ofstream eventLog, linkSeries, nodeSeries, cascades;
+    double lastRecompute = -1e9; // SPF throttling
+    int lastEvent = -1;          // the latest event applied: the cause of the next emerged one
 };
 
 Ipv4Address
@@ -426,12 +535,39 @@ CountTx(LinkState* l, int side, Ptr<const Packet> p)
 {
     ++l->txPackets[side];
     l->txBytes[side] += p->GetSize();
+    ++l->tickTx[side];
+    l->tickBytes[side] += p->GetSize();
 }
 
 void
 CountDrop(LinkState* l, int side, Ptr<const Packet>)
 {
     ++l->drops[side];
+    ++l->tickDrops[side];
+}
+
+/// Routes every packet a router receives through its CPU (when it has one).
+void
+InstallCpus(Twin& t)
+{
+    t.cpus.resize(t.in.nodes.size());
+    t.nodeFailed.assign(t.in.nodes.size(), false);
+    for (uint32_t n = 0; n < t.in.nodes.size(); ++n)
+    {
+        Cpu& c = t.cpus[n];
+        c.basePps = c.pps = t.in.nodeSpecs[n].cpuPps;
+        if (c.basePps <= 0)
+        {
+            continue;
+        }
+        c.queueLimit = t.in.Param("cpu_queue_packets");
+        c.ipv4 = t.nodes.Get(n)->GetObject<Ipv4L3Protocol>();
+        for (uint32_t k : t.incident[n])
+        {
+            int side = t.in.links[k].u == n ? 0 : 1;
+            t.links[k].dev[side]->SetReceiveCallback(MakeBoundCallback(&CpuReceive, &c));
+        }
+    }
 }
 
 void
@@ -478,6 +614,7 @@ BuildNetwork(Twin& t)
             t.incident[ends[side]].push_back(k);
         }
     }
+    InstallCpus(t);
     Ipv4GlobalRoutingHelper::PopulateRoutingTables();
 }
 
@@ -487,19 +624,8 @@ void
 LogEvent(Twin* t, uint32_t index, const std::string& phase)
 {
     const EventSpec& e = t->in.events[index];
-    const std::string& target =
-        e.targetKind == "link" ? t->in.links[e.target].id : t->in.nodes[e.target];
-    t->eventLog << std::setprecision(12) << Simulator::Now().GetSeconds() << "," << index << ","
-                << e.type << "," << target << "," << phase << "\n";
-}
-
-void
-SetMedium(Twin* t, uint32_t link, bool up)
-{
-    for (auto& dev : t->links[link].dev)
-    {
-        dev->SetReceiveErrorModel(up ? nullptr : CreateObject<LinkDownErrorModel>());
-    }
+    t->eventLog << std::setprecision(12) << Simulator::Now().GetSeconds() << "," << index << "," << e.type
+                << "," << e.label << "," << phase << "\n";
 }
 
 void
@@ -513,18 +639,53 @@ SetInterfaces(Twin* t, uint32_t link, bool up)
     }
 }
 
-/// Links an event acts on: the link itself, or every link of a router.
+/// A failure holds the medium down until as many restores: a link cut twice
+/// (by an srlg_cut and by a router failure) needs both to end.
+void
+SetMedium(Twin* t, uint32_t link, bool up)
+{
+    LinkState& st = t->links[link];
+    st.downCount = std::max(0, st.downCount + (up ? -1 : 1));
+    st.failed = st.downCount > 0;
+    for (auto& dev : st.dev)
+    {
+        dev->SetReceiveErrorModel(st.failed ? CreateObject<LinkDownErrorModel>() : nullptr);
+    }
+}
+
+/// Links an event acts on: its links, or every link of its routers.
 std::vector<uint32_t>
 EventLinks(const Twin& t, const EventSpec& e)
 {
-    return e.targetKind == "link" ? std::vector<uint32_t>{e.target} : t.incident[e.target];
+    if (e.targetKind == "link")
+    {
+        return e.targets;
+    }
+    std::vector<uint32_t> out;
+    for (uint32_t n : e.targets)
+    {
+        out.insert(out.end(), t.incident[n].begin(), t.incident[n].end());
+    }
+    return out;
 }
 
+/// SPF throttling: a recomputation waits spf_delay_s after the change is
+/// known, and at least spf_hold_s after the previous one.
 void
 Reconverge(Twin* t, uint32_t index)
 {
     Ipv4GlobalRoutingHelper::RecomputeRoutingTables();
+    t->lastRecompute = Simulator::Now().GetSeconds();
     LogEvent(t, index, "reconverge");
+}
+
+void
+ScheduleReconverge(Twin* t, uint32_t index)
+{
+    double now = Simulator::Now().GetSeconds();
+    double at = std::max(now + t->in.Param("spf_delay_s"), t->lastRecompute + t->in.Param("spf_hold_s"));
+    at = std::max(at, now);
+    Simulator::Schedule(Seconds(at - now + t->in.Param("fib_delay_s")), &Reconverge, t, index);
 }
 
 void
@@ -532,41 +693,251 @@ Detect(Twin* t, uint32_t index, bool up)
 {
     for (uint32_t l : EventLinks(*t, t->in.events[index]))
     {
-        SetInterfaces(t, l, up);
+        if (!up || !t->links[l].failed)
+        {
+            SetInterfaces(t, l, up);
+        }
     }
     LogEvent(t, index, "detect");
-    Time spf = Seconds(t->in.Param("spf_delay_s") + t->in.Param("fib_delay_s"));
-    Simulator::Schedule(spf, &Reconverge, t, index);
+    ScheduleReconverge(t, index);
 }
 
 void
-Inject(Twin* t, uint32_t index)
+SetRouters(Twin* t, const EventSpec& e, bool failed)
+{
+    for (uint32_t n : e.targets)
+    {
+        t->nodeFailed[n] = failed;
+    }
+}
+
+/// fiber_link_failure, srlg_cut, router_failure (up = false) and their restores (up = true).
+void
+Outage(Twin* t, uint32_t index, bool up)
 {
     const EventSpec& e = t->in.events[index];
-    bool up = e.type == "link_restore" || e.type == "router_restore";
     for (uint32_t l : EventLinks(*t, e))
     {
         SetMedium(t, l, up);
+    }
+    if (e.targetKind == "node")
+    {
+        SetRouters(t, e, !up);
     }
     LogEvent(t, index, up ? "restore" : "inject");
     Simulator::Schedule(Seconds(t->in.Param("detect_delay_s")), &Detect, t, index, up);
 }
 
+/// link_degradation: loss probability `magnitude` and `magnitude2` seconds of
+/// extra propagation delay on both directions; routing does not notice.
+void
+Degrade(Twin* t, uint32_t index, bool on)
+{
+    const EventSpec& e = t->in.events[index];
+    for (uint32_t l : e.targets)
+    {
+        LinkState& st = t->links[l];
+        for (int side = 0; side < 2; ++side)
+        {
+            Ptr<GrayErrorModel> em = CreateObject<GrayErrorModel>();
+            em->Configure(e.magnitude, 1000 + 2 * l + side);
+            st.dev[side]->SetReceiveErrorModel(on ? em : nullptr);
+        }
+        double delay = t->in.links[l].delayS + (on ? e.magnitude2 : 0.0);
+        st.dev[0]->GetChannel()->SetAttribute("Delay", TimeValue(Seconds(delay)));
+    }
+    LogEvent(t, index, on ? "inject" : "end");
+}
+
+/// misconfiguration: the link's OSPF cost is multiplied by `magnitude`
+/// (capped at 65535); routers reconverge after SPF + FIB delay.
+void
+Misconfigure(Twin* t, uint32_t index, bool on)
+{
+    const EventSpec& e = t->in.events[index];
+    for (uint32_t l : e.targets)
+    {
+        double cost = t->in.links[l].cost * (on ? e.magnitude : 1.0);
+        for (int side = 0; side < 2; ++side)
+        {
+            Ptr<Ipv4> ipv4 = t->links[l].dev[side]->GetNode()->GetObject<Ipv4>();
+            ipv4->SetMetric(t->links[l].iface[side], static_cast<uint16_t>(std::min(cost, 65535.0)));
+        }
+    }
+    LogEvent(t, index, on ? "inject" : "end");
+    ScheduleReconverge(t, index);
+}
+
+/// router_overload: the router's CPU runs at `magnitude` of its capacity.
+void
+Overload(Twin* t, uint32_t index, bool on)
+{
+    const EventSpec& e = t->in.events[index];
+    for (uint32_t n : e.targets)
+    {
+        Cpu& c = t->cpus[n];
+        c.pps = on ? c.basePps * e.magnitude : c.basePps;
+    }
+    LogEvent(t, index, on ? "inject" : "end");
+}
+
+/// traffic_spike: the attack flows are in the input (class "attack"); the
+/// twin only logs the spike's start and end.
+void
+Spike(Twin* t, uint32_t index, bool on)
+{
+    LogEvent(t, index, on ? "inject" : "end");
+}
+
+/// Applies event `index` (on = true) or reverts it (on = false).
+void
+Apply(Twin* t, uint32_t index, bool on)
+{
+    const std::string& type = t->in.events[index].type;
+    if (on)
+    {
+        t->lastEvent = static_cast<int>(index);
+    }
+    if (type == "fiber_link_failure" || type == "router_failure" || type == "srlg_cut")
+    {
+        Outage(t, index, !on);
+    }
+    else if (type == "link_restore" || type == "router_restore")
+    {
+        Outage(t, index, on);
+    }
+    else if (type == "link_degradation")
+    {
+        Degrade(t, index, on);
+    }
+    else if (type == "misconfiguration")
+    {
+        Misconfigure(t, index, on);
+    }
+    else if (type == "router_overload")
+    {
+        Overload(t, index, on);
+    }
+    else
+    {
+        Spike(t, index, on);
+    }
+}
+
+void
+ScheduleEvent(Twin& t, uint32_t i, double delayS)
+{
+    const EventSpec& e = t.in.events[i];
+    Simulator::Schedule(Seconds(delayS), &Apply, &t, i, true);
+    if (e.durationS > 0)
+    {
+        Simulator::Schedule(Seconds(delayS + e.durationS), &Apply, &t, i, false);
+    }
+}
+
 void
 ScheduleEvents(Twin& t)
 {
+    static const std::set<std::string> known = {
+        "fiber_link_failure", "router_failure", "link_restore",    "router_restore",   "srlg_cut",
+        "link_degradation",   "misconfiguration", "router_overload", "traffic_spike"};
     for (uint32_t i = 0; i < t.in.events.size(); ++i)
     {
         const EventSpec& e = t.in.events[i];
-        bool known = e.type == "fiber_link_failure" || e.type == "router_failure" ||
-                     e.type == "link_restore" || e.type == "router_restore";
-        if (!known)
+        if (!known.count(e.type))
         {
             std::cerr << "input: event " << i << ": this template cannot execute '" << e.type << "'\n";
             std::exit(2);
         }
-        Simulator::Schedule(Seconds(e.timeS), &Inject, &t, i);
+        if (e.type == "router_overload")
+        {
+            for (uint32_t n : e.targets)
+            {
+                if (t.cpus[n].basePps <= 0)
+                {
+                    std::cerr << "input: event " << i << ": router_overload on a node without CPU model\n";
+                    std::exit(2);
+                }
+            }
+        }
+        ScheduleEvent(t, i, e.timeS);
     }
+}
+
+// ----------------------------------------------------------------- cascades
+
+/// A failure that emerges in the run: logged, attributed to the latest event
+/// applied before it, and executed like an injected one.
+void
+Emerge(Twin* t, const std::string& type, const std::string& kind, uint32_t target, const std::string& label)
+{
+    EventSpec e;
+    e.timeS = Simulator::Now().GetSeconds();
+    e.type = type;
+    e.targetKind = kind;
+    e.targets = {target};
+    e.label = label;
+    e.cause = t->lastEvent;
+    e.depth = e.cause >= 0 ? t->in.events[e.cause].depth + 1 : 1;
+    t->in.events.push_back(e);
+    uint32_t index = t->in.events.size() - 1;
+    t->cascades << std::setprecision(12) << e.timeS << "," << index << "," << type << "," << label
+                << ",emerged," << e.cause << "," << e.depth << "\n";
+    Apply(t, index, true);
+}
+
+/// One monitor tick: per-link and per-router time series, and the cascade rules.
+void
+Monitor(Twin* t)
+{
+    const Input& in = t->in;
+    double now = Simulator::Now().GetSeconds();
+    double interval = in.Param("interval_s");
+    int hold = std::max(1, static_cast<int>(std::lround(in.Param("cascade_hold_s") / interval)));
+    bool cascades = in.Param("cascades") != 0;
+    int64_t bin = std::llround(now / interval) - 1;
+    for (uint32_t k = 0; k < t->links.size(); ++k)
+    {
+        LinkState& st = t->links[k];
+        const LinkSpec& ls = in.links[k];
+        uint32_t ends[2] = {ls.u, ls.v};
+        for (int side = 0; side < 2; ++side)
+        {
+            uint64_t offered = st.tickTx[side] + st.tickDrops[side];
+            double dropRatio = offered ? double(st.tickDrops[side]) / offered : 0.0;
+            st.hotTicks[side] = dropRatio >= in.Param("cascade_drop_ratio") ? st.hotTicks[side] + 1 : 0;
+            t->linkSeries << ls.id << "," << in.nodes[ends[side]] << "," << in.nodes[ends[1 - side]] << ","
+                          << bin << "," << std::setprecision(12) << bin * interval << "," << st.tickTx[side]
+                          << "," << st.tickBytes[side] << "," << st.dev[side]->GetQueue()->GetNPackets()
+                          << "," << st.tickDrops[side] << "\n";
+            st.tickTx[side] = st.tickBytes[side] = st.tickDrops[side] = 0;
+            if (cascades && !st.failed && st.hotTicks[side] >= hold)
+            {
+                st.hotTicks[0] = st.hotTicks[1] = 0;
+                Emerge(t, "fiber_link_failure", "link", k, ls.id);
+            }
+        }
+    }
+    for (uint32_t n = 0; n < t->cpus.size(); ++n)
+    {
+        Cpu& c = t->cpus[n];
+        if (c.basePps <= 0)
+        {
+            continue;
+        }
+        double util = std::min(1.0, c.busyS / interval);
+        c.hotTicks = util >= in.Param("cascade_cpu_threshold") ? c.hotTicks + 1 : 0;
+        t->nodeSeries << in.nodes[n] << "," << bin << "," << std::setprecision(12) << bin * interval << ","
+                      << util << "," << c.intervalDrops << "\n";
+        c.busyS = 0;
+        c.intervalDrops = 0;
+        if (cascades && !t->nodeFailed[n] && c.hotTicks >= hold)
+        {
+            c.hotTicks = 0;
+            Emerge(t, "router_failure", "node", n, in.nodes[n]);
+        }
+    }
+    Simulator::Schedule(Seconds(interval), &Monitor, t);
 }
 
 // ------------------------------------------------------------------ traffic
@@ -619,7 +990,7 @@ WriteFlows(const Twin& t, const Measurement& m, const std::string& dir)
 {
     std::ofstream o(dir + "/flows.csv");
     o << "flow,src,dst,src_addr,dst_addr,src_port,dst_port,rate_bps,packet_bytes,start_s,stop_s,"
-         "tx_packets,tx_failed,rx_packets,rx_bytes,delay_sum_s,delay_min_s,delay_max_s\n";
+         "tx_packets,tx_failed,rx_packets,rx_bytes,delay_sum_s,delay_min_s,delay_max_s,class\n";
     for (uint32_t f = 0; f < t.in.flows.size(); ++f)
     {
         const FlowSpec& fs = t.in.flows[f];
@@ -628,7 +999,8 @@ WriteFlows(const Twin& t, const Measurement& m, const std::string& dir)
           << "," << t.loopback[fs.dst] << "," << 10000 + f << "," << 10000 + f << "," << Num(fs.rateBps)
           << "," << fs.packetBytes << "," << Num(fs.startS) << "," << Num(fs.stopS) << "," << s.tx
           << "," << s.txFailed << "," << s.rx << "," << s.rxBytes << "," << Num(s.delaySum) << ","
-          << (s.rx ? Num(s.delayMin) : "") << "," << (s.rx ? Num(s.delayMax) : "") << "\n";
+          << (s.rx ? Num(s.delayMin) : "") << "," << (s.rx ? Num(s.delayMax) : "") << "," << fs.kind
+          << "\n";
     }
 }
 
@@ -708,7 +1080,20 @@ main(int argc, char* argv[])
     InstallTraffic(twin, m);
     twin.eventLog.open(outDir + "/events.csv");
     twin.eventLog << "time_s,event,event_type,target,phase\n";
+    twin.linkSeries.open(outDir + "/link_timeseries.csv");
+    twin.linkSeries << "link,from,to,bin,t_start_s,tx_packets,tx_bytes,queue_packets,drops\n";
+    twin.nodeSeries.open(outDir + "/node_timeseries.csv");
+    twin.nodeSeries << "node,bin,t_start_s,cpu_utilisation,cpu_drops\n";
+    twin.cascades.open(outDir + "/cascades.csv");
+    twin.cascades << "time_s,event,event_type,target,origin,cause,depth\n";
+    for (uint32_t i = 0; i < twin.in.events.size(); ++i)
+    {
+        const EventSpec& e = twin.in.events[i];
+        twin.cascades << std::setprecision(12) << e.timeS << "," << i << "," << e.type << "," << e.label
+                      << ",injected,-1,0\n";
+    }
     ScheduleEvents(twin);
+    Simulator::Schedule(Seconds(twin.in.Param("interval_s")), &Monitor, &twin);
 
     FlowMonitorHelper fmHelper;
     fmHelper.SetMonitorAttribute("DelayBinWidth", DoubleValue(twin.in.Param("histogram_bin_s")));
@@ -728,6 +1113,9 @@ main(int argc, char* argv[])
               << "events_processed " << Simulator::GetEventCount() << "\n"
               << "wall_s " << wall << "\n";
     twin.eventLog.close();
+    twin.linkSeries.close();
+    twin.nodeSeries.close();
+    twin.cascades.close();
     Simulator::Destroy();
     return 0;
 }

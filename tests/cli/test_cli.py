@@ -86,9 +86,19 @@ def test_invalid_scenario_files_are_clear_errors(tmp_path: Path, content: str, n
 
 
 def test_unexecutable_event_type_and_bad_parameter_are_clear_errors(tmp_path: Path) -> None:
+    # a user template (a copy of the bundled one) that executes link failures only
+    import ani.ns3_scenarios as pkg
+
+    user = tmp_path / "links_only"
+    shutil.copytree(Path(pkg.__file__).parent / "ospf_failure", user)
+    manifest = (user / "manifest.toml").read_text()
+    start = manifest.index("events = [")
+    end = manifest.index("]", start) + 1
+    (user / "manifest.toml").write_text(manifest[:start] + 'events = ["fiber_link_failure"]' + manifest[end:])
     scenario = write_scenario(tmp_path / "s.json", [
         {"event_type": "traffic_spike", "target": "Denver", "timestamp": 1.0, "severity": "high"}])
-    proc = ani("run", str(scenario), "--topology", "abilene", "--results", str(tmp_path), cwd=tmp_path)
+    proc = ani("run", str(scenario), "--topology", "abilene", "--template", str(user), "--results",
+               str(tmp_path), cwd=tmp_path)
     assert_clean_error(proc, "traffic_spike", "executes only")
     ok = write_scenario(tmp_path / "ok.json", [])
     proc = ani("run", str(ok), "--topology", "abilene", "--param", "spf_delay_s=-1", cwd=tmp_path)
