@@ -584,6 +584,9 @@ BuildNetwork(Twin& t)
         AddLoopback(t.nodes.Get(n), t.loopback.back());
     }
     PointToPointHelper p2p;
+    // No flow control: a full device queue drops (tail drop, traced per link) instead of
+    // stopping the traffic-control layer, which would drop without saying on which link.
+    p2p.DisableFlowControl();
     p2p.SetQueue("ns3::DropTailQueue<Packet>",
                  "MaxSize",
                  QueueSizeValue(QueueSize(QueueSizeUnit::PACKETS,
