@@ -100,6 +100,17 @@ CSV_SCHEMAS: dict[str, dict[str, ColumnKind]] = {
         "link": "str", "from": "str", "to": "str", "capacity_bps": "float",
         "tx_packets": "int", "tx_bytes": "int", "drops": "int",
     },
+    "link_timeseries.csv": {
+        "link": "str", "from": "str", "to": "str", "bin": "int", "t_start_s": "float",
+        "tx_packets": "int", "tx_bytes": "int", "queue_packets": "int", "drops": "int",
+    },
+    "node_timeseries.csv": {
+        "node": "str", "bin": "int", "t_start_s": "float", "cpu_utilisation": "float", "cpu_drops": "int",
+    },
+    "cascades.csv": {
+        "time_s": "float", "event": "int", "event_type": "str", "target": "str", "origin": "str",
+        "cause": "int", "depth": "int",
+    },
 }
 REQUIRED_CSVS: frozenset[str] = frozenset({"flows.csv"})
 EVENT_PHASES: frozenset[str] = frozenset({"inject", "detect", "reconverge", "restore", "end"})
@@ -401,7 +412,7 @@ class RunTables:
 
     Attributes
     ----------
-    flows, timeseries, event_probes, events, links : pd.DataFrame
+    flows, timeseries, event_probes, events, links, link_timeseries, node_timeseries, cascades : pd.DataFrame
         The CSVs, columns :data:`CSV_SCHEMAS` (empty frames when a file is absent).
     flowmon : pd.DataFrame
         :func:`read_flowmon` of ``flowmon.xml``.
@@ -418,6 +429,11 @@ class RunTables:
         default_factory=lambda: empty_frame(CSV_SCHEMAS["event_probes.csv"]))
     events: pd.DataFrame = field(default_factory=lambda: empty_frame(CSV_SCHEMAS["events.csv"]))
     links: pd.DataFrame = field(default_factory=lambda: empty_frame(CSV_SCHEMAS["links.csv"]))
+    link_timeseries: pd.DataFrame = field(
+        default_factory=lambda: empty_frame(CSV_SCHEMAS["link_timeseries.csv"]))
+    node_timeseries: pd.DataFrame = field(
+        default_factory=lambda: empty_frame(CSV_SCHEMAS["node_timeseries.csv"]))
+    cascades: pd.DataFrame = field(default_factory=lambda: empty_frame(CSV_SCHEMAS["cascades.csv"]))
 
 
 def _read_run_csv(run_dir: Path, name: str) -> pd.DataFrame:

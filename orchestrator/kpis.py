@@ -237,6 +237,26 @@ def link_kpis(tables: RunTables, duration_s: float) -> pd.DataFrame:
 # --------------------------------------------------------------------- compare
 
 
+def link_interval_kpis(tables: RunTables, interval_s: float) -> pd.DataFrame:
+    """Per link direction and interval: ``utilisation`` (bits sent / capacity), queue, drops.
+
+    ``queue_packets`` is the queue length sampled at the end of the interval;
+    ``congested`` as in :func:`link_kpis`, per interval.
+    """
+    ts = tables.link_timeseries.copy()
+    cap = tables.links.drop_duplicates(["link", "from"]).set_index(["link", "from"])["capacity_bps"]
+    ts["capacity_bps"] = [cap.get((link, src), np.nan) for link, src in zip(ts["link"], ts["from"])]
+    ts["utilisation"] = ts["tx_bytes"] * 8 / (ts["capacity_bps"] * interval_s)
+    ts["congested"] = (ts["utilisation"] >= CONGESTED_UTILISATION) | (ts["drops"] > 0)
+    return ts
+
+
+def cascade_depth(tables: RunTables) -> int:
+    """Longest chain of emerged failures observed in the run (0: nothing emerged)."""
+    depths = tables.cascades["depth"]
+    return int(depths.max()) if len(depths) else 0
+
+
 def compare(baseline: pd.DataFrame, scenario: pd.DataFrame) -> pd.DataFrame:
     """Flow-by-flow differences between two :func:`flow_kpis` frames of the same flows.
 
@@ -445,5 +465,6 @@ def scenario_summary(
 __all__ = [
     "CONGESTED_UTILISATION", "FLOW_KPI_COLUMNS", "FLOW_KPI_DTYPES", "IMPACT_DELAY_DELTA_S",
     "IMPACT_DELAY_RATIO", "IMPACT_LOSS_DELTA", "REROUTE_TOLERANCE_S", "ScenarioKpis",
-    "compare", "flow_kpis", "interval_kpis", "link_kpis", "reroute_times", "scenario_summary",
+    "cascade_depth", "compare", "flow_kpis", "interval_kpis", "link_interval_kpis", "link_kpis",
+    "reroute_times", "scenario_summary",
 ]

@@ -1,7 +1,7 @@
 """From a finished run folder to KPI tables on disk and the headline numbers in ``run.json``.
 
-Per run: ``flow_kpis.parquet``, ``interval_kpis.parquet`` and
-``link_kpis.parquet`` (definitions in :mod:`ani.orchestrator.kpis`) and a
+Per run: ``flow_kpis.parquet``, ``interval_kpis.parquet``,
+``link_kpis.parquet``, ``link_interval_kpis.parquet`` and ``node_interval_kpis.parquet`` (definitions in :mod:`ani.orchestrator.kpis`) and a
 :class:`RunKpis`. Per scenario against its baseline: ``comparison.parquet``
 (flow by flow) and ``reroutes.parquet`` in the scenario's folder, and a
 :class:`~ani.orchestrator.kpis.ScenarioKpis`.
@@ -37,6 +37,8 @@ class RunKpis(BaseModel):
     max_p99_delay_s: float | None
     no_route_packets: int
     congested_links: int
+    emerged_failures: int
+    cascade_depth: int
 
 
 def traffic_span_s(tables: RunTables) -> float:
@@ -56,8 +58,10 @@ def summarize_run(folder: Path, spec: RunSpec) -> RunKpis:
     links = K.link_kpis(tables, traffic_span_s(tables))
     flows.to_parquet(folder / "flow_kpis.parquet", index=False)
     links.to_parquet(folder / "link_kpis.parquet", index=False)
-    K.interval_kpis(tables, float(spec.params["interval_s"])).to_parquet(
-        folder / "interval_kpis.parquet", index=False)
+    interval = float(spec.params["interval_s"])
+    K.interval_kpis(tables, interval).to_parquet(folder / "interval_kpis.parquet", index=False)
+    K.link_interval_kpis(tables, interval).to_parquet(folder / "link_interval_kpis.parquet", index=False)
+    tables.node_timeseries.to_parquet(folder / "node_interval_kpis.parquet", index=False)
     attempts = int(flows["tx_packets"].sum())
     delivered = int(flows["rx_packets"].sum())
     return RunKpis(
@@ -68,6 +72,8 @@ def summarize_run(folder: Path, spec: RunSpec) -> RunKpis:
         max_p99_delay_s=_opt(flows["p99_delay_s"].max()),
         no_route_packets=int(flows["no_route_packets"].sum()),
         congested_links=int(links["congested"].sum()),
+        emerged_failures=int((tables.cascades["origin"] == "emerged").sum()),
+        cascade_depth=K.cascade_depth(tables),
     )
 
 
