@@ -114,8 +114,9 @@ def attack_demands(g: nx.Graph, rows: list[EventRow], nodes: list[str],
     for row in (r for r in rows if r.event_type == EventType.traffic_spike.value):
         victim = nodes[row.targets[0]]
         capacity = sum(d["capacity_bps"] for _, _, d in g.edges(victim, data=True)) * capacity_scale
-        sources = [n for n in nx.node_connected_component(g, victim)
-                   if n != victim and g.nodes[n].get("kind") == "router"]
+        component = nx.node_connected_component(g, victim)
+        # graph order, not set order: set order changes with Python's hash seed, and so would the run
+        sources = [n for n in g.nodes if n in component and n != victim and g.nodes[n].get("kind") == "router"]
         for src in sources:
             rate = row.magnitude * capacity / len(sources)
             out.append((Demand(src=src, dst=victim, rate_bps=rate), row.time_s, row.time_s + row.duration_s))

@@ -78,45 +78,59 @@ def _convert(kind: str, value: object) -> ParamValue:
 
 
 class Manifest(BaseModel):
-    """The parsed ``manifest.toml`` of a template."""
+    """The parsed ``manifest.toml`` of a template.
+
+    A template either has its own program and parameters, or ``extends``
+    another template: it then inherits the program, the parameters and the
+    event list, and may change parameter ``defaults`` and narrow ``events``.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[A-Za-z0-9_]+$")
     version: int = Field(ge=1)
     description: str
-    program: str = Field(pattern=r"^[A-Za-z0-9_.-]+\.cc$")
-    events: list[str]
-    ns3_modules: list[str]
-    parameters: dict[str, ParameterSpec]
+    extends: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$")
+    program: str = Field(default="scenario.cc", pattern=r"^[A-Za-z0-9_.-]+\.cc$")
+    events: list[str] = Field(default_factory=list)
+    ns3_modules: list[str] = Field(default_factory=list)
+    parameters: dict[str, ParameterSpec] = Field(default_factory=dict)
+    defaults: dict[str, ParamValue] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("extends") and "parameters" in data:
+            raise ValueError("a template that extends another changes 'defaults', not 'parameters'")
+        return data
 
     @model_validator(mode="after")
-    def _defaults_in_range(self) -> "Manifest":
+    def _complete(self) -> "Manifest":
+        if self.extends is None and not (self.events and self.ns3_modules and self.parameters):
+            raise ValueError("a template without 'extends' needs events, ns3_modules and parameters")
         for name, spec in self.parameters.items():
             spec.coerce(name, spec.default)
         return self
 
 
 class Template(BaseModel):
-    """A discovered template: its folder and manifest."""
+    """A discovered template: its folder, its resolved manifest and the files it is made of."""
 
     model_config = ConfigDict(frozen=True)
 
     folder: Path
     manifest: Manifest
-
-    @property
-    def program_path(self) -> Path:
-        return self.folder / self.manifest.program
+    program_path: Path
+    files: tuple[Path, ...]
 
     def source(self) -> str:
         return self.program_path.read_text()
 
     def digest(self) -> str:
-        """Hash of the manifest and program: part of every run id."""
+        """Hash of the manifests and the program: part of every run id."""
         h = hashlib.sha256()
-        h.update((self.folder / "manifest.toml").read_bytes())
-        h.update(self.program_path.read_bytes())
+        for path in self.files:
+            h.update(path.read_bytes())
         return h.hexdigest()[:16]
 
     def params(self, overrides: dict[str, object] | None = None) -> dict[str, ParamValue]:
@@ -132,10 +146,7 @@ class Template(BaseModel):
         }
 
 
-def load_template(folder: str | Path) -> Template:
-    """Read and validate the template in ``folder``."""
-    folder = Path(folder)
-    path = folder / "manifest.toml"
+def _read_manifest(path: Path) -> Manifest:
     try:
         data = tomllib.loads(path.read_text())
     except OSError as exc:
@@ -143,14 +154,50 @@ def load_template(folder: str | Path) -> Template:
     except tomllib.TOMLDecodeError as exc:
         raise TemplateError(f"{path}: not valid TOML ({exc})") from exc
     try:
-        manifest = Manifest.model_validate(data)
+        return Manifest.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise TemplateError(f"{path}: invalid manifest: {problems}") from exc
-    template = Template(folder=folder, manifest=manifest)
-    if not template.program_path.is_file():
-        raise TemplateError(f"{path}: program {manifest.program} not found in {folder}")
-    return template
+
+
+def _inherit(own: Manifest, base: Template, path: Path) -> Manifest:
+    """``own`` completed from ``base``: its parameters with the new defaults, its events unless narrowed."""
+    unknown = sorted(set(own.defaults) - set(base.manifest.parameters))
+    if unknown:
+        raise TemplateError(f"{path}: defaults for unknown parameter(s) {unknown}")
+    extra = sorted(set(own.events) - set(base.manifest.events))
+    if extra:
+        raise TemplateError(f"{path}: events {extra} are not executed by {base.manifest.name}")
+    try:
+        params = {n: spec.model_copy(update={"default": spec.coerce(n, own.defaults[n])})
+                  if n in own.defaults else spec for n, spec in base.manifest.parameters.items()}
+    except TemplateError as exc:
+        raise TemplateError(f"{path}: {exc}") from exc
+    return own.model_copy(update={"parameters": params, "events": own.events or base.manifest.events,
+                                  "ns3_modules": base.manifest.ns3_modules, "program": base.manifest.program})
+
+
+def load_template(folder: str | Path, _seen: tuple[str, ...] = ()) -> Template:
+    """Read and validate the template in ``folder`` (resolving ``extends`` in the same root or the package)."""
+    folder = Path(folder)
+    path = folder / "manifest.toml"
+    own = _read_manifest(path)
+    if own.extends is None:
+        program = folder / own.program
+        if not program.is_file():
+            raise TemplateError(f"{path}: program {own.program} not found in {folder}")
+        return Template(folder=folder, manifest=own, program_path=program, files=(path, program))
+    if own.extends in _seen or own.extends == own.name:
+        raise TemplateError(f"{path}: 'extends' makes a cycle through {own.extends}")
+    base_dir = folder.parent / own.extends
+    base_dir = base_dir if (base_dir / "manifest.toml").is_file() else PACKAGE_DIR / own.extends
+    if not (base_dir / "manifest.toml").is_file():
+        raise TemplateError(f"{path}: extends unknown template {own.extends!r}")
+    base = load_template(base_dir, (*_seen, own.name))
+    own_program = folder / own.program
+    program = own_program if own_program.is_file() else base.program_path
+    return Template(folder=folder, manifest=_inherit(own, base, path), program_path=program,
+                    files=(path, *base.files[:-1], program))
 
 
 def discover(extra_dirs: list[Path] | None = None) -> dict[str, Template]:
