@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 from pathlib import Path
 from typing import Literal
 
@@ -37,6 +38,7 @@ from ani.llm.scenario import EventType, Scenario
 from ani.ns3_scenarios.events import EventRow, attack_demands, event_rows
 from ani.ns3_scenarios.build import compile_command, ns3_root, ns3_version
 from ani.ns3_scenarios.templates import ParamValue, Template
+from ani.ns3_scenarios.traffic import file_digest
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
 RUN_SPEC_VERSION = 1
@@ -86,6 +88,8 @@ class RunSpec(BaseModel):
     flows: list[FlowRow]
     events: list[EventRow]
     probes: list[float]
+    trace_file: str | None = None
+    trace_digest: str | None = None
 
     def input_text(self) -> str:
         """The program's ``input.txt``."""
@@ -164,14 +168,16 @@ def timeline(params: dict[str, ParamValue], scenario: Scenario) -> tuple[float, 
 def render(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str, ParamValue],
            demands: list[Demand] | None = None,
            window: tuple[float, float, float] | None = None,
-           probes: list[float] | None = None) -> RunSpec:
+           probes: list[float] | None = None, trace_file: Path | None = None) -> RunSpec:
     """Turn a scenario on graph ``g`` into a :class:`RunSpec` for ``template``.
 
     ``params`` must come from :meth:`Template.params` (validated). Demands
     default to the gravity model scaled to ``load_factor``. ``window`` (traffic
     start, traffic stop, end) defaults to :func:`timeline`; a baseline takes its
     scenario's window and its event times as ``probes`` (default: the event
-    times) so the two runs compare flow by flow. Raises
+    times) so the two runs compare flow by flow. ``trace_file`` (see
+    :func:`ani.ns3_scenarios.traffic.prepare_trace`) is replayed on top of the
+    gravity traffic (``gravity_traffic=false`` to replay it alone). Raises
     :class:`ScenarioError` naming the event.
     """
     scale = float(params["capacity_scale"])
@@ -181,7 +187,7 @@ def render(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str
     except UnknownComponentError as exc:
         raise ScenarioError(f"scenario {scenario.name!r}: {exc}") from exc
     if demands is None:
-        demands = scaled_gravity_demands(g, float(params["load_factor"]), scale)
+        demands = scaled_gravity_demands(g, float(params["load_factor"]), scale) if params["gravity_traffic"] else []
     start, stop, end = window or timeline(params, scenario)
     size = int(params["packet_bytes"])
     flows = [FlowRow(src=index[d.src], dst=index[d.dst], rate_bps=d.rate_bps, packet_bytes=size,
@@ -193,7 +199,9 @@ def render(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str
     source = template.source()
     probes = [e.time_s for e in events] if probes is None else probes
     text = render_input(params, end, nodes, cpu, links, flows, events, probes)
-    return RunSpec(run_id=run_id_of(source, text), template=template.manifest.name, template_digest=template.digest(),
+    trace_digest = file_digest(trace_file) if trace_file else None
+    return RunSpec(run_id=run_id_of(source, text + (trace_digest or "")),
+                   trace_file=str(trace_file) if trace_file else None, trace_digest=trace_digest, template=template.manifest.name, template_digest=template.digest(),
                    program_source=source, ns3_modules=template.manifest.ns3_modules,
                    ns3_version=ns3_version(), params=params, duration_s=end,
                    graph_name=str(g.graph.get("name", "graph")), graph_digest=graph_digest(g),
@@ -210,7 +218,7 @@ NS3="${{NS3:-{ns3_root}}}"
 if [ ! -x ./scenario ]; then
   {compile}
 fi
-./scenario --input=input.txt --out="${{1:-.}}"
+./scenario --input=input.txt --out="${{1:-.}}"{trace_arg}
 """
 
 
@@ -222,7 +230,10 @@ def write_run_folder(spec: RunSpec, folder: Path) -> None:
     (folder / "spec.json").write_text(spec.model_dump_json(indent=1, exclude={"program_source"}))
     root = ns3_root()
     cmd = compile_command(Path("scenario.cc"), Path("scenario"), spec.ns3_modules, Path("$NS3"))
-    script = RUN_SH.format(ns3_root=root, compile=" ".join(cmd))
+    if spec.trace_file:
+        shutil.copyfile(spec.trace_file, folder / "trace.bin")
+    script = RUN_SH.format(ns3_root=root, compile=" ".join(cmd),
+                           trace_arg=" --trace=trace.bin" if spec.trace_file else "")
     (folder / "run.sh").write_text(script)
     (folder / "run.sh").chmod(0o755)
 

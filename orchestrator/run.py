@@ -49,7 +49,7 @@ def execute_run(spec: RunSpec, results: Path, timeout_s: float = DEFAULT_TIMEOUT
     write_run_folder(spec, folder)
     start = time.monotonic()
     binary = build_program(spec.program_source, spec.ns3_modules, name=spec.template)
-    cmd = [str(binary), "--input=input.txt", "--out=."]
+    cmd = [str(binary), "--input=input.txt", "--out=."] + (["--trace=trace.bin"] if spec.trace_file else [])
     try:
         proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=timeout_s)
         status, rc, out, err = ("ok" if proc.returncode == 0 else "failed"), proc.returncode, proc.stdout, proc.stderr
@@ -64,6 +64,16 @@ def execute_run(spec: RunSpec, results: Path, timeout_s: float = DEFAULT_TIMEOUT
             record.kpis = summarize_run(folder, spec).model_dump(mode="json")
         except ProjectError as exc:
             record.status, record.stderr_tail = "failed", f"KPI parsing failed: {exc}"
+    save_record(record)
+    return record
+
+
+def failure_record(spec: RunSpec, results: Path, message: str) -> RunRecord:
+    """A ``failed`` record, saved as run.json, for a run whose program could not even start
+    (it did not compile, its input was refused): a failure of the run, not of the machine."""
+    folder = run_folder(spec, results)
+    write_run_folder(spec, folder)
+    record = _record(spec, folder, "failed", None, 0.0, "", message)
     save_record(record)
     return record
 

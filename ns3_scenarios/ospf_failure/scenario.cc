@@ -5,6 +5,7 @@
 // format) and writes its results into --out:
 //   flowmon.xml        FlowMonitor statistics with histograms
 //   flows.csv          per application flow: offered load, sent, refused, received, delays
+//                      (class demand: gravity CBR; attack: a traffic_spike's; trace: replayed packets)
 //   timeseries.csv     per flow and interval: sent / delivered by send time, received by receive time
 //   event_probes.csv   per flow and probe time (the events' times): last delivery of a packet
 //                      sent before, first delivery of a packet sent at or after
@@ -208,6 +209,79 @@ ReadInput(const std::string& path)
     return d;
 }
 
+// ------------------------------------------------------------ packet trace
+
+struct TracePacket
+{
+    double timeS;
+    uint16_t ipBytes;
+};
+
+/// Reads the binary trace written by ani (kg/traces.py: write_trace) and adds
+/// one "trace" flow per trace flow to the input; returns each flow's packets.
+std::vector<std::vector<TracePacket>>
+ReadTrace(const std::string& path, Input& d)
+{
+    std::ifstream in(path, std::ios::binary);
+    char magic[8];
+    uint32_t nFlows = 0, reserved = 0;
+    uint64_t nPackets = 0;
+    in.read(magic, 8);
+    in.read(reinterpret_cast<char*>(&nFlows), 4);
+    in.read(reinterpret_cast<char*>(&reserved), 4);
+    in.read(reinterpret_cast<char*>(&nPackets), 8);
+    if (!in || std::string(magic, 8) != std::string("ANITRC1\0", 8))
+    {
+        InputError(path, 0, "not an ani trace file");
+    }
+    if (d.flows.size() + nFlows > 55000)
+    {
+        InputError(path, 0, "too many flows for one run (sample the trace's flows)");
+    }
+    size_t first = d.flows.size();
+    for (uint32_t f = 0; f < nFlows; ++f)
+    {
+        uint32_t ends[2];
+        in.read(reinterpret_cast<char*>(ends), 8);
+        if (!in || ends[0] >= d.nodes.size() || ends[1] >= d.nodes.size())
+        {
+            InputError(path, 0, "flow record out of range");
+        }
+        d.flows.push_back(FlowSpec{ends[0], ends[1], 0, 0, 0, 0, "trace"});
+    }
+    std::vector<std::vector<TracePacket>> packets(nFlows);
+    for (uint64_t k = 0; k < nPackets; ++k)
+    {
+        struct
+        {
+            double t;
+            uint32_t flow;
+            uint16_t bytes, pad;
+        } rec;
+        in.read(reinterpret_cast<char*>(&rec), 16);
+        if (!in || rec.flow >= nFlows || rec.t < 0)
+        {
+            InputError(path, 0, "packet record " + std::to_string(k) + " truncated or out of range");
+        }
+        packets[rec.flow].push_back(TracePacket{rec.t, rec.bytes});
+    }
+    for (uint32_t f = 0; f < nFlows; ++f)
+    {
+        FlowSpec& fs = d.flows[first + f];
+        const auto& p = packets[f];
+        double bytes = 0;
+        for (const auto& x : p)
+        {
+            bytes += x.ipBytes;
+        }
+        fs.startS = p.empty() ? 0 : p.front().timeS;
+        fs.stopS = p.empty() ? 0 : p.back().timeS;
+        fs.packetBytes = p.empty() ? 0 : static_cast<uint32_t>(bytes / p.size());
+        fs.rateBps = fs.stopS > fs.startS ? bytes * 8 / (fs.stopS - fs.startS) : 0;
+    }
+    return packets;
+}
+
 // ------------------------------------------------------- failure of a medium
 
 /// Drops every packet: a cut fibre or a dead line card, before anybody notices.
@@ -342,15 +416,23 @@ class CbrSender : public Application
 {
   public:
     CbrSender(Measurement* m, uint32_t flow, Ipv4Address local, Ipv4Address remote, uint16_t port,
-              double rateBps, uint32_t bytes)
-        : m_m(m),
+              double rateBps, uint32_t bytes, const std::vector<TracePacket>* trace = nullptr)
+        : m_trace(trace),
+          m_m(m),
           m_flow(flow),
           m_local(local),
           m_remote(remote),
           m_port(port),
           m_bytes(bytes),
-          m_gap(Seconds(bytes * 8.0 / rateBps))
+          m_gap(Seconds(rateBps > 0 ? bytes * 8.0 / rateBps : 1.0))
     {
+    }
+
+    /// Replayed packets: the IP length of the original minus UDP/IP headers,
+    /// at least the 12-byte sequence/timestamp header (smaller packets are padded).
+    static uint32_t Payload(uint16_t ipBytes)
+    {
+        return std::max<uint32_t>(12, ipBytes > 28 ? ipBytes - 28 : 0);
     }
 
   private:
@@ -379,7 +461,8 @@ class CbrSender : public Application
     {
         SeqTsHeader h;
         h.SetSeq(m_seq++);
-        Ptr<Packet> p = Create<Packet>(m_bytes - h.GetSerializedSize());
+        uint32_t bytes = m_trace ? Payload((*m_trace)[m_next].ipBytes) : m_bytes;
+        Ptr<Packet> p = Create<Packet>(bytes - h.GetSerializedSize());
         p->AddHeader(h);
         double now = Simulator::Now().GetSeconds();
         FlowStats& s = m_m->flows[m_flow];
@@ -393,8 +476,19 @@ class CbrSender : public Application
         {
             ++s.txFailed;
         }
-        m_event = Simulator::Schedule(m_gap, &CbrSender::Send, this);
+        if (!m_trace)
+        {
+            m_event = Simulator::Schedule(m_gap, &CbrSender::Send, this);
+        }
+        else if (++m_next < m_trace->size())
+        {
+            m_event = Simulator::Schedule(Seconds((*m_trace)[m_next].timeS) - Simulator::Now(),
+                                          &CbrSender::Send, this);
+        }
     }
+
+    const std::vector<TracePacket>* m_trace; // replayed packets, or nullptr for constant bit rate
+    size_t m_next = 0;
 
     Measurement* m_m;
     uint32_t m_flow;
@@ -946,7 +1040,7 @@ Monitor(Twin* t)
 // ------------------------------------------------------------------ traffic
 
 void
-InstallTraffic(Twin& t, Measurement& m)
+InstallTraffic(Twin& t, Measurement& m, const std::vector<std::vector<TracePacket>>& trace)
 {
     const Input& in = t.in;
     m.intervalS = in.Param("interval_s");
@@ -965,10 +1059,17 @@ InstallTraffic(Twin& t, Measurement& m)
         Ptr<FlowSink> sink = Create<FlowSink>(&m, f, port);
         t.nodes.Get(fs.dst)->AddApplication(sink);
         sink->SetStartTime(Seconds(0));
-        double gap = fs.packetBytes * 8.0 / fs.rateBps;
+        size_t firstTrace = in.flows.size() - trace.size();
+        const std::vector<TracePacket>* packets = f >= firstTrace ? &trace[f - firstTrace] : nullptr;
         Ptr<CbrSender> src = Create<CbrSender>(&m, f, t.loopback[fs.src], t.loopback[fs.dst], port,
-                                               fs.rateBps, fs.packetBytes);
+                                               fs.rateBps, fs.packetBytes, packets);
         t.nodes.Get(fs.src)->AddApplication(src);
+        if (packets)
+        {
+            src->SetStartTime(Seconds(fs.startS)); // replayed at the trace's own times
+            continue;
+        }
+        double gap = fs.packetBytes * 8.0 / fs.rateBps;
         src->SetStartTime(Seconds(fs.startS + phase->GetValue(0, gap)));
         src->SetStopTime(Seconds(fs.stopS));
     }
@@ -1064,13 +1165,20 @@ main(int argc, char* argv[])
 {
     std::string inputPath = "input.txt";
     std::string outDir = ".";
+    std::string tracePath;
     CommandLine cmd(__FILE__);
     cmd.AddValue("input", "data file written by ani (see README.md)", inputPath);
     cmd.AddValue("out", "folder for the result files", outDir);
+    cmd.AddValue("trace", "binary packet trace to replay (written by ani; optional)", tracePath);
     cmd.Parse(argc, argv);
 
     Twin twin;
     twin.in = ReadInput(inputPath);
+    std::vector<std::vector<TracePacket>> trace;
+    if (!tracePath.empty())
+    {
+        trace = ReadTrace(tracePath, twin.in);
+    }
     RngSeedManager::SetSeed(1);
     RngSeedManager::SetRun(static_cast<uint64_t>(twin.in.Param("seed")));
     Config::SetDefault("ns3::Ipv4GlobalRouting::RandomEcmpRouting",
@@ -1080,7 +1188,7 @@ main(int argc, char* argv[])
     auto wallStart = std::chrono::steady_clock::now();
     BuildNetwork(twin);
     Measurement m;
-    InstallTraffic(twin, m);
+    InstallTraffic(twin, m, trace);
     twin.eventLog.open(outDir + "/events.csv");
     twin.eventLog << "time_s,event,event_type,target,phase\n";
     twin.linkSeries.open(outDir + "/link_timeseries.csv");
