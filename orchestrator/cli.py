@@ -82,21 +82,39 @@ def demo(results: Path, params: tuple[str, ...], jobs: int) -> None:
               help="also run the no-failure baseline with the same seed and compare")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=1), default=3600, show_default=True,
               help="seconds before a run is killed")
+@click.option("--trace", "trace", type=click.Path(dir_okay=False, path_type=Path),
+              help="pcap/pcapng to replay as traffic (looped over the run's traffic window)")
+@click.option("--trace-mode", type=click.Choice(["hash", "gravity"]), default="hash", show_default=True,
+              help="how the trace's flows are mapped to PoP pairs")
 def run(scenario_file: Path, topology: str, template_name: str, params: tuple[str, ...], results: Path,
-        jobs: int, baseline: bool, timeout_s: float) -> None:
+        jobs: int, baseline: bool, timeout_s: float, trace: Path | None, trace_mode: str) -> None:
     """Run SCENARIO_FILE (JSON) on a topology and print its KPIs."""
     _run(load_topology(topology), load_scenario(scenario_file), template_name, params, results, baseline,
-         jobs, timeout_s)
+         jobs, timeout_s, trace, trace_mode)
 
 
 def _run(g, scenario: Scenario, template_name: str, params: tuple[str, ...], results: Path,
-         baseline: bool, jobs: int, timeout_s: float = 3600) -> None:
+         baseline: bool, jobs: int, timeout_s: float = 3600, trace: Path | None = None,
+         trace_mode: str = "hash") -> None:
     template = get_template(template_name)
     values = template.params(_parse_params(params))
+    trace_file = None
+    if trace is not None:
+        from ani.ns3_scenarios.render import timeline
+        from ani.ns3_scenarios.traffic import prepare_trace
+
+        trace_file = prepare_trace(trace, g, timeline(values, scenario), results / "traces", mode=trace_mode,
+                                   seed=int(values["seed"]))
     result = run_scenario(g, scenario, template, values, results, with_baseline=baseline, jobs=jobs,
-                          timeout_s=timeout_s)
+                          timeout_s=timeout_s, trace_file=trace_file)
     click.echo(format_result(result))
     if result.scenario.status != "ok" or (result.baseline and result.baseline.status != "ok"):
         sys.exit(1)
+from ani.orchestrator.cli_templates import templates as _templates  # noqa: E402
+main.add_command(_templates)
+from ani.orchestrator.cli_kg import kg as _kg  # noqa: E402
+main.add_command(_kg)
+from ani.orchestrator.cli_generate import generate as _generate  # noqa: E402
+main.add_command(_generate)
 if __name__ == "__main__":
     main()

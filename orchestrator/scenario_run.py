@@ -31,18 +31,19 @@ def baseline_of(scenario: Scenario) -> Scenario:
 
 def run_scenario(g: nx.Graph, scenario: Scenario, template: Template, params: dict, results: Path,
                  with_baseline: bool = True, jobs: int = 2,
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> ScenarioResult:
+                 timeout_s: float = DEFAULT_TIMEOUT_S, trace_file: Path | None = None) -> ScenarioResult:
     """Render and run ``scenario`` (and its baseline) on ``g``; records land under ``results``.
 
     The baseline uses the same seed, traffic and traffic window as the scenario,
     so differences come from the events alone.
     """
-    spec = render(template, scenario, g, params)
+    spec = render(template, scenario, g, params, trace_file=trace_file)
     specs: list[RunSpec] = [spec]
     if with_baseline:
         window = timeline(params, scenario)
         probes = [e.timestamp for e in scenario.events]
-        specs.append(render(template, baseline_of(scenario), g, params, window=window, probes=probes))
+        specs.append(render(template, baseline_of(scenario), g, params, window=window, probes=probes,
+                            trace_file=trace_file))
     records = Parallel(n_jobs=min(jobs, len(specs)), backend="loky")(
         delayed(execute_run)(s, results, timeout_s) for s in specs)
     if not with_baseline:

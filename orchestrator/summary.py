@@ -47,6 +47,17 @@ def traffic_span_s(tables: RunTables) -> float:
     return float(flows["stop_s"].max() - flows["start_s"].min()) if len(flows) else 0.0
 
 
+def network_throughput_bps(tables: RunTables, flow_ids: pd.Series | None = None) -> float:
+    """Bits delivered per second of traffic span, over the whole network (or ``flow_ids``).
+
+    Not the sum of per-flow throughputs: a short flow (a few replayed packets)
+    has a tiny span and would inflate that sum.
+    """
+    flows = tables.flows if flow_ids is None else tables.flows[tables.flows["flow"].isin(flow_ids)]
+    span = traffic_span_s(tables)
+    return float(flows["rx_bytes"].sum() * 8 / span) if span > 0 else 0.0
+
+
 def _opt(x: float) -> float | None:
     return float(x) if pd.notna(x) else None
 
@@ -67,7 +78,7 @@ def summarize_run(folder: Path, spec: RunSpec) -> RunKpis:
     return RunKpis(
         flows=len(flows), tx_packets=attempts, rx_packets=delivered,
         loss_ratio=(attempts - delivered) / attempts if attempts else None,
-        throughput_bps=float(flows["throughput_bps"].sum()),
+        throughput_bps=network_throughput_bps(tables),
         mean_delay_s=_opt(tables.flows["delay_sum_s"].sum() / delivered) if delivered else None,
         max_p99_delay_s=_opt(flows["p99_delay_s"].max()),
         no_route_packets=int(flows["no_route_packets"].sum()),
@@ -88,4 +99,7 @@ def compare_runs(baseline_folder: Path, scenario_folder: Path) -> K.ScenarioKpis
     links = K.link_kpis(scen, traffic_span_s(scen))
     K.compare(base_flows, scen_flows).to_parquet(scenario_folder / "comparison.parquet", index=False)
     reroutes.to_parquet(scenario_folder / "reroutes.parquet", index=False)
-    return K.scenario_summary(base_flows, scen_flows, reroutes, links)
+    summary = K.scenario_summary(base_flows, scen_flows, reroutes, links)
+    return summary.model_copy(update={
+        "baseline_throughput_bps": network_throughput_bps(base),
+        "scenario_throughput_bps": network_throughput_bps(scen, base_flows["flow"])})
