@@ -15,10 +15,11 @@
 //   node_timeseries.csv per router with a CPU model and interval: utilisation, CPU drops
 //   cascades.csv       injected and emerged events, each emerged one with its cause and depth
 //
-// Routing: ns-3 global routing (Dijkstra over OSPF costs). Because it would
-// reroute instantly, failures are applied in three timed steps: at the event
-// the medium drops every packet; after detect_delay_s the interfaces go down;
-// after spf_delay_s + fib_delay_s more, the routing tables are recomputed.
+// Routing: AniRouting, a link-state protocol of the template's own (Dijkstra
+// over OSPF costs, ECMP next hops). A failure: at the event the medium drops
+// every packet; after detect_delay_s the ends notice and flood an LSA; each
+// router runs SPF when the LSA reaches it (spf_delay_s, spf_hold_s) and
+// installs its routes fib_delay_s later.
 //
 // Build:  g++ -O2 -std=c++20 scenario.cc -I$NS3/include -L$NS3/lib64 -lns3.44-... (see run.sh)
 // Run:    ./scenario --input=input.txt --out=.
@@ -35,7 +36,9 @@
 #include <fstream>
 #include <iomanip>
 #include <limits>
+#include <functional>
 #include <map>
+#include <queue>
 #include <set>
 #include <sstream>
 #include <string>
@@ -576,6 +579,149 @@ class FlowSink : public Application
     Ptr<Socket> m_socket;
 };
 
+// ------------------------------------------------------------------ routing
+
+/// OSPF-like forwarding between router loopbacks (10.255.0.0/16): each router
+/// holds, per destination router, the interfaces of its equal-cost shortest
+/// paths, installed by the twin at that router's own FIB-update time. O(1)
+/// lookups (ns-3's global routing scans every route per packet). With ECMP on,
+/// a flow (source, destination address pair) always takes the same path.
+class AniRouting : public Ipv4RoutingProtocol
+{
+  public:
+    static TypeId GetTypeId()
+    {
+        static TypeId tid =
+            TypeId("ani::AniRouting").SetParent<Ipv4RoutingProtocol>().AddConstructor<AniRouting>();
+        return tid;
+    }
+
+    struct Hop
+    {
+        uint32_t iface;
+        Ipv4Address gateway;
+    };
+
+    void SetTable(std::vector<std::vector<Hop>> next, bool ecmp)
+    {
+        m_next = std::move(next);
+        m_ecmp = ecmp;
+    }
+
+    void Clear()
+    {
+        for (auto& hops : m_next)
+        {
+            hops.clear();
+        }
+    }
+
+    Ptr<Ipv4Route> RouteOutput(Ptr<Packet>, const Ipv4Header& header, Ptr<NetDevice>,
+                               Socket::SocketErrno& err) override
+    {
+        Ptr<Ipv4Route> route = Lookup(header.GetSource(), header.GetDestination());
+        err = route ? Socket::ERROR_NOTERROR : Socket::ERROR_NOROUTETOHOST;
+        return route;
+    }
+
+    bool RouteInput(Ptr<const Packet> p, const Ipv4Header& header, Ptr<const NetDevice> idev,
+                    const UnicastForwardCallback& ucb, const MulticastForwardCallback&,
+                    const LocalDeliverCallback& lcb, const ErrorCallback&) override
+    {
+        uint32_t iif = m_ipv4->GetInterfaceForDevice(idev);
+        if (m_ipv4->IsDestinationAddress(header.GetDestination(), iif))
+        {
+            if (lcb.IsNull())
+            {
+                return false;
+            }
+            lcb(p, header, iif);
+            return true;
+        }
+        Ptr<Ipv4Route> route = Lookup(header.GetSource(), header.GetDestination());
+        if (!route)
+        {
+            return false; // Ipv4L3Protocol drops it (DROP_NO_ROUTE)
+        }
+        ucb(route, p, header);
+        return true;
+    }
+
+    void NotifyInterfaceUp(uint32_t) override
+    {
+    }
+
+    void NotifyInterfaceDown(uint32_t) override
+    {
+    }
+
+    void NotifyAddAddress(uint32_t, Ipv4InterfaceAddress) override
+    {
+    }
+
+    void NotifyRemoveAddress(uint32_t, Ipv4InterfaceAddress) override
+    {
+    }
+
+    void SetIpv4(Ptr<Ipv4> ipv4) override
+    {
+        m_ipv4 = ipv4;
+    }
+
+    void PrintRoutingTable(Ptr<OutputStreamWrapper> stream, Time::Unit) const override
+    {
+        for (size_t d = 0; d < m_next.size(); ++d)
+        {
+            for (const Hop& h : m_next[d])
+            {
+                *stream->GetStream() << "router " << d << " via if " << h.iface << " " << h.gateway << "\n";
+            }
+        }
+    }
+
+  private:
+    Ptr<Ipv4Route> Lookup(Ipv4Address src, Ipv4Address dst) const
+    {
+        uint32_t a = dst.Get();
+        if ((a & 0xffff0000u) != ((10u << 24) | (255u << 16)))
+        {
+            return nullptr;
+        }
+        uint32_t d = (a & 0xffffu) - 1;
+        if (d >= m_next.size() || m_next[d].empty())
+        {
+            return nullptr;
+        }
+        const std::vector<Hop>& hops = m_next[d];
+        uint64_t h = (uint64_t(src.Get()) * 0x9E3779B97F4A7C15ull) ^ a;
+        const Hop& hop = hops[m_ecmp ? (h >> 17) % hops.size() : 0];
+        Ptr<Ipv4Route> route = Create<Ipv4Route>();
+        route->SetDestination(dst);
+        route->SetGateway(hop.gateway);
+        route->SetSource(src == Ipv4Address::GetAny() ? m_ipv4->GetAddress(1, 0).GetLocal() : src);
+        route->SetOutputDevice(m_ipv4->GetNetDevice(hop.iface));
+        return route;
+    }
+
+    Ptr<Ipv4> m_ipv4;
+    std::vector<std::vector<Hop>> m_next;
+    bool m_ecmp = false;
+};
+
+class AniRoutingHelper : public Ipv4RoutingHelper
+{
+  public:
+    AniRoutingHelper* Copy() const override
+    {
+        return new AniRoutingHelper(*this);
+    }
+
+    Ptr<Ipv4RoutingProtocol> Create(Ptr<Node>) const override
+    {
+        return CreateObject<AniRouting>();
+    }
+};
+
 // ------------------------------------------------------------------ network
 
 struct LinkState
@@ -599,8 +745,15 @@ struct Twin
     std::vector<Cpu> cpus;                       // per node; pps == 0: no CPU model
     std::vector<bool> nodeFailed;
     std::ofstream eventLog, linkSeries, nodeSeries, cascades;
-    double lastRecompute = -1e9; // SPF throttling
-    int lastEvent = -1;          // the latest event applied: the cause of the next emerged one
+    int lastEvent = -1; // the latest event applied: the cause of the next emerged one
+    // link-state database: what routers know (links down only once detected)
+    std::vector<bool> lsdbUp;
+    std::vector<uint64_t> lsdbCost;
+    std::vector<Ptr<AniRouting>> routing;
+    std::vector<double> lastSpf;                     // per router: SPF throttling
+    std::vector<bool> spfPending;                    // per router: an SPF run is scheduled
+    std::vector<std::vector<uint32_t>> awaiting;     // per router: events its next FIB install covers
+    std::map<uint32_t, uint32_t> installsLeft;       // per event: routers still to install
 };
 
 Ipv4Address
@@ -609,8 +762,8 @@ LoopbackAddress(uint32_t node)
     return Ipv4Address((10u << 24) | (255u << 16) | (node + 1));
 }
 
-/// A /32 "loopback" on a one-port broadcast segment: global routing advertises
-/// it as a stub network, so the address stays reachable while any link is up.
+/// A /32 "loopback" on a one-port segment: the router's identity. Traffic runs
+/// between loopbacks, so it stays reachable while any of the router's links is up.
 void
 AddLoopback(Ptr<Node> node, Ipv4Address addr)
 {
@@ -664,12 +817,104 @@ InstallCpus(Twin& t)
     }
 }
 
+// -------------------------------------------------------- link-state routing
+
+constexpr uint64_t kUnreachable = std::numeric_limits<uint64_t>::max();
+
+/// Dijkstra over the links the database holds up; `weight(l)` is the length of link l.
+template <typename W>
+std::vector<W>
+ShortestFrom(const Twin& t, const std::vector<uint32_t>& sources, W infinity,
+             const std::function<W(uint32_t)>& weight)
+{
+    std::vector<W> dist(t.in.nodes.size(), infinity);
+    using Item = std::pair<W, uint32_t>;
+    std::priority_queue<Item, std::vector<Item>, std::greater<Item>> queue;
+    for (uint32_t s : sources)
+    {
+        dist[s] = W(0);
+        queue.push({W(0), s});
+    }
+    while (!queue.empty())
+    {
+        auto [d, n] = queue.top();
+        queue.pop();
+        if (d > dist[n])
+        {
+            continue;
+        }
+        for (uint32_t l : t.incident[n])
+        {
+            const LinkSpec& ls = t.in.links[l];
+            uint32_t m = ls.u == n ? ls.v : ls.u;
+            W nd = d + weight(l);
+            if (t.lsdbUp[l] && nd < dist[m])
+            {
+                dist[m] = nd;
+                queue.push({nd, m});
+            }
+        }
+    }
+    return dist;
+}
+
+/// SPF of router r: for every destination router, the interfaces of all
+/// equal-cost shortest paths (sorted by interface index).
+std::vector<std::vector<AniRouting::Hop>>
+SpfTable(const Twin& t, uint32_t r)
+{
+    std::function<uint64_t(uint32_t)> cost = [&t](uint32_t l) { return t.lsdbCost[l]; };
+    std::vector<uint64_t> mine = ShortestFrom<uint64_t>(t, {r}, kUnreachable, cost);
+    std::vector<std::vector<AniRouting::Hop>> next(t.in.nodes.size());
+    for (uint32_t l : t.incident[r])
+    {
+        const LinkSpec& ls = t.in.links[l];
+        if (!t.lsdbUp[l])
+        {
+            continue;
+        }
+        int side = ls.u == r ? 0 : 1;
+        uint32_t neighbour = side == 0 ? ls.v : ls.u;
+        std::vector<uint64_t> theirs = ShortestFrom<uint64_t>(t, {neighbour}, kUnreachable, cost);
+        Ipv4Address gateway((10u << 24) + l * 4u + (1 - side) + 1);
+        for (uint32_t d = 0; d < next.size(); ++d)
+        {
+            if (d != r && theirs[d] != kUnreachable && t.lsdbCost[l] + theirs[d] == mine[d])
+            {
+                next[d].push_back(AniRouting::Hop{t.links[l].iface[side], gateway});
+            }
+        }
+    }
+    return next;
+}
+
+void
+InitRouting(Twin& t)
+{
+    size_t n = t.in.nodes.size();
+    t.lsdbUp.assign(t.in.links.size(), true);
+    for (const LinkSpec& ls : t.in.links)
+    {
+        t.lsdbCost.push_back(ls.cost);
+    }
+    t.lastSpf.assign(n, -1e9);
+    t.spfPending.assign(n, false);
+    t.awaiting.assign(n, {});
+    bool ecmp = t.in.Param("ecmp") != 0;
+    for (uint32_t r = 0; r < n; ++r)
+    {
+        t.routing.push_back(DynamicCast<AniRouting>(t.nodes.Get(r)->GetObject<Ipv4>()->GetRoutingProtocol()));
+        t.routing[r]->SetTable(SpfTable(t, r), ecmp);
+    }
+}
+
 void
 BuildNetwork(Twin& t)
 {
     const Input& in = t.in;
     t.nodes.Create(in.nodes.size());
     InternetStackHelper stack;
+    stack.SetRoutingHelper(AniRoutingHelper());
     stack.Install(t.nodes);
     t.incident.resize(in.nodes.size());
     for (uint32_t n = 0; n < in.nodes.size(); ++n)
@@ -703,7 +948,6 @@ BuildNetwork(Twin& t)
             uint32_t base = (10u << 24) + k * 4u;
             ipv4->AddAddress(st.iface[side],
                              Ipv4InterfaceAddress(Ipv4Address(base + side + 1), Ipv4Mask("255.255.255.252")));
-            ipv4->SetMetric(st.iface[side], ls.cost);
             ipv4->SetUp(st.iface[side]);
             st.dev[side]->TraceConnectWithoutContext("PhyTxEnd", MakeBoundCallback(&CountTx, &st, side));
             st.dev[side]->GetQueue()->TraceConnectWithoutContext("Drop",
@@ -712,7 +956,7 @@ BuildNetwork(Twin& t)
         }
     }
     InstallCpus(t);
-    Ipv4GlobalRoutingHelper::PopulateRoutingTables();
+    InitRouting(t);
 }
 
 // ------------------------------------------------------------------- events
@@ -766,37 +1010,102 @@ EventLinks(const Twin& t, const EventSpec& e)
     return out;
 }
 
-/// SPF throttling: a recomputation waits spf_delay_s after the change is
-/// known, and at least spf_hold_s after the previous one.
 void
-Reconverge(Twin* t, uint32_t index)
+Install(Twin* t, uint32_t r, std::vector<std::vector<AniRouting::Hop>> table, std::vector<uint32_t> events)
 {
-    Ipv4GlobalRoutingHelper::RecomputeRoutingTables();
-    t->lastRecompute = Simulator::Now().GetSeconds();
-    LogEvent(t, index, "reconverge");
+    if (!t->nodeFailed[r])
+    {
+        t->routing[r]->SetTable(std::move(table), t->in.Param("ecmp") != 0);
+    }
+    for (uint32_t e : events)
+    {
+        if (--t->installsLeft[e] == 0)
+        {
+            LogEvent(t, e, "reconverge"); // the last router has its new routes: the network converged
+        }
+    }
 }
 
+/// Router r runs SPF on the database as it is now; the FIB follows fib_delay_s later.
 void
-ScheduleReconverge(Twin* t, uint32_t index)
+Spf(Twin* t, uint32_t r)
 {
+    t->spfPending[r] = false;
+    t->lastSpf[r] = Simulator::Now().GetSeconds();
+    std::vector<uint32_t> events;
+    events.swap(t->awaiting[r]);
+    Simulator::Schedule(Seconds(t->in.Param("fib_delay_s")), &Install, t, r, SpfTable(*t, r), events);
+}
+
+/// An LSA about event `index` reaches router r. SPF throttling: the run waits
+/// spf_delay_s, and at least spf_hold_s after the router's previous run.
+void
+LsaArrives(Twin* t, uint32_t r, uint32_t index)
+{
+    t->awaiting[r].push_back(index);
+    if (t->spfPending[r])
+    {
+        return; // the scheduled run will see this change too
+    }
     double now = Simulator::Now().GetSeconds();
-    double at = std::max(now + t->in.Param("spf_delay_s"), t->lastRecompute + t->in.Param("spf_hold_s"));
-    at = std::max(at, now);
-    Simulator::Schedule(Seconds(at - now + t->in.Param("fib_delay_s")), &Reconverge, t, index);
+    double at = std::max(now + t->in.Param("spf_delay_s"), t->lastSpf[r] + t->in.Param("spf_hold_s"));
+    t->spfPending[r] = true;
+    Simulator::Schedule(Seconds(at - now), &Spf, t, r);
+}
+
+/// Floods the LSA of event `index` from the routers that noticed it: each
+/// router learns after the propagation delays of the links on the way plus
+/// lsa_hop_delay_s per hop (processing, pacing).
+void
+Flood(Twin* t, uint32_t index, const std::vector<uint32_t>& origins)
+{
+    double hop = t->in.Param("lsa_hop_delay_s");
+    std::function<double(uint32_t)> delay = [t, hop](uint32_t l) { return t->in.links[l].delayS + hop; };
+    std::vector<double> arrival =
+        ShortestFrom<double>(*t, origins, std::numeric_limits<double>::infinity(), delay);
+    for (uint32_t r = 0; r < arrival.size(); ++r)
+    {
+        if (std::isfinite(arrival[r]) && !t->nodeFailed[r])
+        {
+            ++t->installsLeft[index];
+            Simulator::Schedule(Seconds(arrival[r]), &LsaArrives, t, r, index);
+        }
+    }
+}
+
+/// The live routers at the ends of `links`: they notice a change first.
+std::vector<uint32_t>
+Witnesses(const Twin& t, const std::vector<uint32_t>& links)
+{
+    std::set<uint32_t> out;
+    for (uint32_t l : links)
+    {
+        for (uint32_t n : {t.in.links[l].u, t.in.links[l].v})
+        {
+            if (!t.nodeFailed[n])
+            {
+                out.insert(n);
+            }
+        }
+    }
+    return {out.begin(), out.end()};
 }
 
 void
 Detect(Twin* t, uint32_t index, bool up)
 {
-    for (uint32_t l : EventLinks(*t, t->in.events[index]))
+    std::vector<uint32_t> links = EventLinks(*t, t->in.events[index]);
+    for (uint32_t l : links)
     {
-        if (!up || !t->links[l].failed)
+        bool usable = up && !t->links[l].failed;
+        if (!up || usable)
         {
             SetInterfaces(t, l, up);
         }
+        t->lsdbUp[l] = usable;
     }
     LogEvent(t, index, "detect");
-    ScheduleReconverge(t, index);
+    Flood(t, index, Witnesses(*t, links));
 }
 
 void
@@ -820,6 +1129,13 @@ Outage(Twin* t, uint32_t index, bool up)
     if (e.targetKind == "node")
     {
         SetRouters(t, e, !up);
+        for (uint32_t n : e.targets)
+        {
+            if (!up)
+            {
+                t->routing[n]->Clear(); // a dead router forwards nothing, its own traffic included
+            }
+        }
     }
     LogEvent(t, index, up ? "restore" : "inject");
     Simulator::Schedule(Seconds(t->in.Param("detect_delay_s")), &Detect, t, index, up);
@@ -847,7 +1163,7 @@ Degrade(Twin* t, uint32_t index, bool on)
 }
 
 /// misconfiguration: the link's OSPF cost is multiplied by `magnitude`
-/// (capped at 65535); routers reconverge after SPF + FIB delay.
+/// (capped at 65535); its ends flood the change and routers reconverge.
 void
 Misconfigure(Twin* t, uint32_t index, bool on)
 {
@@ -855,14 +1171,10 @@ Misconfigure(Twin* t, uint32_t index, bool on)
     for (uint32_t l : e.targets)
     {
         double cost = t->in.links[l].cost * (on ? e.magnitude : 1.0);
-        for (int side = 0; side < 2; ++side)
-        {
-            Ptr<Ipv4> ipv4 = t->links[l].dev[side]->GetNode()->GetObject<Ipv4>();
-            ipv4->SetMetric(t->links[l].iface[side], static_cast<uint16_t>(std::min(cost, 65535.0)));
-        }
+        t->lsdbCost[l] = static_cast<uint64_t>(std::min(cost, 65535.0));
     }
     LogEvent(t, index, on ? "inject" : "end");
-    ScheduleReconverge(t, index);
+    Flood(t, index, Witnesses(*t, e.targets));
 }
 
 /// router_overload: the router's CPU runs at `magnitude` of its capacity.
@@ -1181,9 +1493,6 @@ main(int argc, char* argv[])
     }
     RngSeedManager::SetSeed(1);
     RngSeedManager::SetRun(static_cast<uint64_t>(twin.in.Param("seed")));
-    Config::SetDefault("ns3::Ipv4GlobalRouting::RandomEcmpRouting",
-                       BooleanValue(twin.in.Param("ecmp") != 0));
-    Config::SetDefault("ns3::Ipv4GlobalRouting::RespondToInterfaceEvents", BooleanValue(false));
 
     auto wallStart = std::chrono::steady_clock::now();
     BuildNetwork(twin);

@@ -96,7 +96,9 @@ def test_flows_over_the_cut_reroute_after_the_convergence_delay(cut, abilene) ->
 
     Tolerance: that packet must wait for reconvergence (CONVERGENCE_S) and then
     still travel the rest of its new path, so it arrives between CONVERGENCE_S
-    and CONVERGENCE_S + new-path delay + one inter-packet gap (+1 ms slack).
+    and CONVERGENCE_S + new-path delay + one inter-packet gap (+1 ms slack);
+    routers away from the cut install their routes later, by the time the LSA
+    takes to reach them (link delays + per-hop processing), which is added too.
     """
     result, params = cut
     folder = Path(result.scenario.folder)
@@ -105,6 +107,9 @@ def test_flows_over_the_cut_reroute_after_the_convergence_delay(cut, abilene) ->
     over, _ = classify(abilene, flows.reset_index())
     pruned = abilene.copy()
     pruned.remove_edge(*CUT)
+    hop = params["lsa_hop_delay_s"]
+    flooding = max(nx.multi_source_dijkstra_path_length(
+        pruned, set(CUT), weight=lambda u, v, d: d["delay_s"] + hop).values())
     for f in over:
         src, dst = flows.at[f, "src"], flows.at[f, "dst"]
         new_path = nx.shortest_path(pruned, src, dst, weight="ospf_cost")
@@ -112,7 +117,8 @@ def test_flows_over_the_cut_reroute_after_the_convergence_delay(cut, abilene) ->
         gap = flows.at[f, "packet_bytes"] * 8 / flows.at[f, "rate_bps"]
         row = reroutes.loc[f]
         assert row["disrupted"] and row["recovered"]
-        assert CONVERGENCE_S <= row["reroute_time_s"] <= CONVERGENCE_S + new_delay + gap + 1e-3, (f, row)
+        bound = CONVERGENCE_S + flooding + new_delay + gap + 1e-3
+        assert CONVERGENCE_S <= row["reroute_time_s"] <= bound, (f, row)
 
 
 def test_after_reconvergence_traffic_takes_a_path_without_the_cut_link(cut, abilene) -> None:
@@ -154,8 +160,8 @@ def test_minimum_delay_equals_path_propagation_plus_serialisation(cut, abilene) 
 
     Tolerance: 2 us per hop for time rounding. Constant-bit-rate flows with
     equal periods can stay phase-locked, so a few flows never see an empty
-    queue at one hop; their minimum may exceed the path delay by less than one
-    packet's serialisation time. At least 90 % of flows must match exactly.
+    queue; their minimum may exceed the path delay by up to one packet's
+    serialisation time per hop. At least 90 % of flows must match exactly.
     """
     result, params = cut
     flows = pd.read_csv(Path(result.baseline.folder) / "flows.csv")
@@ -168,7 +174,8 @@ def test_minimum_delay_equals_path_propagation_plus_serialisation(cut, abilene) 
         one_packet = path_delay_s(abilene, path[:2], params["packet_bytes"], params["capacity_scale"]) \
             - abilene.edges[path[0], path[1]]["delay_s"]
         tol = 2e-6 * len(path)
-        assert expected - tol <= measured <= expected + one_packet + tol, (src, dst, measured, expected)
+        hops = len(path) - 1
+        assert expected - tol <= measured <= expected + hops * one_packet + tol, (src, dst, measured, expected)
         exact += measured == pytest.approx(expected, abs=tol)
         checked += 1
     assert checked >= 80 and exact >= 0.9 * checked, (exact, checked)

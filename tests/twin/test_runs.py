@@ -67,7 +67,11 @@ def test_link_restore_brings_the_link_back(tmp_path: Path) -> None:
     assert rec.status == "ok", rec.stderr_tail
     events = pd.read_csv(Path(rec.folder) / "events.csv")
     assert list(events["phase"]) == ["inject", "detect", "reconverge", "restore", "detect", "reconverge"]
-    assert events["time_s"].tolist() == pytest.approx([0.3, 0.35, 0.6, 0.8, 0.85, 1.1])
+    # reconvergence: detection + SPF + FIB, plus up to ~50 ms of LSA flooding across Abilene
+    expected = [0.3, 0.35, 0.6, 0.8, 0.85, 1.1]
+    for got, want, phase in zip(events["time_s"], expected, events["phase"]):
+        slack = 0.05 if phase == "reconverge" else 1e-9
+        assert want - 1e-9 <= got <= want + slack, (phase, got, want)
     # Chicago -> New_York: direct before the cut, detour while it is down, direct again once restored
     flows = pd.read_csv(Path(rec.folder) / "flows.csv")
     flow = int(flows.loc[(flows["src"] == "Chicago") & (flows["dst"] == "New_York"), "flow"].iloc[0])
