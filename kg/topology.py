@@ -19,6 +19,10 @@ The result of every importer here is a *simple undirected* :class:`networkx.Grap
   sums its members' capacities, and its ``capacity_source`` is the least
   reliable of its members' (in the order listed above).
 
+A GraphML file written by :func:`ani.kg.yamlio.write_graphml` (graph
+attribute ``ani_schema``) is already in this schema and is read back as it
+is, so export and import keep the graph.
+
 Documented defaults (module constants):
 
 ``FIBER_KM_PER_S``
@@ -172,7 +176,8 @@ def load_topology(spec: str | Path) -> nx.Graph:
     ----------
     spec : str or Path
         ``"abilene"`` (any case) for the embedded default, or a path to a
-        ``.graphml`` / ``.xml`` file.
+        ``.graphml`` / ``.xml`` file (Topology Zoo or project GraphML). The
+        project YAML/JSON format and CAIDA files: :func:`ani.kg.io.load_network`.
 
     Returns
     -------
@@ -340,6 +345,10 @@ def _build(raw: nx.Graph, source: str, stem: str) -> nx.Graph:
     """Turn what ``read_graphml`` returned into the project's schema."""
     if raw.number_of_nodes() == 0:
         raise TopologyError(source, "no nodes")
+    if "ani_schema" in raw.graph:
+        from .yamlio import from_native_graphml  # a project GraphML file (kept lazy: yamlio imports the model)
+
+        return from_native_graphml(raw, source)
     notes: list[str] = []
     name = str(raw.graph.get("Network") or "").strip() or stem
     g = nx.Graph(name=name, source=source, notes=notes)

@@ -112,5 +112,9 @@ def _run(g, scenario: Scenario, template_name: str, params: tuple[str, ...], res
         sys.exit(1)
 from ani.orchestrator.cli_templates import templates as _templates  # noqa: E402
 main.add_command(_templates)
+from ani.orchestrator.cli_kg import kg as _kg  # noqa: E402
+main.add_command(_kg)
+from ani.orchestrator.cli_generate import generate as _generate  # noqa: E402
+main.add_command(_generate)
 if __name__ == "__main__":
     main()
