@@ -60,6 +60,21 @@ class Event(BaseModel):
                                      description="for transient events; None = until restored")
 
 
+class Provenance(BaseModel):
+    """Where a scenario came from. Never part of :meth:`Scenario.digest`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    generator: str = Field(min_length=1, description="registry name of the generator")
+    model: str | None = Field(default=None, description="LLM provider:model, None for non-LLM generators")
+    prompt_sha256: str | None = Field(default=None, description="hash of every prompt sent for this scenario")
+    graph_digest: str = Field(min_length=1, description="CausalModel.digest of the graph it was made on")
+    seed: int | None = None
+    attempts: int = Field(default=1, ge=1, description="generation attempts (1 + repairs)")
+    first_try_valid: bool | None = Field(default=None, description="valid before any repair")
+    parents: list[str] = Field(default_factory=list, description="digests of scenarios it was composed from")
+
+
 class Scenario(BaseModel):
     """An ordered, human-readable failure scenario."""
 
@@ -69,6 +84,7 @@ class Scenario(BaseModel):
     name: str = Field(default="scenario", min_length=1, max_length=200)
     description: str = ""
     events: list[Event] = Field(default_factory=list)
+    provenance: Provenance | None = None
 
     @model_validator(mode="after")
     def _time_moves_forward(self) -> "Scenario":
@@ -78,7 +94,7 @@ class Scenario(BaseModel):
         return self
 
     def digest(self) -> str:
-        """Stable hash of everything that determines a run (name and text excluded)."""
+        """Stable hash of everything that determines a run (name, text and provenance excluded)."""
         payload = json.dumps([e.model_dump(mode="json") for e in self.events], sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
