@@ -14,6 +14,7 @@ Input format (one record per line, whitespace-separated)::
     flow  <index> <src> <dst> <rate_bps> <packet_bytes> <start_s> <stop_s> demand|attack
     event <index> <time_s> <event_type> <magnitude> <magnitude2> <duration_s> <label> link|node <n> <target>...
     probe <index> <time_s>
+    mitigation <index> <time_s> <kind> link|node <target index> <value>
 
 Probes are the times at which the program records, per flow, the last
 delivery of a packet sent before and the first delivery of one sent after: a
@@ -36,6 +37,7 @@ from ani.kg.errors import ScenarioError, UnknownComponentError
 from ani.kg.topology import graph_digest
 from ani.llm.scenario import EventType, Scenario
 from ani.ns3_scenarios.events import EventRow, attack_demands, event_rows
+from ani.ns3_scenarios.mitigations import Mitigation, MitigationRow, mitigation_rows
 from ani.ns3_scenarios.build import compile_command, ns3_root, ns3_version
 from ani.ns3_scenarios.templates import ParamValue, Template
 from ani.ns3_scenarios.traffic import file_digest
@@ -90,11 +92,12 @@ class RunSpec(BaseModel):
     probes: list[float]
     trace_file: str | None = None
     trace_digest: str | None = None
+    mitigations: list[MitigationRow] = Field(default_factory=list)
 
     def input_text(self) -> str:
         """The program's ``input.txt``."""
         return render_input(self.params, self.duration_s, self.nodes, self.cpu_pps, self.links, self.flows,
-                            self.events, self.probes)
+                            self.events, self.probes, self.mitigations)
 
 
 def _num(x: float) -> str:
@@ -103,7 +106,7 @@ def _num(x: float) -> str:
 
 def render_input(params: dict[str, ParamValue], duration_s: float, nodes: list[str], cpu_pps: list[float],
                  links: list[LinkRow], flows: list[FlowRow], events: list[EventRow],
-                 probes: list[float]) -> str:
+                 probes: list[float], mitigations: list[MitigationRow] | None = None) -> str:
     lines = ["# ani input v1 (generated from validated values; see the template README)"]
     lines += [f"param {k} {_num(v)}" for k, v in sorted(params.items())]
     lines.append(f"param duration_s {_num(duration_s)}")
@@ -116,6 +119,8 @@ def render_input(params: dict[str, ParamValue], duration_s: float, nodes: list[s
               f"{_num(e.duration_s)} {e.label} {e.target_kind} {len(e.targets)} {' '.join(map(str, e.targets))}"
               for i, e in enumerate(events)]
     lines += [f"probe {i} {_num(t)}" for i, t in enumerate(probes)]
+    lines += [f"mitigation {i} {_num(m.time_s)} {m.kind} {m.target_kind} {m.target} {_num(m.value)}"
+              for i, m in enumerate(mitigations or [])]
     return "\n".join(lines) + "\n"
 
 
@@ -168,7 +173,8 @@ def timeline(params: dict[str, ParamValue], scenario: Scenario) -> tuple[float, 
 def render(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str, ParamValue],
            demands: list[Demand] | None = None,
            window: tuple[float, float, float] | None = None,
-           probes: list[float] | None = None, trace_file: Path | None = None) -> RunSpec:
+           probes: list[float] | None = None, trace_file: Path | None = None,
+           mitigations: list[Mitigation] | None = None) -> RunSpec:
     """Turn a scenario on graph ``g`` into a :class:`RunSpec` for ``template``.
 
     ``params`` must come from :meth:`Template.params` (validated). Demands
@@ -177,7 +183,9 @@ def render(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str
     scenario's window and its event times as ``probes`` (default: the event
     times) so the two runs compare flow by flow. ``trace_file`` (see
     :func:`ani.ns3_scenarios.traffic.prepare_trace`) is replayed on top of the
-    gravity traffic (``gravity_traffic=false`` to replay it alone). Raises
+    gravity traffic (``gravity_traffic=false`` to replay it alone).
+    ``mitigations`` (:mod:`ani.ns3_scenarios.mitigations`) are applied at their
+    times: the same scenario with and without them is a counterfactual pair. Raises
     :class:`ScenarioError` naming the event.
     """
     scale = float(params["capacity_scale"])
@@ -198,7 +206,13 @@ def render(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str
     cpu = cpu_capacities(g, params, events)
     source = template.source()
     probes = [e.time_s for e in events] if probes is None else probes
-    text = render_input(params, end, nodes, cpu, links, flows, events, probes)
+    try:
+        mrows = mitigation_rows(g, mitigations or [])
+    except UnknownComponentError as exc:
+        raise ScenarioError(f"mitigation: {exc}") from exc
+    if any(m.kind == "scale_cpu" and cpu[m.target] <= 0 for m in mrows):
+        raise ScenarioError("mitigation scale_cpu on a router without CPU model (set cpu_model=true)")
+    text = render_input(params, end, nodes, cpu, links, flows, events, probes, mrows)
     trace_digest = file_digest(trace_file) if trace_file else None
     return RunSpec(run_id=run_id_of(source, text + (trace_digest or "")),
                    trace_file=str(trace_file) if trace_file else None, trace_digest=trace_digest, template=template.manifest.name, template_digest=template.digest(),
@@ -206,7 +220,7 @@ def render(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str
                    ns3_version=ns3_version(), params=params, duration_s=end,
                    graph_name=str(g.graph.get("name", "graph")), graph_digest=graph_digest(g),
                    scenario=scenario, nodes=nodes, cpu_pps=cpu, links=links, flows=flows, events=events,
-                   probes=probes)
+                   probes=probes, mitigations=mrows)
 
 
 RUN_SH = """#!/bin/sh

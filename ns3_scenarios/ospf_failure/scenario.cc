@@ -81,6 +81,15 @@ struct EventSpec
     int depth = 0;                        // 0 injected, cause's depth + 1 emerged
 };
 
+struct MitigationSpec
+{
+    double timeS;
+    std::string kind; // set_cost, scale_capacity, scale_cpu, rate_limit
+    std::string targetKind;
+    uint32_t target;
+    double value;
+};
+
 struct NodeSpec
 {
     std::string id;
@@ -96,6 +105,7 @@ struct Input
     std::vector<FlowSpec> flows;
     std::vector<EventSpec> events;
     std::vector<double> probes; // times at which delivery is probed (the events' times)
+    std::vector<MitigationSpec> mitigations;
 
     double Param(const std::string& name) const
     {
@@ -193,6 +203,15 @@ ReadInput(const std::string& path)
                 e.targets.push_back(target);
             }
             d.events.push_back(e);
+        }
+        else if (kind == "mitigation")
+        {
+            MitigationSpec m;
+            ok = static_cast<bool>(ls >> index >> m.timeS >> m.kind >> m.targetKind >> m.target >> m.value) &&
+                 index == d.mitigations.size() && m.value > 0 &&
+                 ((m.targetKind == "link" && m.target < d.links.size()) ||
+                  (m.targetKind == "node" && m.target < d.nodes.size()));
+            d.mitigations.push_back(m);
         }
         else if (kind == "probe")
         {
@@ -427,8 +446,15 @@ class CbrSender : public Application
           m_remote(remote),
           m_port(port),
           m_bytes(bytes),
-          m_gap(Seconds(rateBps > 0 ? bytes * 8.0 / rateBps : 1.0))
+          m_gap(Seconds(rateBps > 0 ? bytes * 8.0 / rateBps : 1.0)),
+          m_rateBps(rateBps)
     {
+    }
+
+    /// Polices the flow at its ingress to `factor` of its offered rate (rate_limit mitigation).
+    void SetRateFactor(double factor)
+    {
+        m_gap = Seconds(m_bytes * 8.0 / (m_rateBps * factor));
     }
 
     /// Replayed packets: the IP length of the original minus UDP/IP headers,
@@ -498,9 +524,10 @@ class CbrSender : public Application
     Ipv4Address m_local, m_remote;
     uint16_t m_port;
     uint32_t m_bytes;
+    Time m_gap;
+    double m_rateBps;
     Ptr<Ipv4RoutingProtocol> m_routing;
     Ipv4Header m_probe;
-    Time m_gap;
     uint32_t m_seq = 0;
     Ptr<Socket> m_socket;
     EventId m_event;
@@ -754,6 +781,7 @@ struct Twin
     std::vector<bool> spfPending;                    // per router: an SPF run is scheduled
     std::vector<std::vector<uint32_t>> awaiting;     // per router: events its next FIB install covers
     std::map<uint32_t, uint32_t> installsLeft;       // per event: routers still to install
+    std::vector<Ptr<CbrSender>> senders;             // per flow
 };
 
 Ipv4Address
@@ -1273,6 +1301,71 @@ ScheduleEvents(Twin& t)
     }
 }
 
+// -------------------------------------------------------------- mitigations
+
+/// Applies mitigation `i`; logged in events.csv as event type "mitigate_<kind>".
+void
+Mitigate(Twin* t, uint32_t i)
+{
+    const MitigationSpec& m = t->in.mitigations[i];
+    EventSpec e;
+    e.timeS = m.timeS;
+    e.type = "mitigate_" + m.kind;
+    e.targetKind = m.targetKind;
+    e.targets = {m.target};
+    e.label = m.targetKind == "link" ? t->in.links[m.target].id : t->in.nodes[m.target];
+    t->in.events.push_back(e);
+    uint32_t index = t->in.events.size() - 1;
+    LogEvent(t, index, "inject");
+    if (m.kind == "set_cost")
+    {
+        t->lsdbCost[m.target] = static_cast<uint64_t>(std::min(std::max(m.value, 1.0), 65535.0));
+        Flood(t, index, Witnesses(*t, {m.target}));
+    }
+    else if (m.kind == "scale_capacity")
+    {
+        DataRate rate(static_cast<uint64_t>(t->in.links[m.target].capacityBps * m.value));
+        for (auto& dev : t->links[m.target].dev)
+        {
+            dev->SetDataRate(rate);
+        }
+    }
+    else if (m.kind == "scale_cpu")
+    {
+        Cpu& c = t->cpus[m.target];
+        c.basePps *= m.value;
+        c.pps *= m.value;
+    }
+    else if (m.kind == "rate_limit")
+    {
+        for (uint32_t f = 0; f < t->in.flows.size(); ++f)
+        {
+            const FlowSpec& fs = t->in.flows[f];
+            if (fs.kind == "attack" && fs.dst == m.target)
+            {
+                t->senders[f]->SetRateFactor(m.value);
+            }
+        }
+    }
+}
+
+void
+ScheduleMitigations(Twin& t)
+{
+    for (uint32_t i = 0; i < t.in.mitigations.size(); ++i)
+    {
+        const MitigationSpec& m = t.in.mitigations[i];
+        bool known = m.kind == "set_cost" || m.kind == "scale_capacity" || m.kind == "scale_cpu" ||
+                     m.kind == "rate_limit";
+        if (!known || (m.kind == "scale_cpu" && t.cpus[m.target].basePps <= 0))
+        {
+            std::cerr << "input: mitigation " << i << ": cannot apply '" << m.kind << "' here\n";
+            std::exit(2);
+        }
+        Simulator::Schedule(Seconds(m.timeS), &Mitigate, &t, i);
+    }
+}
+
 // ----------------------------------------------------------------- cascades
 
 /// A failure that emerges in the run: logged, attributed to the latest event
@@ -1376,6 +1469,7 @@ InstallTraffic(Twin& t, Measurement& m, const std::vector<std::vector<TracePacke
         Ptr<CbrSender> src = Create<CbrSender>(&m, f, t.loopback[fs.src], t.loopback[fs.dst], port,
                                                fs.rateBps, fs.packetBytes, packets);
         t.nodes.Get(fs.src)->AddApplication(src);
+        t.senders.push_back(src);
         if (packets)
         {
             src->SetStartTime(Seconds(fs.startS)); // replayed at the trace's own times
@@ -1513,6 +1607,7 @@ main(int argc, char* argv[])
                       << ",injected,-1,0\n";
     }
     ScheduleEvents(twin);
+    ScheduleMitigations(twin);
     Simulator::Schedule(Seconds(twin.in.Param("interval_s")), &Monitor, &twin);
 
     FlowMonitorHelper fmHelper;
