@@ -110,6 +110,8 @@ def _run(g, scenario: Scenario, template_name: str, params: tuple[str, ...], res
     click.echo(format_result(result))
     if result.scenario.status != "ok" or (result.baseline and result.baseline.status != "ok"):
         sys.exit(1)
+from ani.orchestrator.cli_campaign import campaign as _campaign  # noqa: E402
+main.add_command(_campaign)
 from ani.orchestrator.cli_templates import templates as _templates  # noqa: E402
 main.add_command(_templates)
 from ani.orchestrator.cli_kg import kg as _kg  # noqa: E402

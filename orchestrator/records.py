@@ -32,6 +32,7 @@ class RunRecord(BaseModel):
     seed: int
     wall_s: float
     events_processed: int | None = None
+    kpi_s: float | None = None  # seconds spent parsing outputs into KPI tables after the program
     stderr_tail: str = ""
     repro_cmd: str
     kpis: dict[str, Any] | None = None

@@ -60,10 +60,12 @@ def execute_run(spec: RunSpec, results: Path, timeout_s: float = DEFAULT_TIMEOUT
     (folder / "stderr.txt").write_text(err)
     record = _record(spec, folder, status, rc, time.monotonic() - start, out, err)
     if status == "ok":
+        parse_start = time.monotonic()
         try:
             record.kpis = summarize_run(folder, spec).model_dump(mode="json")
         except ProjectError as exc:
             record.status, record.stderr_tail = "failed", f"KPI parsing failed: {exc}"
+        record.kpi_s = time.monotonic() - parse_start
     save_record(record)
     return record
 
