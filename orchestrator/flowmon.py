@@ -390,6 +390,9 @@ def read_csv_table(path: str | Path, columns: dict[str, ColumnKind]) -> pd.DataF
         the file, the column and the row).
     """
     path = Path(path)
+    fast = _read_typed(path, columns)
+    if fast is not None:
+        return fast
     try:
         with warnings.catch_warnings():  # a row longer than the header must not shift columns
             warnings.simplefilter("error", pd.errors.ParserWarning)
@@ -404,6 +407,27 @@ def read_csv_table(path: str | Path, columns: dict[str, ColumnKind]) -> pd.DataF
         return empty_frame(columns)
     return pd.DataFrame({c: _convert(raw[c], k, f"{path}: column {c!r}")
                          for c, k in columns.items()})
+
+
+def _read_typed(path: Path, columns: dict[str, ColumnKind]) -> pd.DataFrame | None:
+    """The fast path: pandas parses the types itself. None when anything is off,
+    so that the careful path above finds and names the problem."""
+    dtypes = {c: _DTYPES[k] for c, k in columns.items()}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            frame = pd.read_csv(path, dtype=dtypes, index_col=False,
+                                keep_default_na=False,
+                                na_values={c: [""] for c, k in columns.items() if k == "float"})
+    except (ValueError, TypeError, pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError,
+            Warning):
+        return None
+    if not set(columns) <= set(frame.columns) or frame.empty:
+        return None
+    strings = [c for c, k in columns.items() if k == "str"]
+    if any((frame[c] == "").any() for c in strings):
+        return None
+    return frame[list(columns)]
 
 
 @dataclass(frozen=True)
