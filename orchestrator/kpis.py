@@ -243,9 +243,8 @@ def link_interval_kpis(tables: RunTables, interval_s: float) -> pd.DataFrame:
     ``queue_packets`` is the queue length sampled at the end of the interval;
     ``congested`` as in :func:`link_kpis`, per interval.
     """
-    ts = tables.link_timeseries.copy()
-    cap = tables.links.drop_duplicates(["link", "from"]).set_index(["link", "from"])["capacity_bps"]
-    ts["capacity_bps"] = [cap.get((link, src), np.nan) for link, src in zip(ts["link"], ts["from"])]
+    cap = tables.links.drop_duplicates(["link", "from"])[["link", "from", "capacity_bps"]]
+    ts = tables.link_timeseries.merge(cap, on=["link", "from"], how="left")
     ts["utilisation"] = ts["tx_bytes"] * 8 / (ts["capacity_bps"] * interval_s)
     ts["congested"] = (ts["utilisation"] >= CONGESTED_UTILISATION) | (ts["drops"] > 0)
     return ts
