@@ -102,3 +102,22 @@ def test_a_hanging_program_is_killed_and_recorded_as_timeout(tmp_path: Path) -> 
     assert rec.status == "timeout" and rec.returncode is None
     assert "killed after 2 s" in rec.stderr_tail
     assert load_record(Path(rec.folder)).status == "timeout"
+
+
+def test_router_restore_brings_its_traffic_back(tmp_path: Path) -> None:
+    scenario = Scenario(name="kc-bounce", events=[
+        Event(event_type="router_failure", target="Kansas_City", timestamp=0.3),
+        Event(event_type="router_restore", target="Kansas_City", timestamp=0.8)])
+    rec = execute_run(_spec(scenario, observe_s=0.6), tmp_path)
+    assert rec.status == "ok", rec.stderr_tail
+    folder = Path(rec.folder)
+    events = pd.read_csv(folder / "events.csv")
+    assert list(events["phase"]) == ["inject", "detect", "reconverge", "restore", "detect", "reconverge"]
+    flows = pd.read_csv(folder / "flows.csv")
+    own = flows[(flows["src"] == "Kansas_City") | (flows["dst"] == "Kansas_City")]["flow"]
+    ts = pd.read_csv(folder / "timeseries.csv")
+    restored = events.loc[events["phase"] == "reconverge", "time_s"].max()
+    late = ts[ts["flow"].isin(own) & (ts["t_start_s"] >= restored + 0.05)]
+    assert late["tx_packets"].sum() > 0 and (late["tx_packets"] == late["rx_by_send"]).all()
+    dark = ts[ts["flow"].isin(own) & (ts["t_start_s"] >= 0.4) & (ts["t_start_s"] < 0.8)]
+    assert dark["rx_by_send"].sum() == 0  # while it is down, nothing to or from it gets through
