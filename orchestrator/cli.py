@@ -118,5 +118,8 @@ from ani.orchestrator.cli_kg import kg as _kg  # noqa: E402
 main.add_command(_kg)
 from ani.orchestrator.cli_generate import generate as _generate  # noqa: E402
 main.add_command(_generate)
+from ani.orchestrator.cli_loop import evaluate as _evaluate, loop as _loop  # noqa: E402
+main.add_command(_loop)
+main.add_command(_evaluate)
 if __name__ == "__main__":
     main()
