@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,17 @@ PROVIDERS = ["ollama", "openai", "llamacpp", "smollm2"]
 
 
 def _command() -> str:
-    return shlex.join(["ani", *sys.argv[1:]])
+    """The command as a user would type it, rebuilt from the parsed options (not sys.argv,
+    which belongs to whatever process invoked the CLI, e.g. a test runner)."""
+    ctx = click.get_current_context()
+    args = ["ani", ctx.info_name or ""]
+    for name, value in ctx.params.items():
+        flag = "--" + name.replace("_", "-")
+        for v in value if isinstance(value, (tuple, list)) else [value]:
+            if v is None or v is False:
+                continue
+            args += [flag] if v is True else [flag, str(v)]
+    return shlex.join(args)
 
 
 def _params(pairs: tuple[str, ...]) -> dict[str, str]:
