@@ -69,7 +69,8 @@ from ani.llm.base import get_generator
 from ani.llm.scenario import Event, EventType, Scenario
 from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.executors import Executor
-from ani.orchestrator.loop import FAMILY_KPIS, LOOP_DEFAULTS, CachedRunner, LoopConfig, LoopResult, run_loop
+from ani.orchestrator.cached_runner import CachedRunner
+from ani.orchestrator.loop import FAMILY_KPIS, LOOP_DEFAULTS, LoopConfig, LoopResult, run_loop
 from ani.orchestrator.records import write_json_atomic
 from ani.orchestrator.run import DEFAULT_TIMEOUT_S
 

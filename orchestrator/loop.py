@@ -45,27 +45,30 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ani.kg.errors import ScenarioError
 from ani.kg.model import KnowledgeGraph, build_kg
-from ani.llm.base import GenerationReport, GenerationResult, Generator, get_generator, run_generator
+from ani.llm.base import GenerationResult, Generator, get_generator, run_generator
 from ani.llm.constraints import GenerationConstraints
-from ani.llm.feedback import Feedback, PastScenario, Rejection, Violation
+from ani.llm.feedback import Rejection, Violation
 from ani.llm.metrics import mean_jaccard_distance, scenario_metrics
 from ani.llm.scenario import EventType, Scenario
 from ani.ns3_scenarios.render import RunSpec, render, timeline
 from ani.ns3_scenarios.templates import get_template
-from ani.orchestrator.executors import Executor, LocalExecutor
+from ani.orchestrator.executors import Executor
 from ani.orchestrator.kpis import ScenarioKpis
-from ani.orchestrator.mitigate import (DEFAULT_STRATEGIES, EPS, MitigationOutcome, best_outcome, damage,
-                                       damage_terms, evaluate_mitigations, get_strategies)
-from ani.orchestrator.records import RunRecord, load_record, write_json_atomic
-from ani.orchestrator.run import DEFAULT_TIMEOUT_S, attach_comparison, failure_record, run_folder
+from ani.orchestrator.damage import EPS
+from ani.orchestrator.mitigate import (DEFAULT_STRATEGIES, MitigationOutcome, best_outcome, evaluate_mitigations,
+                                       get_strategies)
+from ani.orchestrator.records import RunRecord, write_json_atomic
+from ani.orchestrator.run import DEFAULT_TIMEOUT_S, attach_comparison
 from ani.orchestrator.scenario_run import baseline_of
+from ani.orchestrator.cached_runner import CachedRunner
+from ani.orchestrator.loop_feedback import (nanmax, nanmean, actions, kpi_row, loop_feedback,
+                                            merge_reports, novelty, records, render_graph, scenario_family)
 
 #: template parameters of a loop unless overridden: emergent cascades on, a loaded network, short runs
 LOOP_DEFAULTS: dict[str, Any] = {"cascades": True, "load_factor": 0.7, "warmup_s": 0.3, "observe_s": 1.0,
                                  "drain_s": 0.3}
 MAX_ROUNDS = 8
 Planned = tuple[Scenario, RunSpec, RunSpec]
-FAILURES = frozenset({EventType.fiber_link_failure, EventType.router_failure, EventType.srlg_cut})
 #: the paper's Table 2: scenario families and the KPIs reported for each
 FAMILY_KPIS: dict[str, tuple[str, ...]] = {
     "fiber_link_failure": ("mean_delta_delay_ms", "loss_excess", "impacted_nodes"),
@@ -137,187 +140,6 @@ class LoopResult:
     archive: pd.DataFrame
     mitigations: pd.DataFrame
     folder: Path
-
-
-# ------------------------------------------------------------------------- running
-class CachedRunner:
-    """Runs specs through an executor; a run whose ``run.json`` exists (status ok, same id) is reused.
-
-    Parameters
-    ----------
-    results : Path
-        Where run folders live (``results/<graph>/<scenario>-<run id>``).
-    executor : Executor, optional
-        Any :class:`~ani.orchestrator.executors.Executor` (local pool, Dask, Docker);
-        default: a :class:`LocalExecutor` of ``workers`` processes, made on first use.
-    """
-
-    def __init__(self, results: str | Path, executor: Executor | None = None, workers: int = 2,
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        self.results = Path(results).resolve()
-        self._executor, self._owned = executor, executor is None
-        self.workers, self.timeout_s = workers, timeout_s
-        self.simulated = self.reused = 0
-
-    def cached(self, spec: RunSpec) -> RunRecord | None:
-        """The finished record of a run with ``spec``'s id under ``results``, if any."""
-        exact = run_folder(spec, self.results)
-        folders = [exact] if (exact / "run.json").is_file() else sorted(exact.parent.glob(f"*-{spec.run_id}"))
-        for folder in folders:
-            try:
-                rec = load_record(folder)
-            except (OSError, ValueError):
-                continue
-            if rec.status == "ok" and rec.run_id == spec.run_id:
-                return rec
-        return None
-
-    def __call__(self, specs: Sequence[RunSpec]) -> list[RunRecord]:
-        done: dict[str, RunRecord] = {}
-        todo: dict[str, RunSpec] = {}
-        for spec in specs:
-            if spec.run_id in done or spec.run_id in todo:
-                continue
-            rec = self.cached(spec)
-            if rec is not None:
-                done[spec.run_id] = rec
-                self.reused += 1
-            else:
-                todo[spec.run_id] = spec
-        if todo:
-            done.update(self._run(list(todo.values())))
-        return [done[s.run_id] for s in specs]
-
-    def _run(self, specs: list[RunSpec]) -> dict[str, RunRecord]:
-        if self._executor is None:
-            self._executor = LocalExecutor(self.results, self.timeout_s, workers=self.workers)
-        self._executor.prepare(specs)
-        futures = [(s, self._executor.submit(s)) for s in specs]
-        out = {}
-        for spec, fut in futures:
-            try:
-                out[spec.run_id] = fut.result()
-            except Exception as exc:  # noqa: BLE001  (infrastructure: the run becomes a failure, as data)
-                out[spec.run_id] = failure_record(spec, self.results, f"infrastructure: {type(exc).__name__}: {exc}")
-            self.simulated += 1
-        return out
-
-    def close(self) -> None:
-        """Shut down the executor if this runner made it."""
-        if self._owned and self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-
-
-# ------------------------------------------------------------------------- helpers
-def render_graph(topology: nx.Graph, kg: KnowledgeGraph) -> nx.Graph:
-    """The topology as the renderer needs it: the KG's SRLGs attached (``g.graph["srlgs"]``)."""
-    g = topology.copy()
-    g.graph["srlgs"] = {s.id.removeprefix("srlg:"): list(s.links) for s in kg.srlgs}
-    return g
-
-
-def actions(s: Scenario) -> frozenset[tuple[str, str]]:
-    """A scenario's (event type, target) pairs."""
-    return frozenset((e.event_type.value, e.target) for e in s.events)
-
-
-def scenario_family(s: Scenario, cascade_depth: int = 0) -> str:
-    """The paper's Table 2 family of a scenario (first match): DDoS-style spike, cascading
-    outage (two or more link/router failures, or a failure that emerged in the twin), router
-    overload, fiber link failure (a link or SRLG cut), a single router failure; anything else
-    (degradation, misconfiguration, restores only) is ``other``."""
-    kinds = [e.event_type for e in s.events]
-    if EventType.traffic_spike in kinds:
-        return "ddos_spike"
-    if cascade_depth >= 1 or sum(k in FAILURES for k in kinds) >= 2:
-        return "cascading_outage"
-    if EventType.router_overload in kinds:
-        return "router_overload"
-    if EventType.fiber_link_failure in kinds or EventType.srlg_cut in kinds:
-        return "fiber_link_failure"
-    return "router_failure" if EventType.router_failure in kinds else "other"
-
-
-def novelty(s: Scenario, earlier: Sequence[frozenset[tuple[str, str]]]) -> float:
-    """Jaccard distance of ``s``'s actions to the nearest earlier scenario (1 = nothing shared)."""
-    mine = actions(s)
-    dists = [1.0 - len(mine & a) / len(mine | a) for a in earlier if mine | a]
-    return min(dists, default=1.0)
-
-
-def _ms(x: float | None) -> float:
-    return math.nan if x is None else 1000.0 * x
-
-
-def kpi_row(k: ScenarioKpis, record: RunRecord) -> dict[str, Any]:
-    """The columns of one evaluated scenario that come from its KPIs."""
-    run = record.kpis or {}
-    return {
-        "damage": damage(k), **damage_terms(k), "flows": k.flows, "impacted_flows": k.impacted_flows,
-        "lost_all_flows": k.lost_all_flows, "impacted_nodes": len(k.impacted_nodes),
-        "loss_excess": damage_terms(k)["lost_traffic"], "mean_delta_delay_ms": _ms(k.mean_delta_delay_s),
-        "max_delta_delay_ms": _ms(k.max_delta_delay_s), "reroute_time_median_ms": _ms(k.reroute_time_median_s),
-        "reroute_time_max_ms": _ms(k.reroute_time_max_s), "disrupted_flows": k.disrupted_flows,
-        "unrecovered_flows": k.unrecovered_flows, "congested_links": k.congested_links,
-        "throughput_lost_frac": (1 - k.scenario_throughput_bps / k.baseline_throughput_bps
-                                 if k.baseline_throughput_bps > 0 else math.nan),
-        "cascade_depth": int(run.get("cascade_depth", 0)), "emerged_failures": int(run.get("emerged_failures", 0)),
-    }
-
-
-def explored_text(scenarios: Sequence[Scenario], limit: int = 500) -> str:
-    """The feedback's goal line: components and SRLGs already explored (most recent last), in ``limit`` chars."""
-    targets = list(dict.fromkeys(e.target for s in scenarios for e in s.events))
-    srlgs = [t for t in targets if t.startswith("srlg:")]
-    comps = [t for t in targets if not t.startswith("srlg:")]
-    text = (f"Find damaging failures not tried yet. Explored components ({len(comps)}): {', '.join(comps[-25:])}."
-            f" Explored SRLGs ({len(srlgs)}): {', '.join(srlgs[-5:]) or 'none'}.")
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def loop_feedback(rows: Sequence[dict[str, Any]], scenarios: dict[str, Scenario], rejected: Sequence[Rejection],
-                  top: int = 8) -> Feedback:
-    """The digest a generator gets: top-damage scenarios with KPIs, recent rejections, what was explored."""
-    ranked = sorted((r for r in rows if math.isfinite(r.get("damage", math.nan))), key=lambda r: -r["damage"])
-    past = []
-    for r in ranked[:top]:
-        kpis = {"damage": r["damage"], "loss_pct": 100 * r["loss_excess"],
-                "impacted_flows_pct": 100 * r["impacted_share"], "delay_ms": r["mean_delta_delay_ms"],
-                "cascade_depth": r["cascade_depth"], "mitigated_pct": 100 * r.get("best_effectiveness", math.nan)}
-        past.append(PastScenario(name=r["name"], events=scenarios[r["digest"]].events, impact=r["damage"],
-                                 kpis={k: float(v) for k, v in kpis.items() if math.isfinite(v)}))
-    explored = [scenarios[r["digest"]] for r in rows]
-    return Feedback(past=past, rejected=list(rejected)[-5:], goal=explored_text(explored))
-
-
-def merge_reports(a: GenerationReport, b: GenerationReport) -> GenerationReport:
-    """Counts of two calls of the same generator added up."""
-    counts = {k: getattr(a, k) + getattr(b, k) for k in ("requested", "proposed", "returned", "first_try_valid",
-                                                        "valid", "repaired", "dropped", "invalid_returned",
-                                                        "attempts", "llm_calls")}
-    codes = dict(a.issue_codes)
-    for k, v in b.issue_codes.items():
-        codes[k] = codes.get(k, 0) + v
-    return a.model_copy(update={**counts, "issue_codes": codes})
-
-
-def records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as plain JSON-able dicts: Python numbers at full precision, NaN as None."""
-    def plain(v: Any) -> Any:
-        v = v.item() if hasattr(v, "item") else v
-        return None if isinstance(v, float) and not math.isfinite(v) else v
-    return [{k: plain(v) for k, v in row.items()} for row in df.to_dict("records")]
-
-
-def _nanmean(xs: Sequence[float]) -> float:
-    xs = [x for x in xs if x is not None and math.isfinite(x)]
-    return sum(xs) / len(xs) if xs else math.nan
-
-
-def _nanmax(xs: Sequence[float]) -> float:
-    xs = [x for x in xs if x is not None and math.isfinite(x)]
-    return max(xs) if xs else math.nan
 
 
 # ---------------------------------------------------------------------------- loop
@@ -502,8 +324,8 @@ class ClosedLoop:
             "first_try_valid": rep.first_try_valid, "valid": rep.valid, "repaired": rep.repaired,
             "first_try_validity": rep.first_try_validity, "validity_after_repair": rep.validity_after_repair,
             "llm_calls": rep.llm_calls, "issue_codes": json.dumps(rep.issue_codes),
-            "best_damage": _nanmax(dmg), "mean_damage": _nanmean(dmg),
-            "best_so_far": _nanmax([r["damage"] for r in self.rows]),
+            "best_damage": nanmax(dmg), "mean_damage": nanmean(dmg),
+            "best_so_far": nanmax([r["damage"] for r in self.rows]),
             "diversity_jaccard": metrics.mean_jaccard_distance if metrics else math.nan,
             "distinct_actions": metrics.distinct_actions if metrics else 0,
             "cumulative_distinct_actions": len(set().union(*every)) if every else 0,
@@ -511,10 +333,10 @@ class ClosedLoop:
             "action_entropy_bits": metrics.action_entropy_bits if metrics else math.nan,
             "causal_valid_rate": metrics.causal_valid_rate if metrics else math.nan,
             "chain_length_mean": metrics.mean_chain_length if metrics else math.nan,
-            "cascade_depth_mean": _nanmean([r.get("cascade_depth", math.nan) for r in rows]),
-            "cascade_depth_max": _nanmax([r.get("cascade_depth", math.nan) for r in rows]),
+            "cascade_depth_mean": nanmean([r.get("cascade_depth", math.nan) for r in rows]),
+            "cascade_depth_max": nanmax([r.get("cascade_depth", math.nan) for r in rows]),
             "mitigated_scenarios": len(mitigated), "mitigation_runs": sum(o.run_id is not None for o in outcomes),
-            "mitigation_effectiveness_mean": _nanmean(mitigated), "mitigation_effectiveness_max": _nanmax(mitigated),
+            "mitigation_effectiveness_mean": nanmean(mitigated), "mitigation_effectiveness_max": nanmax(mitigated),
             "runs_simulated": self.runner.simulated - sim0, "runs_reused": self.runner.reused - reuse0,
             "wall_s": time.monotonic() - t0,
         }

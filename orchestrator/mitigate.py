@@ -67,78 +67,34 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import networkx as nx
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from ani.kg.errors import ProjectError, ScenarioError
 from ani.kg.model import KnowledgeGraph
 from ani.llm.scenario import Event, EventType, Scenario
-from ani.ns3_scenarios.events import MAGNITUDES, SEVERITY
 from ani.ns3_scenarios.mitigations import Mitigation
 from ani.ns3_scenarios.render import RunSpec, render, timeline
 from ani.ns3_scenarios.templates import ParamValue, Template
 from ani.orchestrator.kpis import ScenarioKpis
 from ani.orchestrator.records import RunRecord
 from ani.orchestrator.summary import compare_runs
+from ani.orchestrator.damage import (IMPROVEMENT_KPIS, damage, improvements,
+                                     relative_improvement)
+from ani.orchestrator.run_view import RunView, event_magnitude, residual_graph, failed_components
 
-DELAY_REF_S = 0.050
-EPS = 1e-6
 MAX_COST = 65535
 SPARE_UTILISATION = 0.8
 RATE_LIMIT_KEEP = 0.1
 DEFAULT_STRATEGIES = ("reroute", "capacity", "rate_limit", "rollback")
-IMPROVEMENT_KPIS = ("loss", "impacted_flows", "delay", "throughput", "reroute_time", "congested_links",
-                    "unrecovered_flows", "impacted_nodes")
 Runner = Callable[[Sequence[RunSpec]], list[RunRecord]]
 
 
 class MitigationError(ProjectError, ValueError):
     """An unknown strategy or a strategy that cannot work (the message names it)."""
-
-
-# ----------------------------------------------------------------------------- damage
-def damage_terms(k: ScenarioKpis) -> dict[str, float]:
-    """The three terms of :func:`damage` (see the module docstring)."""
-    loss = max(0.0, (k.scenario_loss_ratio or 0.0) - (k.baseline_loss_ratio or 0.0))
-    share = k.impacted_flows / k.flows if k.flows else 0.0
-    delay = min(1.0, max(0.0, (k.mean_delta_delay_s or 0.0) / DELAY_REF_S))
-    return {"lost_traffic": loss, "impacted_share": share, "delay_term": delay}
-
-
-def damage(k: ScenarioKpis) -> float:
-    """One number for how badly a scenario hurt the network: 0 (nothing) to 3."""
-    return float(sum(damage_terms(k).values()))
-
-
-def kpi_values(k: ScenarioKpis) -> dict[str, float]:
-    """The KPIs effectiveness is measured on, each 'lower is better' and 0 when undisturbed."""
-    lost_tp = max(0.0, k.baseline_throughput_bps - k.scenario_throughput_bps)
-    return {
-        "loss": max(0.0, (k.scenario_loss_ratio or 0.0) - (k.baseline_loss_ratio or 0.0)),
-        "impacted_flows": float(k.impacted_flows),
-        "delay": max(0.0, k.mean_delta_delay_s or 0.0),
-        "throughput": lost_tp / k.baseline_throughput_bps if k.baseline_throughput_bps > 0 else 0.0,
-        "reroute_time": k.reroute_time_max_s or 0.0,
-        "congested_links": float(k.congested_links),
-        "unrecovered_flows": float(k.unrecovered_flows),
-        "impacted_nodes": float(len(k.impacted_nodes)),
-    }
-
-
-def relative_improvement(before: float, after: float) -> float:
-    """``(before - after) / before``; NaN when ``before`` is (about) zero."""
-    return (before - after) / before if before > EPS else math.nan
-
-
-def improvements(unmitigated: ScenarioKpis, mitigated: ScenarioKpis) -> dict[str, float]:
-    """Relative improvement of each KPI of :data:`IMPROVEMENT_KPIS`."""
-    u, m = kpi_values(unmitigated), kpi_values(mitigated)
-    return {k: relative_improvement(u[k], m[k]) for k in IMPROVEMENT_KPIS}
 
 
 # ------------------------------------------------------------------------- candidates
@@ -188,114 +144,6 @@ class MitigationOutcome(BaseModel):
 
 def _nan(x: float | None) -> float:
     return math.nan if x is None else float(x)
-
-
-# ---------------------------------------------------------------- the unmitigated run
-@dataclass
-class RunView:
-    """Lazy read access to a finished run's folder (KPI tables, inputs) for strategies."""
-
-    folder: Path
-
-    @classmethod
-    def of(cls, record: RunRecord) -> "RunView":
-        return cls(Path(record.folder))
-
-    def _parquet(self, name: str) -> pd.DataFrame:
-        path = self.folder / name
-        return pd.read_parquet(path) if path.is_file() else pd.DataFrame()
-
-    @cached_property
-    def spec(self) -> dict[str, Any]:
-        """``spec.json`` as plain data (params, nodes, cpu_pps, duration)."""
-        return json.loads((self.folder / "spec.json").read_text())
-
-    @cached_property
-    def links(self) -> pd.DataFrame:
-        return self._parquet("link_kpis.parquet")
-
-    @cached_property
-    def link_intervals(self) -> pd.DataFrame:
-        return self._parquet("link_interval_kpis.parquet")
-
-    @cached_property
-    def cascades(self) -> pd.DataFrame:
-        path = self.folder / "cascades.csv"
-        return pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=["time_s", "event_type", "target",
-                                                                              "origin"])
-
-    def has_cpu(self, node: str) -> bool:
-        """Whether ``node`` ran with a CPU model (``scale_cpu`` needs one)."""
-        nodes = self.spec["nodes"]
-        return node in nodes and self.spec["cpu_pps"][nodes.index(node)] > 0
-
-    def traffic_stop_s(self, scenario: Scenario) -> float:
-        """When the run's traffic stopped."""
-        return timeline(self.spec["params"], scenario)[1]
-
-    def emerged(self) -> list[tuple[float, str, str]]:
-        """Failures that emerged during the run: (time, event type, target)."""
-        c = self.cascades
-        if c.empty:
-            return []
-        rows = c[c["origin"] == "emerged"]
-        return [(float(t), str(e), str(g)) for t, e, g in zip(rows["time_s"], rows["event_type"], rows["target"])]
-
-    def congested(self, exclude: set[str]) -> list[str]:
-        """Congested link ids (drops or utilisation ≥ 0.9 in either direction), worst first."""
-        df = self.links
-        if df.empty:
-            return []
-        hot = df[df["congested"] & ~df["link"].isin(exclude)]
-        hot = hot.sort_values(["drops", "utilisation"], ascending=False)
-        return list(dict.fromkeys(hot["link"].astype(str)))
-
-    def first_congested_s(self, link: str, default: float) -> float:
-        """Start of the first congested interval of ``link`` (``default`` when unknown)."""
-        df = self.link_intervals
-        if df.empty:
-            return default
-        rows = df[(df["link"] == link) & df["congested"]]
-        return float(rows["t_start_s"].min()) if len(rows) else default
-
-    def max_utilisation(self) -> dict[str, float]:
-        """Per link id, the higher utilisation of its two directions over the run."""
-        df = self.links
-        return {} if df.empty else df.groupby("link")["utilisation"].max().fillna(0.0).to_dict()
-
-
-def failed_components(kg: KnowledgeGraph, scenario: Scenario, view: RunView | None = None
-                      ) -> tuple[set[str], set[str]]:
-    """(links, nodes) down at the end of the scenario: injected failures minus restores, plus emerged ones."""
-    links: set[str] = set()
-    nodes: set[str] = set()
-    for e in scenario.events:
-        target = kg.canonical(e.target) or e.target
-        if e.event_type == EventType.fiber_link_failure:
-            links.add(target)
-        elif e.event_type == EventType.srlg_cut:
-            links.update(kg.srlg_links(target))
-        elif e.event_type == EventType.router_failure:
-            nodes.add(target)
-        elif e.event_type == EventType.link_restore:
-            links.discard(target)
-        elif e.event_type == EventType.router_restore:
-            nodes.discard(target)
-    for _, kind, target in (view.emerged() if view else []):
-        (links if kind != EventType.router_failure.value else nodes).add(kg.canonical(target) or target)
-    return links, nodes
-
-
-def _residual(kg: KnowledgeGraph, links: set[str], nodes: set[str]) -> nx.Graph:
-    g = nx.Graph(kg.topology)
-    g.remove_nodes_from(nodes)
-    g.remove_edges_from([kg.ends(lid) for lid in links if kg.canonical(lid)])
-    return g
-
-
-def _magnitude(e: Event) -> float:
-    table = MAGNITUDES.get(e.event_type)
-    return table[SEVERITY.index(e.severity)][0] if table else 1.0
 
 
 # ------------------------------------------------------------------------ strategies
@@ -356,7 +204,7 @@ class RerouteStrategy(Timing):
     def _detour(kg: KnowledgeGraph, link: str, down_links: set[str], down_nodes: set[str]) -> list[str]:
         """Link ids of the cheapest path between ``link``'s ends without it and the failed parts ([] if none)."""
         a, b = kg.ends(link)
-        g = _residual(kg, down_links | {link}, down_nodes)
+        g = residual_graph(kg, down_links | {link}, down_nodes)
         if a not in g or b not in g:
             return []
         try:
@@ -379,14 +227,14 @@ class CapacityStrategy(Timing):
         for e in scenario.events:
             t, target = e.timestamp + self.reaction_s, kg.canonical(e.target) or e.target
             if e.event_type == EventType.router_overload and view.has_cpu(target):
-                changes[("cpu", target)] = Mitigation(kind="scale_cpu", target=target, value=1 / _magnitude(e), at_s=t)
+                changes[("cpu", target)] = Mitigation(kind="scale_cpu", target=target, value=1 / event_magnitude(e), at_s=t)
                 why.append(f"CPU of {target} back to full")
             elif e.event_type == EventType.traffic_spike:
                 for lid in kg.links_of(target):
                     if lid not in down_links:
                         changes[("cap", lid)] = Mitigation(kind="scale_capacity", target=lid,
-                                                           value=1 + _magnitude(e), at_s=t)
-                why.append(f"links of DDoS victim {target} x{1 + _magnitude(e):g}")
+                                                           value=1 + event_magnitude(e), at_s=t)
+                why.append(f"links of DDoS victim {target} x{1 + event_magnitude(e):g}")
         start = scenario.events[0].timestamp if scenario.events else 0.0
         for lid in view.congested(down_links)[:3]:
             if ("cap", lid) not in changes:

@@ -15,8 +15,9 @@ from ani.kg.topology import load_topology
 from ani.llm.base import GenerationReport
 from ani.llm.feedback import Rejection, Violation
 from ani.llm.scenario import Event, Scenario
-from ani.orchestrator.loop import (LoopConfig, LoopSummary, explored_text, loop_feedback, merge_reports, novelty,
-                                   actions, run_loop, scenario_family)
+from ani.orchestrator.loop import LoopConfig, LoopSummary, run_loop
+from ani.orchestrator.loop_feedback import (actions, explored_text, loop_feedback, merge_reports, novelty,
+                                            scenario_family)
 
 pytestmark = [pytest.mark.ns3, pytest.mark.slow]
 

@@ -14,10 +14,12 @@ from ani.llm.scenario import Event, EventType, Scenario
 from ani.ns3_scenarios.mitigations import Mitigation
 from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.kpis import ScenarioKpis
-from ani.orchestrator.loop import CachedRunner, LOOP_DEFAULTS, render_graph
-from ani.orchestrator.mitigate import (Candidate, MitigationError, RateLimitStrategy, damage, damage_terms,
-                                       evaluate_mitigations, get_strategies, improvements, mitigated_scenario,
-                                       relative_improvement)
+from ani.orchestrator.cached_runner import CachedRunner
+from ani.orchestrator.loop import LOOP_DEFAULTS
+from ani.orchestrator.loop_feedback import render_graph
+from ani.orchestrator.damage import damage, damage_terms, improvements, relative_improvement
+from ani.orchestrator.mitigate import (Candidate, MitigationError, RateLimitStrategy, evaluate_mitigations,
+                                       get_strategies, mitigated_scenario)
 from ani.orchestrator.records import RunRecord
 from ani.orchestrator.run import attach_comparison
 from ani.orchestrator.scenario_run import baseline_of
