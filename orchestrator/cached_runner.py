@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-
 from ani.ns3_scenarios.render import RunSpec
 from ani.orchestrator.executors import Executor, LocalExecutor
 from ani.orchestrator.records import RunRecord, load_record
 from ani.orchestrator.run import DEFAULT_TIMEOUT_S, failure_record, run_folder
+
 
 class CachedRunner:
     """Runs specs through an executor; a run whose ``run.json`` exists (status ok, same id) is reused.

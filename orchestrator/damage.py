@@ -15,6 +15,7 @@ EPS = 1e-6
 IMPROVEMENT_KPIS = ("loss", "impacted_flows", "delay", "throughput", "reroute_time", "congested_links",
                     "unrecovered_flows", "impacted_nodes")
 
+
 def damage_terms(k: ScenarioKpis) -> dict[str, float]:
     """The three terms of :func:`damage` (see the module docstring)."""
     loss = max(0.0, (k.scenario_loss_ratio or 0.0) - (k.baseline_loss_ratio or 0.0))

@@ -17,7 +17,9 @@ from ani.orchestrator.kpis import ScenarioKpis
 from ani.orchestrator.damage import damage, damage_terms
 from ani.orchestrator.records import RunRecord
 
+
 FAILURES = frozenset({EventType.fiber_link_failure, EventType.router_failure, EventType.srlg_cut})
+
 
 def render_graph(topology: nx.Graph, kg: KnowledgeGraph) -> nx.Graph:
     """The topology as the renderer needs it: the KG's SRLGs attached (``g.graph["srlgs"]``)."""

@@ -22,6 +22,7 @@ from ani.orchestrator.records import RunRecord
 def _nan(x: float | None) -> float:
     return math.nan if x is None else float(x)
 
+
 @dataclass
 class RunView:
     """Lazy read access to a finished run's folder (KPI tables, inputs) for strategies."""
