@@ -64,7 +64,8 @@ class WorkerEnvironmentError(InfrastructureError):
     """The worker's ns-3 differs from the one the run was planned with (results would not compare)."""
 
 
-def run_spec(spec: RunSpec, results: Path, timeout_s: float = DEFAULT_TIMEOUT_S) -> RunRecord:
+def run_spec(spec: RunSpec, results: Path, timeout_s: float = DEFAULT_TIMEOUT_S,
+             kpi_tables: bool = False) -> RunRecord:
     """Execute ``spec`` here (in a worker); the one function every executor runs.
 
     The run executes in a private staging folder under ``results/.attempts``
@@ -73,6 +74,8 @@ def run_spec(spec: RunSpec, results: Path, timeout_s: float = DEFAULT_TIMEOUT_S)
     cannot write into the folder of the run's next attempt. A program that does
     not build or refuses its input becomes a ``failed`` record; a crash or hang
     becomes ``failed``/``timeout`` (:func:`~ani.orchestrator.run.execute_run`).
+    The run's KPI tables are written on first use
+    (:func:`~ani.orchestrator.summary.ensure_kpi_tables`) unless ``kpi_tables``.
 
     Raises
     ------
@@ -86,7 +89,7 @@ def run_spec(spec: RunSpec, results: Path, timeout_s: float = DEFAULT_TIMEOUT_S)
     results = Path(results)
     staging = results / STAGING / f"{spec.run_id}-{uuid.uuid4().hex[:12]}"
     try:
-        record = execute_run(spec, staging, timeout_s)
+        record = execute_run(spec, staging, timeout_s, kpi_tables=kpi_tables)
     except InfrastructureError:
         raise
     except ProjectError as exc:

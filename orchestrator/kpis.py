@@ -123,6 +123,10 @@ def _match_flowmon(flows: pd.DataFrame, flowmon: pd.DataFrame) -> pd.DataFrame:
 def _merged_percentiles(pairs: pd.DataFrame, hist: pd.DataFrame) -> pd.DataFrame:
     """p50/p95/p99 of the merged delay histograms of each application flow."""
     bins = pairs.merge(hist, on="flow_id")
+    # one bin per (flow, start): the FlowMonitor flows of an application flow share the bin grid,
+    # and the interpolation inside a bin must use the bin's whole count
+    bins = bins.groupby(["flow", "bin_start_s"], sort=False, as_index=False).agg(
+        bin_width_s=("bin_width_s", "first"), count=("count", "sum"))
     rows = []
     for flow, g in bins.groupby("flow", sort=False):
         args = (g["bin_start_s"].to_numpy(), g["bin_width_s"].to_numpy(), g["count"].to_numpy())

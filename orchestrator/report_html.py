@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from ani.kg.errors import ProjectError
+from ani.orchestrator.summary import ensure_kpi_tables
 
 ABLATION_CLIP = 3.0
 DEPTH_BINS = [(0, 0, "0"), (1, 1, "1"), (2, 2, "2"), (3, 5, "3-5"), (6, 10, "6-10"), (11, 10**9, ">10")]
@@ -94,7 +95,7 @@ def _read(folder: Path, name: str) -> pd.DataFrame:
 def network_series(run_folder: Path, flows: set[int] | None = None) -> pd.DataFrame:
     """Per interval, over the network's flows (``flows``: only these ids): throughput (bit/s),
     loss ratio of the packets sent in the interval, and mean delay (s)."""
-    df = pd.read_parquet(Path(run_folder) / "interval_kpis.parquet")
+    df = pd.read_parquet(ensure_kpi_tables(run_folder) / "interval_kpis.parquet")
     if flows is not None:
         df = df[df["flow"].isin(flows)]
     g = df.groupby("t_start_s")[["rx_bytes", "tx_packets", "rx_by_send", "rx_packets", "delay_sum_s"]].sum()
@@ -114,14 +115,14 @@ def timeseries_figure(scenario_folder: str, baseline_folder: str, mitigated_fold
                       title: str = "") -> str | None:
     """Throughput, loss and delay per interval around the failure; None when a table is missing."""
     try:
-        base_flows = set(pd.read_parquet(Path(baseline_folder) / "flow_kpis.parquet")["flow"])
+        base_flows = set(pd.read_parquet(ensure_kpi_tables(baseline_folder) / "flow_kpis.parquet")["flow"])
         runs = [("baseline", baseline_folder, "#7f7f7f"), ("scenario", scenario_folder, "#d62728")]
         if mitigated_folder:
             runs.append(("best mitigation", mitigated_folder, "#2ca02c"))
         series = [(label, network_series(Path(f), base_flows), c) for label, f, c in runs]
         end = float(series[0][1]["t_start_s"].max())
         series = [(label, df[df["t_start_s"] <= end], c) for label, df, c in series]
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, ProjectError):
         return None
     plt = _plt()
     fig, axes = plt.subplots(3, 1, figsize=(12, 6.5), sharex=True)

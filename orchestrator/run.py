@@ -43,8 +43,13 @@ def _record(spec: RunSpec, folder: Path, status: str, rc: int | None, wall: floa
                      repro_cmd=f"sh {shlex.quote(str(folder / 'run.sh'))}")
 
 
-def execute_run(spec: RunSpec, results: Path, timeout_s: float = DEFAULT_TIMEOUT_S) -> RunRecord:
-    """Run ``spec`` in its folder under ``results`` and return its record (also written to run.json)."""
+def execute_run(spec: RunSpec, results: Path, timeout_s: float = DEFAULT_TIMEOUT_S,
+                kpi_tables: bool = True) -> RunRecord:
+    """Run ``spec`` in its folder under ``results`` and return its record (also written to run.json).
+
+    ``kpi_tables``: write the run's KPI tables now; campaigns leave them to
+    :func:`~ani.orchestrator.summary.ensure_kpi_tables` (on first use).
+    """
     folder = run_folder(spec, results)
     write_run_folder(spec, folder)
     start = time.monotonic()
@@ -62,7 +67,7 @@ def execute_run(spec: RunSpec, results: Path, timeout_s: float = DEFAULT_TIMEOUT
     if status == "ok":
         parse_start = time.monotonic()
         try:
-            record.kpis = summarize_run(folder, spec).model_dump(mode="json")
+            record.kpis = summarize_run(folder, spec, tables=kpi_tables).model_dump(mode="json")
         except ProjectError as exc:
             record.status, record.stderr_tail = "failed", f"KPI parsing failed: {exc}"
         record.kpi_s = time.monotonic() - parse_start

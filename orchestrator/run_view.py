@@ -17,6 +17,7 @@ from ani.llm.scenario import Event, EventType, Scenario
 from ani.ns3_scenarios.events import MAGNITUDES, SEVERITY
 from ani.ns3_scenarios.render import timeline
 from ani.orchestrator.records import RunRecord
+from ani.orchestrator.summary import KPI_TABLES, ensure_kpi_tables
 
 
 def _nan(x: float | None) -> float:
@@ -34,6 +35,8 @@ class RunView:
         return cls(Path(record.folder))
 
     def _parquet(self, name: str) -> pd.DataFrame:
+        if name in KPI_TABLES and (self.folder / "spec.json").is_file():
+            ensure_kpi_tables(self.folder)  # a campaign run's tables are written on first use
         path = self.folder / name
         return pd.read_parquet(path) if path.is_file() else pd.DataFrame()
 

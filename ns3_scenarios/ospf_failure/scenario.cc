@@ -1564,6 +1564,138 @@ WriteLinks(const Twin& t, const std::string& dir)
     }
 }
 
+/// The q-quantile of a delay histogram, interpolated inside its bin (the same
+/// rule as ani.orchestrator.flowmon.histogram_percentile); NaN when empty.
+double
+HistogramPercentile(const std::map<double, std::pair<double, double>>& bins, double q)
+{
+    double total = 0;
+    for (const auto& [start, wc] : bins)
+    {
+        total += wc.second;
+    }
+    if (total <= 0)
+    {
+        return std::numeric_limits<double>::quiet_NaN();
+    }
+    double rank = std::min(std::max(q, 0.0), 1.0) * total;
+    double cum = 0;
+    auto last = bins.end();
+    for (auto it = bins.begin(); it != bins.end(); ++it)
+    {
+        last = it;
+        if (cum + it->second.second >= rank)
+        {
+            break;
+        }
+        cum += it->second.second;
+    }
+    const auto& [start, wc] = *last;
+    return start + wc.first * (rank - cum) / wc.second;
+}
+
+std::string
+JsonNum(double x)
+{
+    if (std::isnan(x) || std::isinf(x))
+    {
+        return "null";
+    }
+    std::ostringstream os;
+    os << std::setprecision(17) << x;
+    return os.str();
+}
+
+/// summary.json: the run's headline aggregates, computed from the counters the
+/// other files are written from, so that a campaign need not parse them
+/// (ani.orchestrator.summary reads it; definitions in ani.orchestrator.kpis).
+void
+WriteSummary(const Twin& t,
+             const Measurement& m,
+             Ptr<FlowMonitor> monitor,
+             Ptr<Ipv4FlowClassifier> classifier,
+             const std::string& dir)
+{
+    uint64_t attempts = 0, rx = 0, rxBytes = 0, noRoute = 0;
+    double delaySum = 0;
+    double first = std::numeric_limits<double>::infinity(), last = -first;
+    for (uint32_t f = 0; f < t.in.flows.size(); ++f)
+    {
+        const FlowSpec& fs = t.in.flows[f];
+        const FlowStats& s = m.flows[f];
+        attempts += s.tx + s.txFailed;
+        rx += s.rx;
+        rxBytes += s.rxBytes;
+        noRoute += s.txFailed;
+        delaySum += s.delaySum;
+        if (std::isfinite(fs.startS))
+        {
+            first = std::min(first, fs.startS);
+        }
+        if (std::isfinite(fs.stopS))
+        {
+            last = std::max(last, fs.stopS);
+        }
+    }
+    double span = (std::isfinite(first) && std::isfinite(last)) ? last - first : 0.0;
+    // per application flow, the merged delay histogram of its UDP FlowMonitor flows
+    std::vector<std::map<double, std::pair<double, double>>> hist(t.in.flows.size());
+    for (const auto& [id, st] : monitor->GetFlowStats())
+    {
+        Ipv4FlowClassifier::FiveTuple ft = classifier->FindFlow(id);
+        uint32_t f = ft.destinationPort - 10000;
+        if (ft.protocol != 17 || ft.destinationPort < 10000 || f >= t.in.flows.size() ||
+            ft.sourceAddress != t.loopback[t.in.flows[f].src] ||
+            ft.destinationAddress != t.loopback[t.in.flows[f].dst])
+        {
+            continue;
+        }
+        for (uint32_t b = 0; b < st.delayHistogram.GetNBins(); ++b)
+        {
+            double count = st.delayHistogram.GetBinCount(b);
+            if (count > 0)
+            {
+                auto& bin = hist[f][st.delayHistogram.GetBinStart(b)];
+                bin.first = st.delayHistogram.GetBinWidth(b);
+                bin.second += count;
+            }
+        }
+    }
+    double maxP99 = std::numeric_limits<double>::quiet_NaN();
+    for (const auto& h : hist)
+    {
+        double p = HistogramPercentile(h, 0.99);
+        if (!std::isnan(p) && (std::isnan(maxP99) || p > maxP99))
+        {
+            maxP99 = p;
+        }
+    }
+    uint64_t congested = 0;
+    for (uint32_t k = 0; k < t.links.size(); ++k)
+    {
+        for (int side = 0; side < 2; ++side)
+        {
+            double den = t.in.links[k].capacityBps * span;
+            bool hot = den > 0 && t.links[k].txBytes[side] * 8.0 / den >= 0.9;
+            congested += (hot || t.links[k].drops[side] > 0) ? 1 : 0;
+        }
+    }
+    uint64_t emerged = 0;
+    int depth = 0;
+    for (const EventSpec& e : t.in.events)
+    {
+        emerged += e.depth > 0 ? 1 : 0;
+        depth = std::max(depth, e.depth);
+    }
+    std::ofstream o(dir + "/summary.json");
+    o << "{\"format\": \"ani-run-summary/1\", \"flows\": " << t.in.flows.size()
+      << ", \"tx_packets\": " << attempts << ", \"rx_packets\": " << rx << ", \"rx_bytes\": " << rxBytes
+      << ", \"delay_sum_s\": " << JsonNum(delaySum) << ", \"span_s\": " << JsonNum(span)
+      << ", \"max_p99_delay_s\": " << JsonNum(maxP99) << ", \"no_route_packets\": " << noRoute
+      << ", \"congested_links\": " << congested << ", \"emerged_failures\": " << emerged
+      << ", \"cascade_depth\": " << depth << "}\n";
+}
+
 } // namespace
 
 int
@@ -1623,6 +1755,7 @@ main(int argc, char* argv[])
     WriteTimeseries(m, outDir);
     WriteProbes(m, outDir);
     WriteLinks(twin, outDir);
+    WriteSummary(twin, m, monitor, DynamicCast<Ipv4FlowClassifier>(fmHelper.GetClassifier()), outDir);
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wallStart).count();
     std::cout << "simulated_s " << Simulator::Now().GetSeconds() << "\n"
               << "events_processed " << Simulator::GetEventCount() << "\n"

@@ -14,6 +14,7 @@ from ani.ns3_scenarios.render import render
 from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.records import RunRecord
 from ani.orchestrator.run import execute_run
+from ani.orchestrator.summary import program_summary_differences
 
 pytestmark = [pytest.mark.ns3]
 
@@ -27,6 +28,7 @@ def run(tmp_path: Path, events: list[Event], g: nx.Graph | None = None, **params
                   template.params({**SHORT, **params}))
     rec = execute_run(spec, tmp_path)
     assert rec.status == "ok", rec.stderr_tail
+    assert program_summary_differences(rec.folder) == []  # the campaigns' fast path, for every event type
     return rec
 
 

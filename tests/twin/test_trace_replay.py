@@ -15,6 +15,7 @@ from ani.ns3_scenarios.render import render, timeline
 from ani.ns3_scenarios.templates import get_template
 from ani.ns3_scenarios.traffic import prepare_trace
 from ani.orchestrator.run import execute_run
+from ani.orchestrator.summary import program_summary_differences
 
 pytestmark = [pytest.mark.ns3]
 
@@ -28,6 +29,7 @@ def replay(tmp_path: Path, mawi: Path, scenario: Scenario):
     trace = prepare_trace(mawi, g, timeline(params, scenario), tmp_path / "traces")
     rec = execute_run(render(template, scenario, g, params, trace_file=trace), tmp_path / "runs")
     assert rec.status == "ok", rec.stderr_tail
+    assert program_summary_differences(rec.folder) == []  # the campaigns' fast path, replayed flows too
     return rec, read_trace(trace)
 
 
