@@ -109,3 +109,27 @@ def test_unrenderable_random_scenarios_are_rejected_and_replaced(loop_results: P
     it = r.iterations.iloc[0]
     assert it["proposed"] > it["scenario_runs"] == len(r.evaluated) == 3  # rounds refilled the budget
     assert it["first_try_validity"] < 1
+
+
+@pytest.mark.dask
+@pytest.mark.slow
+def test_the_loop_on_a_dask_cluster_finds_the_same_scenarios_and_damage(abilene_loop, tmp_path: Path) -> None:
+    """The same loop with its runs on a real LocalCluster of worker processes (a fresh results
+    folder, so every run is simulated there) reproduces the local loop's numbers."""
+    from distributed import LocalCluster
+
+    from ani.orchestrator.executors import DaskExecutor
+
+    config = LoopConfig.model_validate(abilene_loop.summary.config.model_dump())
+    results = tmp_path / "runs"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        executor = DaskExecutor(cluster.scheduler_address, results, timeout_s=600)
+        try:
+            on_dask = run_loop(load_topology("abilene"), config, tmp_path / "loop", results=results,
+                               executor=executor)
+        finally:
+            executor.shutdown(wait=True)
+    assert on_dask.summary.runs_simulated == abilene_loop.summary.runs_simulated and on_dask.summary.runs_reused == 0
+    cols = ["digest", "damage", "cascade_depth", "best_effectiveness"]
+    pd.testing.assert_frame_equal(on_dask.evaluated[cols], abilene_loop.evaluated[cols])
+    assert all(Path(f).is_relative_to(results) for f in on_dask.evaluated["folder"])
