@@ -33,7 +33,8 @@ def _suffix(spec: str) -> str:
 
 
 def load_network(spec: str | Path) -> nx.Graph:
-    """The topology named by ``spec`` (a project file gives its network layer).
+    """The topology named by ``spec`` (a project file gives its network layer and its SRLGs,
+    as ``g.graph["srlgs"]``: id -> link ids, which the ns-3 renderer reads).
 
     Raises
     ------
@@ -46,7 +47,11 @@ def load_network(spec: str | Path) -> nx.Graph:
     if _suffix(text) in CAIDA_SUFFIXES:
         return load_caida(text)
     if _suffix(text) in KG_SUFFIXES:
-        return read_kg(text, demands=None, derive_srlgs=False).topology
+        kg = read_kg(text, demands=None, derive_srlgs=False)
+        g = kg.topology.copy()
+        if kg.srlgs:  # the file's SRLGs, so that an srlg_cut of one can be simulated
+            g.graph["srlgs"] = {s.id.removeprefix("srlg:"): list(s.links) for s in kg.srlgs}
+        return g
     raise TopologyError(text, "unknown network; give 'abilene' or a .graphml, .yaml/.json or CAIDA .txt/.bz2/.gz file")
 
 

@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ani.kg.demands import Demand, scaled_gravity_demands
 from ani.kg.errors import ProjectError, ScenarioError
-from ani.kg.topology import load_topology
+from ani.kg.io import load_network
 from ani.llm.scenario import Scenario, load_scenario
 from ani.ns3_scenarios.mitigations import Mitigation
 from ani.ns3_scenarios.render import RunSpec, render, timeline
@@ -251,8 +251,8 @@ def topology_spec(name: str, base_dir: Path) -> str:
 
 
 def resolve_topology(name: str, base_dir: Path) -> tuple[str, nx.Graph]:
-    """(label, graph): ``abilene`` or a GraphML path relative to the campaign file."""
-    return name, load_topology(topology_spec(name, base_dir))
+    """(label, graph): ``abilene``, or a GraphML or project YAML/JSON file relative to the campaign file."""
+    return name, load_network(topology_spec(name, base_dir))
 
 
 def scenario_files(source: FilesSource, base_dir: Path) -> list[tuple[str, Scenario]]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ani.kg.errors import ProjectError
+from ani.kg.io import load_network
 from ani.kg.topology import load_topology
 from ani.llm.scenario import Event, EventType, Scenario, load_scenario
 from ani.ns3_scenarios.templates import get_template
@@ -73,7 +74,8 @@ def demo(results: Path, params: tuple[str, ...], jobs: int) -> None:
 
 @main.command()
 @click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--topology", required=True, help="GraphML file, or 'abilene' for the embedded network")
+@click.option("--topology", required=True,
+              help="'abilene' (embedded), a GraphML file or a project YAML/JSON file (ani kg build)")
 @template_option
 @param_option
 @results_option
@@ -89,7 +91,7 @@ def demo(results: Path, params: tuple[str, ...], jobs: int) -> None:
 def run(scenario_file: Path, topology: str, template_name: str, params: tuple[str, ...], results: Path,
         jobs: int, baseline: bool, timeout_s: float, trace: Path | None, trace_mode: str) -> None:
     """Run SCENARIO_FILE (JSON) on a topology and print its KPIs."""
-    _run(load_topology(topology), load_scenario(scenario_file), template_name, params, results, baseline,
+    _run(load_network(topology), load_scenario(scenario_file), template_name, params, results, baseline,
          jobs, timeout_s, trace, trace_mode)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ani.kg.topology import load_topology
+from ani.kg.io import KG_SUFFIXES, load_network, open_kg
 from ani.llm.base import available
 from ani.orchestrator.mitigate import DEFAULT_STRATEGIES, strategy_names
 
@@ -120,7 +120,8 @@ def _apply(options: list[Any]) -> Any:
 
 
 @click.command("loop")
-@click.option("--topology", required=True, help="'abilene' or a GraphML file")
+@click.option("--topology", required=True,
+              help="'abilene', a GraphML file, or a project YAML/JSON knowledge graph (ani kg build)")
 @click.option("--generator", "generator_name", default="causal-walk", show_default=True,
               type=click.Choice(available()), help="registered scenario generator")
 @_apply(common)
@@ -140,7 +141,9 @@ def loop(**o: Any) -> None:
     from ani.orchestrator.loop import LoopConfig, run_loop
 
     strategies = _names(o["strategies"], "--strategies", strategy_names())
-    g = load_topology(o["topology"])
+    # a project file is the knowledge graph itself (declared SRLGs, incidents, resources); else build one
+    kg = open_kg(o["topology"]) if Path(o["topology"]).suffix.lower() in KG_SUFFIXES else None
+    g = kg.topology if kg is not None else load_network(o["topology"])
     llm = o["generator_name"] == "llm"
     opts: dict[str, Any] = _llm_options(o["provider"], o["model"], o["base_url"]) if llm else {}
     if o["replay_files"]:
@@ -153,7 +156,7 @@ def loop(**o: Any) -> None:
     network = str(g.graph.get("name", "network")).replace(" ", "_")
     out = o["out"] or o["results"] / "loops" / f"{network}-{o['generator_name']}-seed{o['seed']}"
     result = run_loop(g, config, out, results=o["results"], executor=_executor(o["cluster"], o["results"],
-                      o["timeout_s"]), log=click.echo, command=_command())
+                      o["timeout_s"]), kg=kg, log=click.echo, command=_command())
     cols = ["iteration", "scenario_runs", "best_damage", "mean_damage", "best_so_far", "diversity_jaccard",
             "validity_after_repair", "cascade_depth_mean", "mitigation_effectiveness_mean"]
     click.echo("  ".join(c[:14].rjust(14) for c in cols))

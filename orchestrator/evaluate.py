@@ -64,6 +64,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ani.kg.demands import scaled_gravity_demands
 from ani.kg.errors import ProjectError
 from ani.kg.model import build_kg
+from ani.kg.io import KG_SUFFIXES, load_network
 from ani.kg.topology import load_topology
 from ani.llm.base import get_generator
 from ani.llm.scenario import Event, EventType, Scenario
@@ -181,13 +182,16 @@ class EvalResult:
 
 # ----------------------------------------------------------------------- networks
 def resolve_network(name: str, zoo: str | Path | None = None) -> tuple[str, nx.Graph, str]:
-    """(label, graph, source) of ``abilene``, a Topology Zoo name (``Ion``) or a GraphML path.
+    """(label, graph, source) of ``abilene``, a Topology Zoo name (``Ion``), a GraphML path or a
+    project YAML/JSON file.
 
-    Raises :class:`~ani.kg.errors.TopologyError` (via ``load_topology``) naming the input.
+    Raises :class:`~ani.kg.errors.TopologyError` (via ``load_network``) naming the input.
     """
     if name.lower() == "abilene":
         return "Abilene", load_topology("abilene"), "embedded"
     path = Path(name)
+    if path.suffix.lower() in KG_SUFFIXES:
+        return path.stem, load_network(path), str(path)
     if path.suffix.lower() not in (".graphml", ".xml"):
         folder = Path(zoo) if zoo else Path(os.environ.get("ANI_TOPOLOGY_ZOO", DEFAULT_ZOO))
         path = folder / f"{name}.graphml"

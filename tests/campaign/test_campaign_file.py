@@ -152,3 +152,18 @@ def test_the_cli_plans_lists_and_refuses_a_bad_file_in_one_line(folder: Path) ->
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "bad.yaml" in proc.stderr and "seeds" in proc.stderr
     assert isinstance(CampaignError("x"), ProjectError) and isinstance(CampaignError("x"), ValueError)
+
+
+def test_a_project_yaml_topology_brings_its_declared_srlgs(folder: Path) -> None:
+    """``topologies: [kg.yaml]``: the project's own format; an srlg_cut of a group it declares is planned."""
+    from ani.kg.model import build_kg
+    from ani.kg.srlg import Srlg
+    from ani.kg.topology import load_topology
+    from ani.kg.yamlio import write_kg
+
+    kg = build_kg(load_topology("abilene"), srlgs=[Srlg(id="west", links=("Seattle-Sunnyvale", "Sunnyvale-Los_Angeles"))])
+    write_kg(kg, folder / "kg.yaml")
+    (folder / "cut.json").write_text(json.dumps([{"event_type": "srlg_cut", "target": "srlg:west", "timestamp": 0.3}]))
+    plan = _plan(write_campaign(folder, topologies=["kg.yaml"], scenarios={"files": ["cut.json"]}))
+    assert len(plan.runs) == 1 and not plan.rejected
+    assert "srlg_cut 1.0 0.0 0.0 srlg:west link 2 0 2" in plan.runs[0].spec.input_text() and plan.runs[0].spec.graph_name == "Abilene"

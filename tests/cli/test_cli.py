@@ -118,3 +118,28 @@ def test_console_script_is_installed() -> None:
     assert exe is not None
     proc = subprocess.run([exe, "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "demo" in proc.stdout and "run" in proc.stdout
+
+
+@pytest.mark.ns3
+def test_run_on_a_project_yaml_cuts_its_declared_srlg(tmp_path: Path) -> None:
+    """`ani run --topology kg.yaml`: the project's own format, with an SRLG declared in it."""
+    (tmp_path / "srlgs.yaml").write_text("- {id: west, links: [Seattle-Sunnyvale, Sunnyvale-Los_Angeles]}\n")
+    build = ani("kg", "build", "abilene", "-o", "kg.yaml", "--srlgs", "srlgs.yaml", cwd=tmp_path)
+    assert build.returncode == 0, build.stderr
+    scenario = write_scenario(tmp_path / "s.json", [
+        {"event_type": "srlg_cut", "target": "srlg:west", "timestamp": 0.3, "severity": "high"}])
+    proc = ani("run", str(scenario), "--topology", "kg.yaml", "--no-baseline", "--results", str(tmp_path / "r"),
+               "--param", "observe_s=0.5", "--param", "warmup_s=0.2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    folder = next((tmp_path / "r").glob("*/*/run.json")).parent
+    assert "srlg_cut,srlg:west,reconverge" in (folder / "events.csv").read_text()
+    link_ids = [line.split()[-1] for line in (folder / "input.txt").read_text().splitlines()
+                if line.startswith("link ")]
+    event = next(line.split() for line in (folder / "input.txt").read_text().splitlines()
+                 if line.startswith("event "))
+    assert event[8:10] == ["link", "2"], event  # both member links
+    assert {link_ids[int(i)] for i in event[10:]} == {"Seattle-Sunnyvale", "Sunnyvale-Los_Angeles"}
+    # an SRLG the file does not declare is a clear error naming it
+    bad = write_scenario(tmp_path / "bad.json", [{"event_type": "srlg_cut", "target": "srlg:east", "timestamp": 0.3}])
+    assert_clean_error(ani("run", str(bad), "--topology", "kg.yaml", "--no-baseline", "--results",
+                           str(tmp_path / "r"), cwd=tmp_path), "east")

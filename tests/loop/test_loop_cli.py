@@ -54,3 +54,23 @@ def test_mistakes_exit_non_zero_naming_the_input(args: list[str], code: int, mes
     assert res.exit_code == code, res.output
     assert message in res.output
     assert "Traceback" not in res.output
+
+
+@pytest.mark.ns3
+@pytest.mark.slow
+def test_ani_loop_on_a_project_yaml_uses_that_knowledge_graph(tmp_path: Path) -> None:
+    from ani.kg.model import build_kg
+    from ani.kg.srlg import Srlg
+    from ani.kg.topology import load_topology
+    from ani.kg.yamlio import read_kg, write_kg
+
+    kg = build_kg(load_topology("abilene"), srlgs=[Srlg(id="west", links=("Seattle-Sunnyvale", "Sunnyvale-Los_Angeles"))],
+                  derive_srlgs=False)
+    write_kg(kg, tmp_path / "kg.yaml")
+    out = tmp_path / "loop"
+    res = CliRunner().invoke(main, ["loop", "--topology", str(tmp_path / "kg.yaml"), "--generator", "rule-based",
+                                    "--iterations", "1", "--budget", "1", "--mitigate-top", "0",
+                                    "--results", str(tmp_path / "runs"), "--out", str(out), *SHORT_ARGS])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "loop.json").read_text())
+    assert summary["kg_digest"] == read_kg(tmp_path / "kg.yaml").digest and summary["budget_used"] == 1
