@@ -88,6 +88,7 @@ CSV_SCHEMAS: dict[str, dict[str, ColumnKind]] = {
     "timeseries.csv": {
         "flow": "int", "bin": "int", "t_start_s": "float", "tx_packets": "int",
         "rx_by_send": "int", "rx_packets": "int", "rx_bytes": "int", "delay_sum_s": "float",
+        "tx_failed": "int",
     },
     "event_probes.csv": {
         "flow": "int", "event": "int", "event_time_s": "float", "last_rx_before_s": "float",
@@ -377,11 +378,16 @@ def _convert(raw: pd.Series, kind: ColumnKind, where: str) -> pd.Series:
     return values.astype("int64" if kind == "int" else "float64")
 
 
+#: columns a file may lack (written by older template programs): filled with 0
+OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {"timeseries.csv": frozenset({"tx_failed"})}
+
+
 def read_csv_table(path: str | Path, columns: dict[str, ColumnKind]) -> pd.DataFrame:
     """Read one CSV of a run folder into a frame with exactly ``columns`` typed.
 
     Extra columns are ignored (forward compatible); an empty ``float`` cell is
-    NaN; ``int`` and ``str`` cells must not be empty.
+    NaN; ``int`` and ``str`` cells must not be empty. A column of
+    :data:`OPTIONAL_COLUMNS` that the file lacks is all 0.
 
     Raises
     ------
@@ -390,6 +396,15 @@ def read_csv_table(path: str | Path, columns: dict[str, ColumnKind]) -> pd.DataF
         the file, the column and the row).
     """
     path = Path(path)
+    optional = OPTIONAL_COLUMNS.get(path.name, frozenset()) & set(columns)
+    if optional:
+        header = _header(path)
+        absent = [c for c in columns if c in optional and c not in header]
+        if absent:
+            frame = read_csv_table(path, {c: k for c, k in columns.items() if c not in absent})
+            for c in absent:
+                frame[c] = np.zeros(len(frame), dtype="int64" if columns[c] == "int" else "float64")
+            return frame[list(columns)]
     fast = _read_typed(path, columns)
     if fast is not None:
         return fast
@@ -407,6 +422,15 @@ def read_csv_table(path: str | Path, columns: dict[str, ColumnKind]) -> pd.DataF
         return empty_frame(columns)
     return pd.DataFrame({c: _convert(raw[c], k, f"{path}: column {c!r}")
                          for c, k in columns.items()})
+
+
+def _header(path: Path) -> list[str]:
+    """The column names of a CSV's first line ([] for an empty or unreadable file)."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            return [c.strip() for c in f.readline().rstrip("\r\n").split(",")]
+    except (OSError, UnicodeDecodeError):
+        return []
 
 
 def _read_typed(path: Path, columns: dict[str, ColumnKind]) -> pd.DataFrame | None:

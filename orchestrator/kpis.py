@@ -32,11 +32,11 @@ Per application flow (:func:`flow_kpis`)
 Per flow and time bin (:func:`interval_kpis`)
 --------------------------------------------
 ``throughput_bps = rx_bytes * 8 / interval_s`` (received in the bin);
-``loss_ratio = (tx_packets - rx_by_send) / tx_packets`` over packets *sent* in
-the bin (exact, as the run drains), NaN when nothing was sent;
+``loss_ratio = (tx_packets + tx_failed - rx_by_send) / (tx_packets + tx_failed)``
+over the packets the flow tried to send in the bin (exact, as the run drains;
+sends refused for lack of a route, ``tx_failed``, count as lost, as in the
+flow's ``loss_ratio``), NaN when nothing was attempted;
 ``mean_delay_s = delay_sum_s / rx_packets`` over packets received in the bin.
-Sends refused for lack of a route (``tx_failed``) are not in ``timeseries.csv``,
-so they count in the flow's ``loss_ratio`` but in no bin's.
 
 Per link direction (:func:`link_kpis`)
 -------------------------------------
@@ -177,7 +177,7 @@ def flow_kpis(tables: RunTables) -> pd.DataFrame:
 
 # ------------------------------------------------------------------- intervals
 
-_TS_COUNTERS = ["tx_packets", "rx_by_send", "rx_packets", "rx_bytes"]
+_TS_COUNTERS = ["tx_packets", "tx_failed", "rx_by_send", "rx_packets", "rx_bytes"]
 
 
 def _check_interval(ts: pd.DataFrame, interval_s: float) -> None:
@@ -206,12 +206,15 @@ def _dense_bins(flows: pd.DataFrame, ts: pd.DataFrame, interval_s: float) -> pd.
 def interval_kpis(tables: RunTables, interval_s: float) -> pd.DataFrame:
     """Dense per-flow, per-bin KPIs from the sparse ``timeseries.csv``.
 
-    Columns: ``flow, bin, t_start_s, tx_packets, rx_by_send, rx_packets,
-    rx_bytes, delay_sum_s, throughput_bps, loss_ratio, mean_delay_s``; bins
+    Columns: ``flow, bin, t_start_s, tx_packets, tx_failed, rx_by_send, rx_packets,
+    rx_bytes, delay_sum_s, throughput_bps, loss_ratio, mean_delay_s``
+    (``loss_ratio`` over the attempts of the bin, refused sends included); bins
     missing from the file are zero. Raises :class:`SimulationError` when the
     file's ``t_start_s`` is not ``bin * interval_s``.
     """
     ts = tables.timeseries
+    if "tx_failed" not in ts.columns:  # a table built without it: no refused sends
+        ts = ts.assign(tx_failed=0)
     _check_interval(ts, interval_s)
     dense = _dense_bins(tables.flows, ts, interval_s)
     out = dense.merge(ts.drop(columns="t_start_s"), on=["flow", "bin"], how="left")
@@ -219,7 +222,8 @@ def interval_kpis(tables: RunTables, interval_s: float) -> pd.DataFrame:
     out["delay_sum_s"] = out["delay_sum_s"].fillna(0.0)
     out.insert(2, "t_start_s", out["bin"] * interval_s)
     out["throughput_bps"] = out["rx_bytes"] * 8.0 / interval_s
-    out["loss_ratio"] = _ratio(out["tx_packets"] - out["rx_by_send"], out["tx_packets"]).clip(0, 1)
+    attempts = out["tx_packets"] + out["tx_failed"]
+    out["loss_ratio"] = _ratio(attempts - out["rx_by_send"], attempts).clip(0, 1)
     out["mean_delay_s"] = _ratio(out["delay_sum_s"], out["rx_packets"])
     return out.sort_values(["flow", "bin"]).reset_index(drop=True)
 

@@ -98,10 +98,14 @@ def network_series(run_folder: Path, flows: set[int] | None = None) -> pd.DataFr
     df = pd.read_parquet(ensure_kpi_tables(run_folder) / "interval_kpis.parquet")
     if flows is not None:
         df = df[df["flow"].isin(flows)]
-    g = df.groupby("t_start_s")[["rx_bytes", "tx_packets", "rx_by_send", "rx_packets", "delay_sum_s"]].sum()
+    if "tx_failed" not in df.columns:  # tables written before refused sends were binned
+        df = df.assign(tx_failed=0)
+    g = df.groupby("t_start_s")[["rx_bytes", "tx_packets", "tx_failed", "rx_by_send", "rx_packets",
+                                 "delay_sum_s"]].sum()
+    attempts = g["tx_packets"] + g["tx_failed"]
     width = float(pd.Series(g.index).diff().median()) if len(g) > 1 else 1.0
     out = pd.DataFrame({"throughput_bps": g["rx_bytes"] * 8 / width,
-                        "loss_ratio": (1 - g["rx_by_send"] / g["tx_packets"].where(g["tx_packets"] > 0)),
+                        "loss_ratio": (1 - g["rx_by_send"] / attempts.where(attempts > 0)),
                         "mean_delay_s": g["delay_sum_s"] / g["rx_packets"].where(g["rx_packets"] > 0)})
     return out.reset_index()
 

@@ -6,7 +6,7 @@
 //   flowmon.xml        FlowMonitor statistics with histograms
 //   flows.csv          per application flow: offered load, sent, refused, received, delays
 //                      (class demand: gravity CBR; attack: a traffic_spike's; trace: replayed packets)
-//   timeseries.csv     per flow and interval: sent / delivered by send time, received by receive time
+//   timeseries.csv     per flow and interval: sent / refused / delivered by send time, received by receive time
 //   event_probes.csv   per flow and probe time (the events' times): last delivery of a packet
 //                      sent before, first delivery of a packet sent at or after
 //   events.csv         what the twin did when (inject, detect, reconverge, restore)
@@ -401,7 +401,7 @@ CpuReceive(Cpu* c, Ptr<NetDevice> dev, Ptr<const Packet> p, uint16_t protocol, c
 
 struct Bin
 {
-    uint64_t tx = 0, rxBySend = 0, rx = 0, rxBytes = 0;
+    uint64_t tx = 0, txFailed = 0, rxBySend = 0, rx = 0, rxBytes = 0;
     double delaySum = 0;
 };
 
@@ -504,6 +504,7 @@ class CbrSender : public Application
         else
         {
             ++s.txFailed;
+            ++m_m->At(m_flow, now).txFailed;
         }
         if (!m_trace)
         {
@@ -1518,13 +1519,13 @@ void
 WriteTimeseries(const Measurement& m, const std::string& dir)
 {
     std::ofstream o(dir + "/timeseries.csv");
-    o << "flow,bin,t_start_s,tx_packets,rx_by_send,rx_packets,rx_bytes,delay_sum_s\n";
+    o << "flow,bin,t_start_s,tx_packets,rx_by_send,rx_packets,rx_bytes,delay_sum_s,tx_failed\n";
     for (uint32_t f = 0; f < m.flows.size(); ++f)
     {
         for (const auto& [bin, b] : m.flows[f].bins)
         {
             o << f << "," << bin << "," << Num(bin * m.intervalS) << "," << b.tx << "," << b.rxBySend
-              << "," << b.rx << "," << b.rxBytes << "," << Num(b.delaySum) << "\n";
+              << "," << b.rx << "," << b.rxBytes << "," << Num(b.delaySum) << "," << b.txFailed << "\n";
         }
     }
 }

@@ -298,3 +298,18 @@ def test_csv_extra_columns_ignored(tmp_path: Path) -> None:
     assert links.iloc[0].to_dict() == {"link": "l0", "from": "a", "to": "b", "capacity_bps": 1e6,
                                        "tx_packets": 2, "tx_bytes": 3, "drops": 0}
     assert isinstance(links, pd.DataFrame)
+
+
+def test_a_timeseries_without_tx_failed_reads_as_no_refused_sends(tmp_path: Path) -> None:
+    """Programs of older templates wrote no tx_failed column: it reads as 0, typed int."""
+    from ani.orchestrator.flowmon import CSV_SCHEMAS, read_csv_table
+
+    old = tmp_path / "timeseries.csv"
+    old.write_text("flow,bin,t_start_s,tx_packets,rx_by_send,rx_packets,rx_bytes,delay_sum_s\n0,3,0.15,5,4,4,4000,0.04\n")
+    ts = read_csv_table(old, CSV_SCHEMAS["timeseries.csv"])
+    assert list(ts.columns) == list(CSV_SCHEMAS["timeseries.csv"]) and ts["tx_failed"].tolist() == [0]
+    assert str(ts["tx_failed"].dtype) == "int64" and ts["tx_packets"].tolist() == [5]
+    new = tmp_path / "new" / "timeseries.csv"
+    new.parent.mkdir()
+    new.write_text(old.read_text().replace("delay_sum_s\n", "delay_sum_s,tx_failed\n").replace("0.04\n", "0.04,7\n"))
+    assert read_csv_table(new, CSV_SCHEMAS["timeseries.csv"])["tx_failed"].tolist() == [7]

@@ -121,3 +121,10 @@ def test_router_restore_brings_its_traffic_back(tmp_path: Path) -> None:
     assert late["tx_packets"].sum() > 0 and (late["tx_packets"] == late["rx_by_send"]).all()
     dark = ts[ts["flow"].isin(own) & (ts["t_start_s"] >= 0.4) & (ts["t_start_s"] < 0.8)]
     assert dark["rx_by_send"].sum() == 0  # while it is down, nothing to or from it gets through
+    # its own sends are refused (no route out of a dead router) and binned as such: lost in the bin, too
+    assert dark["tx_failed"].sum() > 0
+    assert ts.groupby("flow")["tx_failed"].sum().reindex(flows["flow"], fill_value=0).tolist() == \
+        flows["tx_failed"].tolist()
+    iv = pd.read_parquet(folder / "interval_kpis.parquet")
+    dark_iv = iv[iv["flow"].isin(own) & (iv["t_start_s"] >= 0.4) & (iv["t_start_s"] < 0.8)]
+    assert dark_iv["loss_ratio"].dropna().eq(1.0).all() and dark_iv["loss_ratio"].notna().any()
