@@ -47,6 +47,15 @@ NODE_EVENTS = frozenset({EventType.router_failure, EventType.router_restore,
 Severity = Literal["low", "medium", "high", "critical"]
 
 
+#: event types that take an explicit ``magnitude``: (what it is, lowest, highest); the lowest is exclusive
+MAGNITUDE_RANGES: dict[EventType, tuple[str, float, float]] = {
+    EventType.link_degradation: ("packet loss probability", 0.0, 1.0),
+    EventType.misconfiguration: ("OSPF cost multiplier", 0.0, 10000.0),
+    EventType.router_overload: ("fraction of CPU capacity left", 0.0, 1.0),
+    EventType.traffic_spike: ("attack rate as a multiple of the target's link capacity", 0.0, 100.0),
+}
+
+
 class Event(BaseModel):
     """One timed intervention on one component."""
 
@@ -58,6 +67,31 @@ class Event(BaseModel):
     severity: Severity = "high"
     duration_s: float | None = Field(default=None, gt=0.0,
                                      description="for transient events; None = until restored")
+    magnitude: float | None = Field(
+        default=None, allow_inf_nan=False,
+        description="overrides the magnitude the severity stands for (see MAGNITUDE_RANGES): "
+                    "e.g. 0.12 = 12 % loss for a link_degradation; only for the event types listed there")
+
+    @model_validator(mode="after")
+    def _magnitude_fits_the_event_type(self) -> "Event":
+        if self.magnitude is None:
+            return self
+        if self.event_type not in MAGNITUDE_RANGES:
+            raise ValueError(f"{self.event_type.value} takes no magnitude (only "
+                             f"{', '.join(t.value for t in MAGNITUDE_RANGES)})")
+        what, lo, hi = MAGNITUDE_RANGES[self.event_type]
+        if not lo < self.magnitude <= hi:
+            raise ValueError(f"magnitude of a {self.event_type.value} is the {what}: "
+                             f"greater than {lo:g} and at most {hi:g}, got {self.magnitude:g}")
+        return self
+
+    def digest_fields(self) -> dict:
+        """What identifies the event in :meth:`Scenario.digest` (an unset magnitude is left out, so
+        scenarios written before it existed keep their digests)."""
+        data = self.model_dump(mode="json")
+        if data.get("magnitude") is None:
+            data.pop("magnitude", None)
+        return data
 
 
 class Provenance(BaseModel):
@@ -95,7 +129,7 @@ class Scenario(BaseModel):
 
     def digest(self) -> str:
         """Stable hash of everything that determines a run (name, text and provenance excluded)."""
-        payload = json.dumps([e.model_dump(mode="json") for e in self.events], sort_keys=True)
+        payload = json.dumps([e.digest_fields() for e in self.events], sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

@@ -24,7 +24,8 @@ _PHRASES: dict[EventType, str] = {
 def phrase(event: Event) -> str:
     """One clause for ``event``, e.g. ``"t=1.2 s: router Denver fails (high)"``."""
     what = _PHRASES[event.event_type].replace("{t}", event.target)
-    return f"t={event.timestamp:g} s: {what} ({event.severity})"
+    level = event.severity if event.magnitude is None else f"{event.severity}, magnitude {event.magnitude:g}"
+    return f"t={event.timestamp:g} s: {what} ({level})"
 
 
 def describe(events: Sequence[Event], reasons: Sequence[str] = ()) -> str:

@@ -12,7 +12,9 @@ router_overload     CPU capacity left (fraction)               0.8   0.5     0.3
 traffic_spike       attack rate / target's link capacity       0.5   1.0     2.0   4.0
 ==================  =========================================  ====  ======  ====  ========
 
-Failures and restores take no magnitude. ``duration_s`` makes an event revert
+An event may give its own ``magnitude`` instead (ranges in
+:data:`ani.llm.scenario.MAGNITUDE_RANGES`); ``magnitude2`` still follows the
+severity. Failures and restores take no magnitude. ``duration_s`` makes an event revert
 by itself (a failure is restored, a degradation ends); a ``traffic_spike``
 without one lasts ``DEFAULT_SPIKE_S``.
 """
@@ -57,9 +59,12 @@ class EventRow(BaseModel):
 
 
 def magnitudes(e: Event) -> tuple[float, float]:
-    """(magnitude, magnitude2) of ``e`` from its severity."""
+    """(magnitude, magnitude2) of ``e``: from its severity, unless the event gives its own magnitude."""
     table = MAGNITUDES.get(e.event_type)
-    return table[SEVERITY.index(e.severity)] if table else (1.0, 0.0)
+    if not table:
+        return (1.0, 0.0)
+    magnitude, magnitude2 = table[SEVERITY.index(e.severity)]
+    return (float(e.magnitude) if e.magnitude is not None else magnitude), magnitude2
 
 
 def srlg_links(g: nx.Graph, srlg: str) -> list[str]:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ani.kg.model import KnowledgeGraph
 from ani.llm.scenario import Event, EventType, Scenario
-from ani.ns3_scenarios.events import MAGNITUDES, SEVERITY
+from ani.ns3_scenarios.events import magnitudes
 from ani.ns3_scenarios.render import timeline
 from ani.orchestrator.records import RunRecord
 from ani.orchestrator.summary import KPI_TABLES, ensure_kpi_tables
@@ -129,5 +129,5 @@ def residual_graph(kg: KnowledgeGraph, links: set[str], nodes: set[str]) -> nx.G
 
 
 def event_magnitude(e: Event) -> float:
-    table = MAGNITUDES.get(e.event_type)
-    return table[SEVERITY.index(e.severity)][0] if table else 1.0
+    """The magnitude the twin executes ``e`` with (its own, or its severity's)."""
+    return magnitudes(e)[0]

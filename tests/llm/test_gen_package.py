@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 
 from ani.llm.providers import LLMUnavailableError, require
 from ani.llm.scenario import Event, EventType, Provenance, Scenario
+from ani.llm.text import phrase
 
 HEAVY = ("langchain", "llama_cpp", "openai", "ollama", "httpx")
 
@@ -40,3 +42,20 @@ def test_provenance_is_optional_and_outside_the_digest() -> None:
     assert again.provenance == stamped.provenance
     with pytest.raises(ValidationError):
         Provenance(generator="x", graph_digest="d", surprise=1)
+
+
+def test_an_explicit_magnitude_is_checked_per_event_type_and_unset_keeps_old_digests() -> None:
+    cut = [Event(event_type=EventType.fiber_link_failure, target="A-B", timestamp=1.0)]
+    # the digest of a scenario without magnitudes is what it was before the field existed
+    legacy = hashlib.sha256(json.dumps([{"event_type": "fiber_link_failure", "target": "A-B", "timestamp": 1.0,
+                                         "severity": "high", "duration_s": None}], sort_keys=True).encode())
+    assert Scenario(events=cut).digest() == legacy.hexdigest()[:16]
+    gray = Event(event_type=EventType.link_degradation, target="A-B", timestamp=1.0, magnitude=0.12)
+    assert Scenario(events=[gray]).digest() != Scenario(events=[gray.model_copy(update={"magnitude": None})]).digest()
+    assert "magnitude 0.12" in phrase(gray)
+    for bad, needle in [({"event_type": "link_degradation", "magnitude": 1.5}, "packet loss probability"),
+                        ({"event_type": "router_overload", "magnitude": 0.0}, "greater than 0"),
+                        ({"event_type": "traffic_spike", "magnitude": float("nan")}, "finite"),
+                        ({"event_type": "router_failure", "magnitude": 0.5}, "takes no magnitude")]:
+        with pytest.raises(ValidationError, match=needle):
+            Event(target="A-B", timestamp=1.0, **bad)

@@ -63,6 +63,19 @@ def test_gray_failure_loses_packets_on_the_link_without_any_reroute(tmp_path: Pa
     assert mean(late) - mean(early) == pytest.approx(0.05, abs=0.005)
 
 
+def test_an_explicit_magnitude_sets_the_loss_of_a_gray_failure(tmp_path: Path) -> None:
+    """``magnitude: 0.12`` instead of a severity's 20 %: 12 % of what crosses the link is lost."""
+    g = load_topology("abilene")
+    rec = run(tmp_path, [Event(event_type="link_degradation", target=LINK, timestamp=0.3, severity="high",
+                               magnitude=0.12)])
+    flows = table(rec, "flows.csv")
+    over, _ = flows_over(g, flows, ("Denver", "Kansas_City"))
+    lost = flows["tx_packets"] - flows["rx_packets"]
+    sent_after = flows["tx_packets"] * (1.0 - 0.1 / 0.8)
+    ratio = lost[flows["flow"].isin(over)].sum() / sent_after[flows["flow"].isin(over)].sum()
+    assert ratio == pytest.approx(0.12, abs=0.03)
+
+
 def test_misconfiguration_steers_traffic_off_the_link_after_spf(tmp_path: Path) -> None:
     rec = run(tmp_path, [Event(event_type="misconfiguration", target=LINK, timestamp=0.3, severity="critical")])
     ev = table(rec, "events.csv")
