@@ -779,6 +779,7 @@ struct Twin
     std::vector<uint64_t> lsdbCost;
     std::vector<Ptr<AniRouting>> routing;
     std::vector<double> lastSpf;                     // per router: SPF throttling
+    std::vector<double> spfHold;                     // per router: the current (backed-off) hold
     std::vector<bool> spfPending;                    // per router: an SPF run is scheduled
     std::vector<std::vector<uint32_t>> awaiting;     // per router: events its next FIB install covers
     std::map<uint32_t, uint32_t> installsLeft;       // per event: routers still to install
@@ -927,6 +928,7 @@ InitRouting(Twin& t)
         t.lsdbCost.push_back(ls.cost);
     }
     t.lastSpf.assign(n, -1e9);
+    t.spfHold.assign(n, t.in.Param("spf_hold_s"));
     t.spfPending.assign(n, false);
     t.awaiting.assign(n, {});
     bool ecmp = t.in.Param("ecmp") != 0;
@@ -1066,8 +1068,11 @@ Spf(Twin* t, uint32_t r)
     Simulator::Schedule(Seconds(t->in.Param("fib_delay_s")), &Install, t, r, SpfTable(*t, r), events);
 }
 
-/// An LSA about event `index` reaches router r. SPF throttling: the run waits
-/// spf_delay_s, and at least spf_hold_s after the router's previous run.
+/// An LSA about event `index` reaches router r. SPF throttling with exponential
+/// back-off (as in IOS "timers throttle spf"): the run waits spf_delay_s, and at
+/// least the current hold after the router's previous run; each run scheduled
+/// inside the hold doubles the hold, up to spf_max_hold_s; a router quiet for
+/// twice that long starts again from spf_hold_s.
 void
 LsaArrives(Twin* t, uint32_t r, uint32_t index)
 {
@@ -1077,7 +1082,17 @@ LsaArrives(Twin* t, uint32_t r, uint32_t index)
         return; // the scheduled run will see this change too
     }
     double now = Simulator::Now().GetSeconds();
-    double at = std::max(now + t->in.Param("spf_delay_s"), t->lastSpf[r] + t->in.Param("spf_hold_s"));
+    double hold = t->in.Param("spf_hold_s");
+    double maxHold = std::max(hold, t->in.Param("spf_max_hold_s"));
+    if (now - t->lastSpf[r] >= 2 * maxHold)
+    {
+        t->spfHold[r] = hold; // quiet: back-off over
+    }
+    double at = std::max(now + t->in.Param("spf_delay_s"), t->lastSpf[r] + t->spfHold[r]);
+    if (now - t->lastSpf[r] < t->spfHold[r])
+    {
+        t->spfHold[r] = std::min(2 * t->spfHold[r], maxHold);
+    }
     t->spfPending[r] = true;
     Simulator::Schedule(Seconds(at - now), &Spf, t, r);
 }
