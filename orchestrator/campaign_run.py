@@ -21,7 +21,6 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from ani.kg.errors import ProjectError
 from ani.orchestrator.campaign import CampaignError, CampaignPlan, PlannedRun, load_campaign, plan_campaign
 from ani.orchestrator.executors import STAGING, Executor
 from ani.orchestrator.progress import NullProgress, Progress, json_log, log_event
@@ -105,6 +104,7 @@ class _Driver:
             if r.baseline_run_id:
                 self.scenarios_of.setdefault(r.baseline_run_id, []).append(r.run_id)
         self.attempts: dict[str, int] = {}
+        self.comparing: dict[cf.Future[RunRecord], tuple[str, str]] = {}  # (scenario, baseline) being compared
         self.executed = self.retried = 0
         self.t0 = time.monotonic()
         self._last_dataset = self.t0
@@ -144,14 +144,18 @@ class _Driver:
                 self.progress.note(f"build problem (its runs will fail): {problem[:300]}")
         pending = deque(todo)
         running: dict[cf.Future[RunRecord], PlannedRun] = {}
-        while pending or running:
+        while pending or running or self.comparing:
             window = max(2, 2 * self.executor.workers)  # a cluster may grow or shrink while it runs
             while pending and len(running) < window:
                 run = pending.popleft()
                 self.attempts[run.run_id] = self.attempts.get(run.run_id, 0) + 1
                 running[self._submit(run)] = run
-            finished, _ = cf.wait(running, timeout=DATASET_EVERY_S, return_when=cf.FIRST_COMPLETED)
+            finished, _ = cf.wait([*running, *self.comparing], timeout=DATASET_EVERY_S,
+                                  return_when=cf.FIRST_COMPLETED)
             for future in finished:
+                if future in self.comparing:
+                    self._compared(future)
+                    continue
                 retry = self._complete(running.pop(future), future)
                 if retry is not None:
                     pending.append(retry)
@@ -196,23 +200,42 @@ class _Driver:
         return None
 
     def _compare(self, run_id: str) -> None:
-        """Attach scenario-vs-baseline KPIs to every scenario whose pair is now complete."""
+        """Have the executor compare every scenario whose pair is now complete with its baseline.
+
+        The comparison parses both run folders: it runs where the runs run
+        (:meth:`~ani.orchestrator.executors.Executor.submit_call`), not in this
+        process, which would otherwise become the bottleneck of a wide campaign.
+        """
         run = self.by_id[run_id]
         pairs = [(run_id, run.baseline_run_id)] if run.role == "scenario" else \
             [(s, run_id) for s in self.scenarios_of.get(run_id, [])]
         entries = self.store.entries()
+        busy = {scen for scen, _ in self.comparing.values()}
         for scen_id, base_id in pairs:
             scen, base = entries.get(scen_id), entries.get(base_id or "")
             if not (scen and base and scen.record and base.record) or scen.record.comparison is not None:
                 continue
-            if scen.record.status != "ok" or base.record.status != "ok":
+            if scen.record.status != "ok" or base.record.status != "ok" or scen_id in busy:
                 continue
             try:
-                record = attach_comparison(scen.record.model_copy(deep=True), base.record)
-            except (ProjectError, OSError) as exc:
+                future = self.executor.submit_call(attach_comparison, scen.record.model_copy(deep=True), base.record)
+            except Exception as exc:  # noqa: BLE001  (the backend refused it: the next campaign run retries)
                 log_event("comparison_failed", run_id=scen_id, baseline_run_id=base_id, error=str(exc))
                 continue
-            self.store.append(scen.model_copy(update={"record": record}))
+            self.comparing[future] = (scen_id, str(base_id))
+
+    def _compared(self, future: cf.Future[RunRecord]) -> None:
+        """Journal a finished comparison (a failed one is logged; the next campaign run tries again)."""
+        scen_id, base_id = self.comparing.pop(future)
+        try:
+            record = future.result()
+        except BaseException as exc:  # noqa: BLE001  (bad output, worker lost)
+            log_event("comparison_failed", run_id=scen_id, baseline_run_id=base_id,
+                      error=f"{type(exc).__name__}: {exc}"[:2000])
+            return
+        entry = self.store.entries().get(scen_id)
+        if entry is not None and entry.record is not None and entry.record.run_id == record.run_id:
+            self.store.append(entry.model_copy(update={"record": record}))
 
     def _maybe_write_dataset(self) -> None:
         if time.monotonic() - self._last_dataset >= DATASET_EVERY_S:

@@ -38,7 +38,7 @@ import signal
 import subprocess
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -174,6 +174,7 @@ class Executor(ABC):
     def __init__(self, results: str | Path, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.results = Path(results).resolve()
         self.timeout_s = float(timeout_s)
+        self._calls: cf.ThreadPoolExecutor | None = None  # the default submit_call's thread
 
     @property
     @abstractmethod
@@ -197,6 +198,19 @@ class Executor(ABC):
     def submit(self, spec: RunSpec) -> cf.Future[RunRecord]:
         """Start ``spec``; the future's result is its :class:`RunRecord`."""
 
+    def submit_call(self, fn: Callable[..., Any], *args: Any) -> cf.Future[Any]:
+        """Run a short picklable function of finished runs (a scenario-versus-baseline
+        comparison) where the runs run, so that the campaign process stays free to dispatch.
+        Default: a thread of this process (for backends that only start ns-3 programs)."""
+        if self._calls is None:
+            self._calls = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ani-call")
+        return self._calls.submit(fn, *args)
+
+    def _shutdown_calls(self) -> None:
+        if self._calls is not None:
+            self._calls.shutdown(wait=True)
+            self._calls = None
+
     @abstractmethod
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Release the workers (``wait``: let submitted runs finish first)."""
@@ -206,6 +220,7 @@ class Executor(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown(wait=False, cancel_futures=True)
+        self._shutdown_calls()
 
 
 class LocalExecutor(Executor):
@@ -234,16 +249,19 @@ class LocalExecutor(Executor):
         return ProcessPoolExecutor(max_workers=self._workers, initializer=_local_worker_start)
 
     def submit(self, spec: RunSpec) -> cf.Future[RunRecord]:
+        return self.submit_call(run_spec, spec, self.results, self.timeout_s)
+
+    def submit_call(self, fn: Callable[..., Any], *args: Any) -> cf.Future[Any]:
         from joblib.externals.loky import BrokenProcessPool
 
         if self._pool is None:
             self._pool = self._new_pool()
         try:
-            return self._pool.submit(run_spec, spec, self.results, self.timeout_s)
+            return self._pool.submit(fn, *args)
         except (BrokenProcessPool, RuntimeError):
             self._pool.shutdown(wait=False)
             self._pool = self._new_pool()
-            return self._pool.submit(run_spec, spec, self.results, self.timeout_s)
+            return self._pool.submit(fn, *args)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         if self._pool is not None:
@@ -306,6 +324,9 @@ class DaskExecutor(Executor):
 
     def submit(self, spec: RunSpec) -> cf.Future[RunRecord]:
         return self._executor.submit(run_spec, spec, self.results, self.timeout_s)
+
+    def submit_call(self, fn: Callable[..., Any], *args: Any) -> cf.Future[Any]:
+        return self._executor.submit(fn, *args)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._executor.shutdown(wait=wait and not cancel_futures)

@@ -179,3 +179,28 @@ def _kill_a_busy_worker(client, store: Path, proc: subprocess.Popen) -> str | No
     pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
     os.kill(pid, signal.SIGKILL)
     return busy[0]
+
+
+def test_comparisons_run_in_the_workers_not_in_the_campaign_process(tmp_path: Path, monkeypatch) -> None:
+    """A scenario-versus-baseline comparison parses both runs: the workers do it, so that the
+    campaign process only dispatches (here, comparing in this process would raise)."""
+    import ani.orchestrator.run as run_module
+
+    def no_parsing_here(*args, **kwargs):
+        raise AssertionError("compare_runs ran in the campaign process")
+
+    monkeypatch.setattr(run_module, "compare_runs", no_parsing_here)
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    for i, link in enumerate(["Denver-Kansas_City", "Seattle-Sunnyvale"]):
+        (scenarios / f"cut{i}.json").write_text(json.dumps([{"event_type": "fiber_link_failure", "target": link,
+                                                              "timestamp": 0.3}]))
+    path = write_campaign(tmp_path, scenarios={"files": ["scenarios/*.json"]}, baseline=True)
+    store = CampaignStore(tmp_path / "store")
+    with LocalExecutor(store.runs_root, 120, workers=2) as executor:
+        summary = run_campaign(path, store, executor, NullProgress())
+    assert summary.ok == 3 and summary.complete
+    entries = CampaignStore(tmp_path / "store").entries()
+    compared = [e.record for e in entries.values() if e.record and e.record.comparison]
+    assert len(compared) == 2 and all(r.baseline_run_id for r in compared)
+    assert all(json.loads((Path(r.folder) / "run.json").read_text())["comparison"] == r.comparison for r in compared)
