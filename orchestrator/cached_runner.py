@@ -8,7 +8,7 @@ from pathlib import Path
 from ani.ns3_scenarios.render import RunSpec
 from ani.orchestrator.executors import Executor, LocalExecutor
 from ani.orchestrator.records import RunRecord, load_record
-from ani.orchestrator.run import DEFAULT_TIMEOUT_S, failure_record, run_folder
+from ani.orchestrator.run import DEFAULT_TIMEOUT_S, attach_comparison, failure_record, run_folder
 
 
 class CachedRunner:
@@ -59,11 +59,36 @@ class CachedRunner:
             done.update(self._run(list(todo.values())))
         return [done[s.run_id] for s in specs]
 
-    def _run(self, specs: list[RunSpec]) -> dict[str, RunRecord]:
+    def compare(self, pairs: Sequence[tuple[RunRecord, RunRecord]]) -> list[RunRecord]:
+        """Each (run, baseline) run's record with its comparison against the baseline attached.
+
+        Comparisons parse both run folders: they run in parallel on the executor's
+        workers (:meth:`~ani.orchestrator.executors.Executor.submit_call`); one
+        already in ``run.json`` is reused. A pair that is not ``ok``, or whose
+        comparison fails there, comes back unchanged (the caller decides).
+        """
+        out = [rec for rec, _ in pairs]
+        futures = {}
+        for i, (rec, base) in enumerate(pairs):
+            if rec.status == "ok" and base.status == "ok" and not (
+                    rec.comparison is not None and rec.baseline_run_id == base.run_id):
+                futures[i] = self._ready().submit_call(attach_comparison, rec, base)
+        for i, fut in futures.items():
+            try:
+                out[i] = fut.result()
+            except Exception:  # noqa: BLE001  (the caller compares in-process and sees the error itself)
+                pass
+        return out
+
+    def _ready(self) -> Executor:
         if self._executor is None:
             self._executor = LocalExecutor(self.results, self.timeout_s, workers=self.workers)
-        self._executor.prepare(specs)
-        futures = [(s, self._executor.submit(s)) for s in specs]
+        return self._executor
+
+    def _run(self, specs: list[RunSpec]) -> dict[str, RunRecord]:
+        executor = self._ready()
+        executor.prepare(specs)
+        futures = [(s, executor.submit(s)) for s in specs]
         out = {}
         for spec, fut in futures:
             try:

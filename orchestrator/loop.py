@@ -231,9 +231,10 @@ class ClosedLoop:
     def simulate(self, it: int, planned: Sequence[Planned]) -> list[tuple[dict[str, Any], RunRecord, RunRecord]]:
         """Run every planned scenario and its baseline in one batch; one row each."""
         records = self.runner([x for _, spec, base in planned for x in (spec, base)])
+        pairs = [(records[2 * k], records[2 * k + 1]) for k in range(len(planned))]
+        compared = self.runner.compare(pairs)  # in parallel, on the executor's workers
         out = []
-        for k, (s, _, _) in enumerate(planned):
-            rec, base = records[2 * k], records[2 * k + 1]
+        for (s, _, _), rec, (_, base) in zip(planned, compared, pairs):
             out.append((self.evaluate(it, s, rec, base), rec, base))
         return out
 

@@ -397,6 +397,9 @@ def evaluate_mitigations(kg: KnowledgeGraph, g: nx.Graph, template: Template, pa
         except ScenarioError as exc:
             outcomes.append(MitigationOutcome(**base, candidate=cand, status="unrenderable", reason=str(exc)))
     records = runner([spec for _, spec in runnable]) if runnable else []
+    compare = getattr(runner, "compare", None)  # a CachedRunner compares on its workers, in parallel
+    if compare is not None and records:
+        records = compare([(rec, baseline) for rec in records])
     for (cand, _), rec in zip(runnable, records):
         outcomes.append(score(cand, rec, baseline, unmitigated_kpis, base))
     return outcomes
@@ -408,7 +411,10 @@ def score(candidate: Candidate, record: RunRecord, baseline: RunRecord, unmitiga
     if record.status != "ok":
         return MitigationOutcome(**base, candidate=candidate, status=record.status, run_id=record.run_id,
                                  folder=record.folder, reason=record.stderr_tail[-300:])
-    kpis = compare_runs(Path(baseline.folder), Path(record.folder))
+    if record.comparison is not None and record.baseline_run_id == baseline.run_id:
+        kpis = ScenarioKpis.model_validate(record.comparison)
+    else:
+        kpis = compare_runs(Path(baseline.folder), Path(record.folder))
     after = damage(kpis)
     imp = improvements(unmitigated_kpis, kpis)
     return MitigationOutcome(**base, candidate=candidate, status="ok", run_id=record.run_id, folder=record.folder,

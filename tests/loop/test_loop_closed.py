@@ -133,3 +133,21 @@ def test_the_loop_on_a_dask_cluster_finds_the_same_scenarios_and_damage(abilene_
     cols = ["digest", "damage", "cascade_depth", "best_effectiveness"]
     pd.testing.assert_frame_equal(on_dask.evaluated[cols], abilene_loop.evaluated[cols])
     assert all(Path(f).is_relative_to(results) for f in on_dask.evaluated["folder"])
+
+
+def test_the_loop_compares_runs_on_its_workers(tmp_path: Path, monkeypatch) -> None:
+    """Scenario-versus-baseline comparisons (scenarios and mitigations) parse both runs: the loop has
+    them computed in parallel on the executor's worker processes (here, in this process they would raise)."""
+    import ani.orchestrator.mitigate as mitigate_module
+    import ani.orchestrator.run as run_module
+
+    def no_parsing_here(*args, **kwargs):
+        raise AssertionError("compare_runs ran in the loop's process")
+
+    monkeypatch.setattr(run_module, "compare_runs", no_parsing_here)
+    monkeypatch.setattr(mitigate_module, "compare_runs", no_parsing_here)
+    config = LoopConfig(generator="causal-walk", iterations=1, budget=2, params=SHORT, mitigate_top=1, seed=3)
+    r = run_loop(load_topology("abilene"), config, tmp_path / "loop", results=tmp_path / "runs")
+    assert r.evaluated["status"].eq("ok").all() and r.evaluated["damage"].notna().all()
+    assert r.summary.runs_simulated > 4 and not r.mitigations.empty
+    assert r.mitigations["status"].eq("ok").any()
