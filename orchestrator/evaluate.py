@@ -71,7 +71,7 @@ from ani.llm.scenario import Event, EventType, Scenario
 from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.executors import Executor
 from ani.orchestrator.cached_runner import CachedRunner
-from ani.orchestrator.loop import FAMILY_KPIS, LOOP_DEFAULTS, LoopConfig, LoopResult, run_loop
+from ani.orchestrator.loop import FAMILY_KPIS, LOOP_DEFAULTS, LoopConfig, LoopResult, read_loop, run_loop
 from ani.orchestrator.records import write_json_atomic
 from ani.orchestrator.run import DEFAULT_TIMEOUT_S
 
@@ -346,12 +346,18 @@ def _network(config: EvalConfig, label: str, g: nx.Graph, params: dict[str, Any]
     for seed in config.seeds:
         for arm in arms:
             cfg = loop_config(config, arm, seed, params)
+            loop_dir = folder / "loops" / label / arm.name / f"seed-{seed}"
+            done = read_loop(loop_dir)
+            if done is not None and done.summary.config == cfg and done.summary.kg_digest == kg.digest:
+                log(f"{label}: {arm.name}, seed {seed}: done in an earlier evaluation here, reused")
+                notes.append(f"{label}/{arm.name}/seed {seed}: loop reused from {loop_dir}")
+                out.append((label, arm, done))
+                continue
             log(f"{label}: {arm.name}, seed {seed}, budget {cfg.budget}")
             opts = {**cfg.generator_options, **({"incidents": incidents} if arm.generator == "replay" else {})}
             try:
                 gen = get_generator(arm.generator, **opts)
-                res = run_loop(g, cfg, folder / "loops" / label / arm.name / f"seed-{seed}", runner=runner,
-                               generator=gen, kg=kg)
+                res = run_loop(g, cfg, loop_dir, runner=runner, generator=gen, kg=kg)
             except ProjectError as exc:
                 notes.append(f"{label}/{arm.name}/seed {seed}: skipped: {type(exc).__name__}: {exc}")
                 log(notes[-1])

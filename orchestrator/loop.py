@@ -373,6 +373,20 @@ class ClosedLoop:
         return LoopResult(summary, iterations, evaluated, archive, mitigations, folder)
 
 
+def read_loop(folder: str | Path) -> LoopResult | None:
+    """The loop written in ``folder`` by :func:`run_loop`; None when it holds no complete loop
+    (``loop.json`` is written last)."""
+    folder = Path(folder)
+    try:
+        summary = LoopSummary.model_validate_json((folder / "loop.json").read_text())
+        frames = {name: pd.read_parquet(folder / f"{name}.parquet")
+                  for name in ("iterations", "evaluated", "archive", "mitigations")}
+    except (OSError, ValueError):
+        return None
+    return LoopResult(summary, frames["iterations"], frames["evaluated"], frames["archive"], frames["mitigations"],
+                      folder)
+
+
 def run_loop(topology: nx.Graph, config: LoopConfig, folder: str | Path, results: str | Path | None = None,
              runner: CachedRunner | None = None, executor: Executor | None = None,
              generator: Generator | None = None, kg: KnowledgeGraph | None = None,

@@ -116,6 +116,13 @@ def test_evaluation_is_reproducible_per_seed(tmp_path: Path, small_eval) -> None
     first = first[(first["network"] == "Abilene") & (first["seed"] == 2) & first["arm"].isin(config.arms)]
     second = pd.read_parquet(tmp_path / "scenarios.parquet")
     pd.testing.assert_frame_equal(first[cols].reset_index(drop=True), second[cols].reset_index(drop=True))
+    # evaluating again in the same folder (after a crash, or with another arm added) reuses finished loops
+    more = evaluate(config.model_copy(update={"arms": ["causal-walk", "replay", "rule-based"]}), tmp_path)
+    assert sum("loop reused" in n for n in more.summary.notes) == 2
+    third = pd.read_parquet(tmp_path / "scenarios.parquet")
+    assert set(third["arm"]) == {"causal-walk", "replay", "rule-based"}
+    pd.testing.assert_frame_equal(second[cols].reset_index(drop=True),
+                                  third[third["arm"] != "rule-based"][cols].reset_index(drop=True))
 
 
 @pytest.mark.ns3
