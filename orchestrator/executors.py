@@ -346,6 +346,20 @@ def container_user() -> str:
     return "1000:1000" if uid == 0 else f"{uid}:{gid}"
 
 
+def share_with_containers(results: Path, user: str) -> None:
+    """Let the containers' ``user`` (``uid:gid``) read the queue and write runs in ``results``.
+
+    Run as root, this process writes the store as root but the containers run as
+    ``1000``: the mounted ``results`` folder is handed to their uid (its run
+    folders, ``.attempts`` and ``.ani-cache`` are then created by them). A
+    non-root user's containers run as that user: nothing to do.
+    """
+    uid, _, gid = user.partition(":")
+    results.mkdir(parents=True, exist_ok=True)
+    if os.getuid() == 0 and uid.isdigit() and int(uid) != 0 and results.stat().st_uid != int(uid):
+        os.chown(results, int(uid), int(gid) if gid.isdigit() else -1)
+
+
 def docker_command(image: str, results: Path, spec_name: str, timeout_s: float, name: str, *,
                    docker: str = "docker", user: str | None = None, build_only: bool = False,
                    extra_args: Sequence[str] = ()) -> list[str]:
@@ -423,7 +437,9 @@ class DockerExecutor(Executor):
     def _container(self, spec: RunSpec, build_only: bool = False) -> RunRecord | None:
         name = f"ani-{spec.run_id}-{uuid.uuid4().hex[:8]}"
         queued = self.results / QUEUE / f"{name}.json"
+        share_with_containers(self.results, self._user or container_user())
         write_json_atomic(queued, spec.model_dump_json())
+        queued.chmod(0o644)  # mkstemp makes it 0600: the containers' user may not be this one (root: 1000)
         try:
             proc = self._docker_run(self.command(queued.name, name, build_only), name)
         finally:

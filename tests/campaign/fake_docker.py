@@ -7,8 +7,10 @@ checks what the real engine would be asked (``--rm``, a non-root ``--user``,
 environment and working folder to the host path, runs the command on this
 machine (so the image's entry point — ``ani campaign worker`` — really runs,
 with real ns-3), and maps host paths in its output back to container paths, so
-the executor sees what a container prints. ``kill`` is accepted and does
-nothing; anything else exits 125 like an engine error.
+the executor sees what a container prints. Run as root with a non-root
+``--user``, it also checks what that user could do in a real container: write
+the mounted folders, read the files the command names (the queued spec).
+``kill`` is accepted and does nothing; anything else exits 125 like an engine error.
 """
 
 from __future__ import annotations
@@ -39,6 +41,28 @@ def refuse(message: str) -> int:
     return 125
 
 
+def can(path: str, uid: int, gid: int, bits: int) -> bool:
+    """Whether ``uid:gid`` has permission ``bits`` (4 read, 2 write) on ``path`` (its mode, not root's)."""
+    st = os.stat(path)
+    shift = 6 if st.st_uid == uid else 3 if st.st_gid == gid else 0
+    return bool((st.st_mode >> shift) & bits)
+
+
+def refuse_as_container_user(user: str, mounts: list[tuple[str, ...]], command: list[str]) -> str | None:
+    """Why the container's non-root ``user`` could not run ``command`` here as root can (``None``: it could)."""
+    uid, _, gid = user.partition(":")
+    if os.getuid() != 0 or not uid.isdigit():
+        return None
+    uid_n, gid_n = int(uid), int(gid) if gid.isdigit() else -1
+    for host, _inside in mounts:
+        if not can(host, uid_n, gid_n, 2):
+            return f"{host} (mounted) is not writable by the container's user {user}"
+    for arg in command:
+        if os.path.isfile(arg) and not can(arg, uid_n, gid_n, 4):
+            return f"{arg} is not readable by the container's user {user}"
+    return None
+
+
 def run(args: list[str]) -> int:
     opts, _image, command = parse(args)
     user = opts.get("--user", ["root"])[-1]
@@ -56,6 +80,10 @@ def run(args: list[str]) -> int:
     env = dict(os.environ)
     env.update(dict(to_host(e).split("=", 1) for e in opts.get("-e", [])))
     cwd = to_host(opts.get("-w", ["/"])[-1])
+    problem = refuse_as_container_user(user, mounts, [to_host(a) for a in command])
+    if problem:  # what the container's entry point would fail with (not an engine error)
+        print(f"fake docker: {problem}", file=sys.stderr)
+        return 2
     proc = subprocess.run([to_host(a) for a in command], env=env, cwd=cwd, capture_output=True, text=True)
     out = proc.stdout
     for host, inside in mounts:

@@ -157,6 +157,22 @@ def test_the_docker_command_runs_the_entry_point_as_non_root_without_network(tmp
     assert not user.startswith("0:") and user != "root", "containers never run as root"
 
 
+def test_the_containers_user_can_read_the_queued_spec_and_write_the_runs(tmp_path: Path,
+                                                                         specs: dict[str, RunSpec]) -> None:
+    """Run as root, the containers run as 1000: a real engine showed that they could neither read the
+    queued spec (mkstemp's 0600) nor write in the mounted folder root had created ('is not readable')."""
+    seen = tmp_path / "seen.txt"
+    shim = tmp_path / "docker"  # records the spec's mode and the mount's owner, as the container would find them
+    shim.write_text('#!/bin/sh\nwhile [ "$1" != "-v" ]; do shift; done; host="${2%%:*}"\n'
+                    f'stat -c "%a %u" "$host"/.queue/*.json "$host" > "{seen}"\n')
+    shim.chmod(0o755)
+    ex = DockerExecutor("ani:test", tmp_path / "runs", TIMEOUT_S, docker=str(shim))
+    assert ex.prepare([specs["ok"]]) == []
+    (spec_mode, _), (_, owner) = (line.split() for line in seen.read_text().splitlines())
+    assert int(spec_mode, 8) & 0o044 == 0o044, "the queued spec must be readable by the containers' user"
+    assert int(owner) == (1000 if os.getuid() == 0 else os.getuid()), "the mounted folder must be theirs"
+
+
 @pytest.mark.docker
 def test_a_real_engine_runs_a_run_in_the_image(tmp_path: Path, specs: dict[str, RunSpec]) -> None:
     docker = shutil.which("docker")
