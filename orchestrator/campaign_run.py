@@ -234,7 +234,7 @@ class _Driver:
                       error=f"{type(exc).__name__}: {exc}"[:2000])
             return
         entry = self.store.entries().get(scen_id)
-        if entry is not None and entry.record is not None and entry.record.run_id == record.run_id:
+        if entry is not None:
             self.store.append(entry.model_copy(update={"record": record}))
 
     def _maybe_write_dataset(self) -> None:

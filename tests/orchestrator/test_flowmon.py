@@ -302,7 +302,7 @@ def test_csv_extra_columns_ignored(tmp_path: Path) -> None:
 
 def test_a_timeseries_without_tx_failed_reads_as_no_refused_sends(tmp_path: Path) -> None:
     """Programs of older templates wrote no tx_failed column: it reads as 0, typed int."""
-    from ani.orchestrator.flowmon import CSV_SCHEMAS, read_csv_table
+    from ani.orchestrator.run_csv import CSV_SCHEMAS, read_csv_table
 
     old = tmp_path / "timeseries.csv"
     old.write_text("flow,bin,t_start_s,tx_packets,rx_by_send,rx_packets,rx_bytes,delay_sum_s\n0,3,0.15,5,4,4,4000,0.04\n")
