@@ -11,7 +11,7 @@ Input format (one record per line, whitespace-separated)::
     param <name> <number>
     node  <index> <id> <cpu_pps (0: no CPU model)>
     link  <index> <u> <v> <capacity_bps> <delay_s> <ospf_cost> <link_id>
-    flow  <index> <src> <dst> <rate_bps> <packet_bytes> <start_s> <stop_s> demand|attack
+    flow  <index> <src> <dst> <rate_bps> <packet_bytes> <start_s> <stop_s> demand|attack|probe
     event <index> <time_s> <event_type> <magnitude> <magnitude2> <duration_s> <label> link|node <n> <target>...
     probe <index> <time_s>
     mitigation <index> <time_s> <kind> link|node <target index> <value>
@@ -32,13 +32,14 @@ from typing import Literal
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
-from ani.kg.demands import Demand, scaled_gravity_demands
+from ani.kg.demands import Demand
 from ani.kg.errors import ScenarioError, UnknownComponentError
 from ani.kg.topology import graph_digest
 from ani.llm.scenario import EventType, Scenario
 from ani.ns3_scenarios.events import EventRow, attack_demands, event_rows
 from ani.ns3_scenarios.mitigations import Mitigation, MitigationRow, mitigation_rows
 from ani.ns3_scenarios.build import compile_command, ns3_root, ns3_version
+from ani.ns3_scenarios.sizing import TrafficSizing, auto_sized, drain_needed_s, sized_traffic
 from ani.ns3_scenarios.templates import ParamValue, Template
 from ani.ns3_scenarios.traffic import file_digest
 
@@ -64,7 +65,7 @@ class FlowRow(BaseModel):
     packet_bytes: int = Field(ge=64, le=1472)
     start_s: float = Field(ge=0)
     stop_s: float = Field(gt=0)
-    kind: Literal["demand", "attack"] = "demand"
+    kind: Literal["demand", "attack", "probe"] = "demand"
 
 
 class RunSpec(BaseModel):
@@ -93,6 +94,7 @@ class RunSpec(BaseModel):
     trace_file: str | None = None
     trace_digest: str | None = None
     mitigations: list[MitigationRow] = Field(default_factory=list)
+    sizing: TrafficSizing | None = None
 
     def input_text(self) -> str:
         """The program's ``input.txt``."""
@@ -163,11 +165,32 @@ def run_id_of(program_source: str, input_text: str) -> str:
 
 
 def timeline(params: dict[str, ParamValue], scenario: Scenario) -> tuple[float, float, float]:
-    """(traffic start, traffic stop, simulation end) in seconds."""
+    """(traffic start, traffic stop, simulation end) in seconds.
+
+    The end leaves ``drain_s`` after the traffic stops; :func:`render` extends it
+    to what the network needs to empty (:func:`~ani.ns3_scenarios.sizing.drain_needed_s`).
+    """
     start = float(params["warmup_s"])
     last = max([e.timestamp for e in scenario.events], default=start)
     stop = max(start, last) + float(params["observe_s"])
     return start, stop, stop + float(params["drain_s"])
+
+
+def _flows(g: nx.Graph, params: dict[str, ParamValue], index: dict[str, int], demands: list[Demand] | None,
+           start: float, stop: float) -> tuple[list[FlowRow], TrafficSizing | None]:
+    """The demand and probe flows of a run (attack flows are added by the caller)."""
+    size = int(params["packet_bytes"])
+    sizing = None
+    if demands is None and params["gravity_traffic"]:
+        demands, probes, sizing = sized_traffic(g, params)
+    else:
+        demands, probes = demands or [], sized_traffic(g, params, demands=False)[1]
+    flows = [FlowRow(src=index[d.src], dst=index[d.dst], rate_bps=d.rate_bps, packet_bytes=size,
+                     start_s=start, stop_s=stop) for d in demands]
+    flows += [FlowRow(src=index[p.src], dst=index[p.dst], rate_bps=p.rate_bps,
+                      packet_bytes=int(params["probe_bytes"]), start_s=start, stop_s=stop, kind="probe")
+              for p in probes]
+    return flows, sizing
 
 
 def render(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str, ParamValue],
@@ -188,18 +211,17 @@ def render(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str
     times: the same scenario with and without them is a counterfactual pair. Raises
     :class:`ScenarioError` naming the event.
     """
+    params = auto_sized(g, params)  # type: ignore[assignment]
     scale = float(params["capacity_scale"])
     nodes, index, links = _network(g, scale)
     try:
         events = event_rows(g, scenario.events, template.manifest.events, index)
     except UnknownComponentError as exc:
         raise ScenarioError(f"scenario {scenario.name!r}: {exc}") from exc
-    if demands is None:
-        demands = scaled_gravity_demands(g, float(params["load_factor"]), scale) if params["gravity_traffic"] else []
     start, stop, end = window or timeline(params, scenario)
+    end = max(end, stop + drain_needed_s(g, scale, int(params["queue_packets"]), int(params["packet_bytes"])))
     size = int(params["packet_bytes"])
-    flows = [FlowRow(src=index[d.src], dst=index[d.dst], rate_bps=d.rate_bps, packet_bytes=size,
-                     start_s=start, stop_s=stop) for d in demands]
+    flows, sizing = _flows(g, params, index, demands, start, stop)
     flows += [FlowRow(src=index[d.src], dst=index[d.dst], rate_bps=d.rate_bps, packet_bytes=size,
                       start_s=t0, stop_s=min(t1, stop), kind="attack")
               for d, t0, t1 in attack_demands(g, events, nodes, scale)]
@@ -220,7 +242,7 @@ def render(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str
                    ns3_version=ns3_version(), params=params, duration_s=end,
                    graph_name=str(g.graph.get("name", "graph")), graph_digest=graph_digest(g),
                    scenario=scenario, nodes=nodes, cpu_pps=cpu, links=links, flows=flows, events=events,
-                   probes=probes, mitigations=mrows)
+                   probes=probes, mitigations=mrows, sizing=sizing)
 
 
 RUN_SH = """#!/bin/sh

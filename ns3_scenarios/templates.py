@@ -134,12 +134,19 @@ class Template(BaseModel):
         return h.hexdigest()[:16]
 
     def params(self, overrides: dict[str, object] | None = None) -> dict[str, ParamValue]:
-        """Defaults merged with ``overrides``, each validated against the manifest."""
+        """Defaults merged with ``overrides``, each validated against the manifest.
+
+        Setting ``capacity_scale`` or ``packet_bytes`` turns ``auto_size`` off
+        (unless ``auto_size`` itself is given): the user's sizing wins.
+        """
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - set(self.manifest.parameters))
         if unknown:
             known = ", ".join(sorted(self.manifest.parameters))
             raise TemplateError(f"template {self.manifest.name}: unknown parameter(s) {unknown}; known: {known}")
+        if "auto_size" in self.manifest.parameters and "auto_size" not in overrides \
+                and not {"capacity_scale", "packet_bytes"}.isdisjoint(overrides):
+            overrides["auto_size"] = False
         return {
             name: spec.coerce(name, overrides.get(name, spec.default))
             for name, spec in self.manifest.parameters.items()

@@ -45,25 +45,35 @@ Per link direction (:func:`link_kpis`)
 
 Baseline versus scenario (:func:`compare`)
 -----------------------------------------
-``delta_x = scenario_x - baseline_x``. A flow is ``impacted`` when
-``delta_loss_ratio > IMPACT_LOSS_DELTA``, or its mean delay grew by more than
-``IMPACT_DELAY_RATIO`` times *and* by more than ``IMPACT_DELAY_DELTA_S``, or it
-``lost_all`` delivery (received in the baseline, nothing in the scenario).
+``delta_x = scenario_x - baseline_x``. A flow is ``measurable`` when it tried
+to send at least ``MIN_MEASURABLE_PACKETS`` packets in both runs; only a
+measurable flow can be ``impacted``: ``delta_loss_ratio > IMPACT_LOSS_DELTA``,
+or its mean delay grew by more than ``IMPACT_DELAY_RATIO`` times *and* by more
+than ``IMPACT_DELAY_DELTA_S``, or it ``lost_all`` delivery (received in the
+baseline, nothing in the scenario). A node is impacted when at least
+``IMPACTED_NODE_SHARE`` of the traffic it offers or receives (bit/s of its
+measurable flows) is in impacted flows (:func:`impacted_nodes`).
 
 Reroute time (:func:`reroute_times`)
 -----------------------------------
 For a flow and an injected event at ``t``, ``latency = first_rx_after_s - t``
-is when the first packet sent at/after ``t`` that got through arrived. The flow
-is ``disrupted`` when ``latency`` exceeds its undisturbed latency by more than
-``REROUTE_TOLERANCE_S`` (or it never delivered again although it delivered
-before). Undisturbed latency: the baseline run's ``first_rx_after_s - t`` for
+is when the first packet sent at/after ``t`` that got through arrived. A (flow, event)
+is ``measurable`` when the flow was sending at ``t`` with a packet gap of at
+most ``REROUTE_MAX_GAP_S`` (the probe flows, and demand flows that fast);
+only then can it be ``disrupted``: ``latency`` exceeds its undisturbed latency
+by more than ``REROUTE_TOLERANCE_S``, or it never delivered again although it
+delivered before. It is ``unrecovered`` when it is disrupted, nothing sent at
+or after ``t`` arrived, and it tried to send at least
+``UNRECOVERED_MIN_PACKETS`` packets after ``t`` (so they were lost). Undisturbed latency: the baseline run's ``first_rx_after_s - t`` for
 the same flow and event (the baseline must be probed at the scenario's event
 times); without a baseline probe, ``last_rx_before_s + ipi - t`` where
 ``ipi = packet_bytes * 8 / rate_bps``. With ``flows`` given, a flow not sending
 at ``t`` (outside ``[start_s, stop_s)``) has no estimate, hence is not disrupted;
 without ``flows``, ``ipi = 0`` and every flow counts as sending.
 ``reroute_time_s = latency`` of disrupted flows that ``recovered`` (NaN
-otherwise); ``outage_s = first_rx_after_s - last_rx_before_s``.
+otherwise); ``outage_s = first_rx_after_s - last_rx_before_s``. The headline
+reroute times come from the probe flows (class ``probe``) when the run has
+them, at their packet gap's resolution.
 """
 
 from __future__ import annotations
@@ -86,6 +96,14 @@ IMPACT_DELAY_RATIO = 1.1
 IMPACT_DELAY_DELTA_S = 1e-3
 #: ``reroute_times``: slack over the undisturbed latency before a flow counts as disrupted.
 REROUTE_TOLERANCE_S = 2e-3
+#: ``compare``: a flow with fewer send attempts than this (in either run) is not measurable.
+MIN_MEASURABLE_PACKETS = 20
+#: ``reroute_times``: a flow sending packets further apart than this cannot time a reroute.
+REROUTE_MAX_GAP_S = 0.05
+#: ``reroute_times``: an unrecovered flow must have tried to send at least this many packets after the event.
+UNRECOVERED_MIN_PACKETS = 10
+#: ``impacted_nodes``: share of a node's traffic in impacted flows from which the node is impacted.
+IMPACTED_NODE_SHARE = 0.25
 #: ``link_kpis``: utilisation from which a link direction is congested.
 CONGESTED_UTILISATION = 0.9
 #: Protocol number FlowMonitor flows must have to match application (UDP) flows.
@@ -98,7 +116,7 @@ FLOW_KPI_DTYPES: dict[str, str] = {
     "loss_ratio": "float64", "throughput_bps": "float64", "mean_delay_s": "float64",
     "min_delay_s": "float64", "max_delay_s": "float64", "p50_delay_s": "float64",
     "p95_delay_s": "float64", "p99_delay_s": "float64", "jitter_s": "float64",
-    "no_route_packets": "int64", "fm_dropped_packets": "int64", "fm_flows": "int64",
+    "no_route_packets": "int64", "fm_dropped_packets": "int64", "fm_flows": "int64", "class": "object",
 }
 FLOW_KPI_COLUMNS = list(FLOW_KPI_DTYPES)
 _FM_AGG_COLUMNS = ["p50_delay_s", "p95_delay_s", "p99_delay_s", "jitter_s",
@@ -169,6 +187,7 @@ def flow_kpis(tables: RunTables) -> pd.DataFrame:
         "min_delay_s": f["delay_min_s"].where(received),
         "max_delay_s": f["delay_max_s"].where(received),
         "no_route_packets": f["tx_failed"],
+        "class": f["class"] if "class" in f.columns else "demand",
     })
     out = out.merge(_flowmon_per_flow(tables), on="flow", how="left")
     out[["fm_dropped_packets", "fm_flows"]] = out[["fm_dropped_packets", "fm_flows"]].fillna(0)
@@ -267,9 +286,9 @@ def cascade_depth(tables: RunTables) -> int:
 def compare(baseline: pd.DataFrame, scenario: pd.DataFrame) -> pd.DataFrame:
     """Flow-by-flow differences between two :func:`flow_kpis` frames of the same flows.
 
-    Columns: ``flow, src, dst``, ``baseline_<k>`` and ``scenario_<k>`` for
+    Columns: ``flow, src, dst, offered_bps``, ``baseline_<k>`` and ``scenario_<k>`` for
     ``k`` in ``loss_ratio, mean_delay_s, p99_delay_s, throughput_bps,
-    rx_packets``, ``delta_loss_ratio, delta_mean_delay_s, delta_p99_delay_s,
+    rx_packets``, ``measurable``, ``delta_loss_ratio, delta_mean_delay_s, delta_p99_delay_s,
     delta_throughput_bps`` (scenario - baseline, NaN where either is NaN),
     ``lost_all`` and ``impacted`` (bool; rules in the module docstring).
 
@@ -278,18 +297,31 @@ def compare(baseline: pd.DataFrame, scenario: pd.DataFrame) -> pd.DataFrame:
     if set(baseline["flow"]) != set(scenario["flow"]):
         diff = sorted(set(baseline["flow"]) ^ set(scenario["flow"]))
         raise SimulationError(f"baseline and scenario flows differ: {diff[:10]}")
-    keys = ["loss_ratio", "mean_delay_s", "p99_delay_s", "throughput_bps", "rx_packets"]
-    b = baseline[["flow", "src", "dst", *keys]].rename(columns={k: f"baseline_{k}" for k in keys})
-    s = scenario[["flow", *keys, "tx_packets"]].rename(columns={k: f"scenario_{k}" for k in keys})
+    keys = ["loss_ratio", "mean_delay_s", "p99_delay_s", "throughput_bps", "rx_packets", "tx_packets"]
+    b = baseline[["flow", "src", "dst", "offered_bps", *keys]].rename(columns={k: f"baseline_{k}" for k in keys})
+    s = scenario[["flow", *keys]].rename(columns={k: f"scenario_{k}" for k in keys})
     out = b.merge(s, on="flow")
+    out["measurable"] = ((out.pop("baseline_tx_packets") >= MIN_MEASURABLE_PACKETS)
+                         & (out["scenario_tx_packets"] >= MIN_MEASURABLE_PACKETS))
     for k in keys[:4]:
         out[f"delta_{k}"] = out[f"scenario_{k}"] - out[f"baseline_{k}"]
     out["lost_all"] = ((out["baseline_rx_packets"] > 0) & (out["scenario_rx_packets"] == 0)
-                       & (out.pop("tx_packets") > 0))
+                       & (out.pop("scenario_tx_packets") > 0))
     slower = ((out["scenario_mean_delay_s"] > IMPACT_DELAY_RATIO * out["baseline_mean_delay_s"])
               & (out["delta_mean_delay_s"] > IMPACT_DELAY_DELTA_S))
-    out["impacted"] = (out["delta_loss_ratio"] > IMPACT_LOSS_DELTA) | slower | out["lost_all"]
+    out["impacted"] = out["measurable"] & ((out["delta_loss_ratio"] > IMPACT_LOSS_DELTA) | slower
+                                           | out["lost_all"])
     return out.reset_index(drop=True)
+
+
+def impacted_nodes(cmp: pd.DataFrame, share: float = IMPACTED_NODE_SHARE) -> list[str]:
+    """Nodes with at least ``share`` of their measurable traffic (sent or received, bit/s) in impacted flows."""
+    m = cmp[cmp["measurable"]]
+    ends = pd.concat([m[["src", "offered_bps", "impacted"]].rename(columns={"src": "node"}),
+                      m[["dst", "offered_bps", "impacted"]].rename(columns={"dst": "node"})])
+    ends["hit_bps"] = ends["offered_bps"].where(ends["impacted"], 0.0)
+    per = ends.groupby("node")[["offered_bps", "hit_bps"]].sum()
+    return sorted(str(n) for n in per.index[(per["offered_bps"] > 0) & (per["hit_bps"] >= share * per["offered_bps"])])
 
 
 # ---------------------------------------------------------------------- reroute
@@ -326,6 +358,22 @@ def _reference_latency(probes: pd.DataFrame, baseline_probes: pd.DataFrame | Non
     return pd.Series(np.where(probed, merged["ref"], estimate), index=probes.index)
 
 
+def _evidence(probes: pd.DataFrame, flows: pd.DataFrame | None) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Per probe row: measurable (sending at ``t`` with a gap <= REROUTE_MAX_GAP_S), the
+    number of packets the flow tried to send at or after ``t``, and its class."""
+    if flows is None:
+        inf = pd.Series(np.inf, index=probes.index)
+        return pd.Series(True, index=probes.index), inf, pd.Series("demand", index=probes.index)
+    info = flows.set_index("flow")
+    gap = probes["flow"].map(_ratio(info["packet_bytes"] * 8, info["rate_bps"]))
+    t = probes["event_time_s"]
+    start, stop = probes["flow"].map(info["start_s"]), probes["flow"].map(info["stop_s"])
+    measurable = (start <= t) & (t < stop) & (gap <= REROUTE_MAX_GAP_S)
+    kind = probes["flow"].map(info["class"]) if "class" in info.columns else "demand"
+    return measurable.fillna(False).astype(bool), ((stop - t) / gap).fillna(0.0), \
+        pd.Series(kind, index=probes.index).fillna("demand")
+
+
 def _event_info(events: pd.DataFrame) -> pd.DataFrame:
     """event, event_type, target of the injected events."""
     inj = events.loc[events["phase"] == "inject", ["event", "event_type", "target"]]
@@ -357,9 +405,9 @@ def reroute_times(
     Returns
     -------
     pd.DataFrame
-        The probe columns + ``event_type, target, latency_s, reference_latency_s,
-        disrupted, recovered, reroute_time_s, outage_s`` (definitions in the
-        module docstring); one row per probe, disrupted or not.
+        The probe columns + ``event_type, target, class, latency_s, reference_latency_s,
+        measurable, disrupted, recovered, unrecovered, reroute_time_s, outage_s``
+        (definitions in the module docstring); one row per probe, disrupted or not.
     """
     out = probes.merge(_event_info(events), on="event", how="left")
     if event_types is not None:
@@ -368,8 +416,11 @@ def reroute_times(
     ref = _reference_latency(out, baseline_probes, flows)
     out["reference_latency_s"] = ref
     out["recovered"] = out["first_rx_after_s"].notna()
+    measurable, sent_after, kind = _evidence(out, flows)
+    out["class"], out["measurable"] = kind, measurable
     late = out["latency_s"] > ref + REROUTE_TOLERANCE_S
-    out["disrupted"] = ref.notna() & (late | ~out["recovered"])
+    out["disrupted"] = measurable & ref.notna() & (late | ~out["recovered"])
+    out["unrecovered"] = out["disrupted"] & ~out["recovered"] & (sent_after >= UNRECOVERED_MIN_PACKETS)
     out["reroute_time_s"] = out["latency_s"].where(out["disrupted"] & out["recovered"])
     out["outage_s"] = out["first_rx_after_s"] - out["last_rx_before_s"]
     return out
@@ -403,6 +454,8 @@ class ScenarioKpis(BaseModel):
     reroute_time_max_s: float | None
     convergence_time_s: float | None
     congested_links: int
+    not_measurable_flows: int = 0
+    reroute_resolution_s: float | None = None
 
 
 def _opt(x: float) -> float | None:
@@ -421,20 +474,29 @@ class _RerouteSummary(TypedDict):
     reroute_time_median_s: float | None
     reroute_time_max_s: float | None
     convergence_time_s: float | None
+    reroute_resolution_s: float | None
 
 
-def _reroute_summary(reroutes: pd.DataFrame | None) -> _RerouteSummary:
+def _reroute_summary(reroutes: pd.DataFrame | None, gaps: pd.Series | None = None) -> _RerouteSummary:
+    """Disrupted and unrecovered demand flows; reroute times from the probes when there are any."""
     if reroutes is None or reroutes.empty:
         return {"disrupted_flows": 0, "unrecovered_flows": 0, "reroute_time_median_s": None,
-                "reroute_time_max_s": None, "convergence_time_s": None}
+                "reroute_time_max_s": None, "convergence_time_s": None, "reroute_resolution_s": None}
+    kind = reroutes["class"] if "class" in reroutes.columns else pd.Series("demand", index=reroutes.index)
+    unrecovered = reroutes["unrecovered"] if "unrecovered" in reroutes.columns else ~reroutes["recovered"]
     hit = reroutes[reroutes["disrupted"]]
-    times = hit["reroute_time_s"].dropna()
+    demand = hit[kind[hit.index] != "probe"]
+    timed = hit[kind[hit.index] == "probe"] if (kind == "probe").any() else hit
+    times = timed["reroute_time_s"].dropna()
     top = _opt(times.max()) if len(times) else None
+    resolution = None
+    if gaps is not None and len(times):
+        resolution = _opt(gaps.reindex(timed.loc[times.index, "flow"]).max())
     return {
-        "disrupted_flows": int(hit["flow"].nunique()),
-        "unrecovered_flows": int(hit.loc[~hit["recovered"], "flow"].nunique()),
+        "disrupted_flows": int(demand["flow"].nunique()),
+        "unrecovered_flows": int(demand.loc[unrecovered[demand.index], "flow"].nunique()),
         "reroute_time_median_s": _opt(times.median()) if len(times) else None,
-        "reroute_time_max_s": top, "convergence_time_s": top,
+        "reroute_time_max_s": top, "convergence_time_s": top, "reroute_resolution_s": resolution,
     }
 
 
@@ -443,11 +505,13 @@ def scenario_summary(
     scenario: pd.DataFrame,
     reroutes: pd.DataFrame | None = None,
     links: pd.DataFrame | None = None,
+    gaps: pd.Series | None = None,
 ) -> ScenarioKpis:
     """Summarise :func:`flow_kpis` of a baseline and a scenario run.
 
     ``reroutes`` is :func:`reroute_times` of the scenario and ``links`` its
-    :func:`link_kpis` (both optional). Latency deltas are over flows with a
+    :func:`link_kpis` (both optional); ``gaps`` the packet gap of each flow
+    (seconds, indexed by flow), for the reroute times' resolution. Latency deltas are over flows with a
     defined ``delta_mean_delay_s``; loss ratios are totals (sum lost / sum
     attempts); throughputs are sums over flows; ``convergence_time_s`` is the
     largest reroute time.
@@ -455,23 +519,23 @@ def scenario_summary(
     cmp = compare(baseline, scenario)
     hit = cmp[cmp["impacted"]]
     deltas = cmp["delta_mean_delay_s"].dropna()
-    nodes = sorted({str(n) for n in pd.concat([hit["src"], hit["dst"]])})
     return ScenarioKpis(
-        flows=len(cmp), impacted_flows=len(hit), lost_all_flows=int(cmp["lost_all"].sum()),
-        impacted_nodes=nodes,
+        flows=len(cmp), impacted_flows=len(hit), lost_all_flows=int(hit["lost_all"].sum()),
+        impacted_nodes=impacted_nodes(cmp), not_measurable_flows=int((~cmp["measurable"]).sum()),
         mean_delta_delay_s=_opt(deltas.mean()) if len(deltas) else None,
         max_delta_delay_s=_opt(deltas.max()) if len(deltas) else None,
         baseline_loss_ratio=_total_loss(baseline), scenario_loss_ratio=_total_loss(scenario),
         baseline_throughput_bps=float(baseline["throughput_bps"].sum()),
         scenario_throughput_bps=float(scenario["throughput_bps"].sum()),
         congested_links=int(links["congested"].sum()) if links is not None else 0,
-        **_reroute_summary(reroutes),
+        **_reroute_summary(reroutes, gaps),
     )
 
 
 __all__ = [
     "CONGESTED_UTILISATION", "FLOW_KPI_COLUMNS", "FLOW_KPI_DTYPES", "IMPACT_DELAY_DELTA_S",
-    "IMPACT_DELAY_RATIO", "IMPACT_LOSS_DELTA", "REROUTE_TOLERANCE_S", "ScenarioKpis",
-    "cascade_depth", "compare", "flow_kpis", "interval_kpis", "link_interval_kpis", "link_kpis",
-    "reroute_times", "scenario_summary",
+    "IMPACT_DELAY_RATIO", "IMPACT_LOSS_DELTA", "IMPACTED_NODE_SHARE", "MIN_MEASURABLE_PACKETS",
+    "REROUTE_MAX_GAP_S", "REROUTE_TOLERANCE_S", "UNRECOVERED_MIN_PACKETS", "ScenarioKpis",
+    "cascade_depth", "compare", "flow_kpis", "impacted_nodes", "interval_kpis", "link_interval_kpis",
+    "link_kpis", "reroute_times", "scenario_summary",
 ]

@@ -27,7 +27,7 @@ CSV_SCHEMAS: dict[str, dict[str, ColumnKind]] = {
         "src_port": "int", "dst_port": "int", "rate_bps": "float", "packet_bytes": "int",
         "start_s": "float", "stop_s": "float", "tx_packets": "int", "tx_failed": "int",
         "rx_packets": "int", "rx_bytes": "int", "delay_sum_s": "float",
-        "delay_min_s": "float", "delay_max_s": "float",
+        "delay_min_s": "float", "delay_max_s": "float", "class": "str",
     },
     "timeseries.csv": {
         "flow": "int", "bin": "int", "t_start_s": "float", "tx_packets": "int",
@@ -83,8 +83,10 @@ def _convert(raw: pd.Series, kind: ColumnKind, where: str) -> pd.Series:
     return values.astype("int64" if kind == "int" else "float64")
 
 
-#: columns a file may lack (written by older template programs): filled with 0
-OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {"timeseries.csv": frozenset({"tx_failed"})}
+#: columns a file may lack (written by older template programs), and the value they then take
+OPTIONAL_DEFAULTS: dict[str, dict[str, int | str]] = {"timeseries.csv": {"tx_failed": 0},
+                                                       "flows.csv": {"class": "demand"}}
+OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in OPTIONAL_DEFAULTS.items()}
 
 
 def read_csv_table(path: str | Path, columns: dict[str, ColumnKind]) -> pd.DataFrame:
@@ -92,7 +94,7 @@ def read_csv_table(path: str | Path, columns: dict[str, ColumnKind]) -> pd.DataF
 
     Extra columns are ignored (forward compatible); an empty ``float`` cell is
     NaN; ``int`` and ``str`` cells must not be empty. A column of
-    :data:`OPTIONAL_COLUMNS` that the file lacks is all 0.
+    :data:`OPTIONAL_DEFAULTS` that the file lacks takes its default value.
 
     Raises
     ------
@@ -108,7 +110,8 @@ def read_csv_table(path: str | Path, columns: dict[str, ColumnKind]) -> pd.DataF
         if absent:
             frame = read_csv_table(path, {c: k for c, k in columns.items() if c not in absent})
             for c in absent:
-                frame[c] = np.zeros(len(frame), dtype="int64" if columns[c] == "int" else "float64")
+                frame[c] = pd.Series([OPTIONAL_DEFAULTS[path.name][c]] * len(frame), index=frame.index,
+                                     dtype=DTYPES[columns[c]])
             return frame[list(columns)]
     fast = _read_typed(path, columns)
     if fast is not None:

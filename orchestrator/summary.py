@@ -59,6 +59,11 @@ class RunKpis(BaseModel):
     cascade_depth: int
 
 
+def demand_flows(flows: pd.DataFrame) -> pd.DataFrame:
+    """The network's own traffic of a :func:`~ani.orchestrator.kpis.flow_kpis` frame: probe flows left out."""
+    return flows[flows["class"] != "probe"].reset_index(drop=True) if "class" in flows.columns else flows
+
+
 def traffic_span_s(tables: RunTables) -> float:
     """Seconds during which traffic was offered (first start to last stop)."""
     flows = tables.flows
@@ -104,12 +109,14 @@ def _headline(flows: int, attempts: int, delivered: int, rx_bytes: float, delay_
 def headline_from_tables(tables: RunTables, flows: pd.DataFrame | None = None,
                          links: pd.DataFrame | None = None) -> RunKpis:
     """The reference: :class:`RunKpis` aggregated from the parsed tables (and their
-    :func:`~ani.orchestrator.kpis.flow_kpis` / :func:`~ani.orchestrator.kpis.link_kpis`, if already computed)."""
-    flows = K.flow_kpis(tables) if flows is None else flows
+    :func:`~ani.orchestrator.kpis.flow_kpis` / :func:`~ani.orchestrator.kpis.link_kpis`, if already computed).
+    Probe flows are left out of the traffic totals (links and cascades count everything)."""
+    flows = demand_flows(K.flow_kpis(tables) if flows is None else flows)
     links = K.link_kpis(tables, traffic_span_s(tables)) if links is None else links
+    own = tables.flows[tables.flows["flow"].isin(flows["flow"])]
     return _headline(
         flows=len(flows), attempts=int(flows["tx_packets"].sum()), delivered=int(flows["rx_packets"].sum()),
-        rx_bytes=float(tables.flows["rx_bytes"].sum()), delay_sum_s=float(tables.flows["delay_sum_s"].sum()),
+        rx_bytes=float(own["rx_bytes"].sum()), delay_sum_s=float(own["delay_sum_s"].sum()),
         span_s=traffic_span_s(tables), max_p99_delay_s=_opt(flows["p99_delay_s"].max()),
         no_route_packets=int(flows["no_route_packets"].sum()), congested_links=int(links["congested"].sum()),
         emerged_failures=int((tables.cascades["origin"] == "emerged").sum()),
@@ -212,7 +219,7 @@ def summarize_run(folder: Path, spec: RunSpec, tables: bool = True) -> RunKpis:
 def compare_runs(baseline_folder: Path, scenario_folder: Path) -> K.ScenarioKpis:
     """Scenario against baseline: writes ``comparison.parquet`` and ``reroutes.parquet``."""
     base, scen = read_run_tables(baseline_folder), read_run_tables(scenario_folder)
-    base_flows, scen_flows = K.flow_kpis(base), K.flow_kpis(scen)
+    base_flows, scen_flows = demand_flows(K.flow_kpis(base)), K.flow_kpis(scen)
     # a scenario may add flows (a traffic_spike's attack flows): compare the network's own traffic
     scen_flows = scen_flows[scen_flows["flow"].isin(base_flows["flow"])].reset_index(drop=True)
     reroutes = K.reroute_times(scen.event_probes, scen.events, base.event_probes, flows=scen.flows,
@@ -220,7 +227,8 @@ def compare_runs(baseline_folder: Path, scenario_folder: Path) -> K.ScenarioKpis
     links = K.link_kpis(scen, traffic_span_s(scen))
     K.compare(base_flows, scen_flows).to_parquet(scenario_folder / "comparison.parquet", index=False)
     reroutes.to_parquet(scenario_folder / "reroutes.parquet", index=False)
-    summary = K.scenario_summary(base_flows, scen_flows, reroutes, links)
+    gaps = (scen.flows["packet_bytes"] * 8 / scen.flows["rate_bps"]).set_axis(scen.flows["flow"])
+    summary = K.scenario_summary(base_flows, scen_flows, reroutes, links, gaps)
     return summary.model_copy(update={
-        "baseline_throughput_bps": network_throughput_bps(base),
+        "baseline_throughput_bps": network_throughput_bps(base, base_flows["flow"]),
         "scenario_throughput_bps": network_throughput_bps(scen, base_flows["flow"])})

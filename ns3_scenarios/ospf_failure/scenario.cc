@@ -5,7 +5,8 @@
 // format) and writes its results into --out:
 //   flowmon.xml        FlowMonitor statistics with histograms
 //   flows.csv          per application flow: offered load, sent, refused, received, delays
-//                      (class demand: gravity CBR; attack: a traffic_spike's; trace: replayed packets)
+//                      (class demand: gravity CBR; attack: a traffic_spike's; probe: a
+//                      high-rate probe of small packets; trace: replayed packets)
 //   timeseries.csv     per flow and interval: sent / refused / delivered by send time, received by receive time
 //   event_probes.csv   per flow and probe time (the events' times): last delivery of a packet
 //                      sent before, first delivery of a packet sent at or after
@@ -14,6 +15,8 @@
 //   link_timeseries.csv per link direction and interval: packets, bytes, queue length, drops
 //   node_timeseries.csv per router with a CPU model and interval: utilisation, CPU drops
 //   cascades.csv       injected and emerged events, each emerged one with its cause and depth
+//   drops.csv          UDP packets dropped anywhere, by reason (queue, medium, cpu, ip_<reason>):
+//                      with the flows' counters, sent = received + dropped (nothing is in flight)
 //
 // Routing: AniRouting, a link-state protocol of the template's own (Dijkstra
 // over OSPF costs, ECMP next hops). A failure: at the event the medium drops
@@ -33,6 +36,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <deque>
 #include <fstream>
 #include <iomanip>
 #include <limits>
@@ -65,7 +69,7 @@ struct FlowSpec
     double rateBps;
     uint32_t packetBytes;
     double startS, stopS;
-    std::string kind; // "demand" (the network's traffic) or "attack" (a traffic_spike's)
+    std::string kind; // "demand" (the network's traffic), "attack" (a traffic_spike's) or "probe"
 };
 
 struct EventSpec
@@ -182,7 +186,7 @@ ReadInput(const std::string& path)
             FlowSpec f;
             ok = static_cast<bool>(ls >> index >> f.src >> f.dst >> f.rateBps >> f.packetBytes >>
                                    f.startS >> f.stopS >> f.kind) &&
-                 (f.kind == "demand" || f.kind == "attack") &&
+                 (f.kind == "demand" || f.kind == "attack" || f.kind == "probe") &&
                  index == d.flows.size() && f.src < d.nodes.size() && f.dst < d.nodes.size() &&
                  f.rateBps > 0 && f.packetBytes >= 12 && f.stopS > f.startS;
             d.flows.push_back(f);
@@ -363,37 +367,79 @@ class GrayErrorModel : public ErrorModel
     Ptr<UniformRandomVariable> m_rv;
 };
 
-/// A router's forwarding CPU: every packet the router receives is served in
-/// FIFO order at cpuPps packets/s; a packet that would wait longer than
-/// cpu_queue_packets service times is dropped. Models processing delay, and
-/// drops under overload (router_overload lowers the capacity).
+/// Whether a packet (starting with a PPP header when `ppp`) carries UDP: the
+/// flows' packets, not the ICMP errors routers send back.
+bool
+IsUdp(Ptr<const Packet> p, bool ppp)
+{
+    Ptr<Packet> copy = p->Copy();
+    if (ppp)
+    {
+        PppHeader h;
+        copy->RemoveHeader(h);
+        if (h.GetProtocol() != 0x0021)
+        {
+            return false;
+        }
+    }
+    Ipv4Header ip;
+    return copy->PeekHeader(ip) && ip.GetProtocol() == UdpL4Protocol::PROT_NUMBER;
+}
+
+/// A router's forwarding CPU: every packet the router receives waits in a FIFO
+/// of at most cpu_queue_packets and is served at the CPU's current rate (pps
+/// packets/s), so a CPU scaled up (scale_cpu) or down (router_overload) serves
+/// its backlog at the new rate. Models processing delay, and drops under overload.
 struct Cpu
 {
+    struct Waiting
+    {
+        Ptr<NetDevice> dev;
+        Ptr<const Packet> packet;
+        uint16_t protocol;
+        Address from;
+    };
+
     double basePps = 0, pps = 0;
-    double nextFree = 0;
     double queueLimit = 1000;
-    double busyS = 0; // service time admitted in the current monitor interval
-    uint64_t drops = 0, intervalDrops = 0;
+    double busyS = 0; // service time spent in the current monitor interval
+    uint64_t drops = 0, intervalDrops = 0, udpDrops = 0;
+    std::deque<Waiting> queue; // the packet in service first
     int hotTicks = 0;
+    double hotSince = 0; // when the current overload streak was first observed
     Ptr<Ipv4L3Protocol> ipv4;
 };
+
+/// The CPU finished the packet at the head of its queue: IP handles it; the next one starts.
+void
+CpuServe(Cpu* c)
+{
+    Cpu::Waiting w = c->queue.front();
+    c->queue.pop_front();
+    c->ipv4->Receive(w.dev, w.packet, w.protocol, w.from, w.dev->GetAddress(), NetDevice::PACKET_HOST);
+    if (!c->queue.empty())
+    {
+        c->busyS += 1.0 / c->pps;
+        Simulator::Schedule(Seconds(1.0 / c->pps), &CpuServe, c);
+    }
+}
 
 bool
 CpuReceive(Cpu* c, Ptr<NetDevice> dev, Ptr<const Packet> p, uint16_t protocol, const Address& from)
 {
-    double now = Simulator::Now().GetSeconds();
-    double service = 1.0 / c->pps;
-    double start = std::max(now, c->nextFree);
-    if (start - now > c->queueLimit * service)
+    if (c->queue.size() > c->queueLimit)
     {
         ++c->drops;
         ++c->intervalDrops;
+        c->udpDrops += protocol == Ipv4L3Protocol::PROT_NUMBER && IsUdp(p, false) ? 1 : 0;
         return true;
     }
-    c->nextFree = start + service;
-    c->busyS += service;
-    Simulator::Schedule(Seconds(c->nextFree - now), &Ipv4L3Protocol::Receive, c->ipv4, dev, p, protocol,
-                        from, dev->GetAddress(), NetDevice::PACKET_HOST);
+    c->queue.push_back(Cpu::Waiting{dev, p, protocol, from});
+    if (c->queue.size() == 1)
+    {
+        c->busyS += 1.0 / c->pps;
+        Simulator::Schedule(Seconds(1.0 / c->pps), &CpuServe, c);
+    }
     return true;
 }
 
@@ -438,8 +484,10 @@ class CbrSender : public Application
 {
   public:
     CbrSender(Measurement* m, uint32_t flow, Ipv4Address local, Ipv4Address remote, uint16_t port,
-              double rateBps, uint32_t bytes, const std::vector<TracePacket>* trace = nullptr)
+              double rateBps, uint32_t bytes, double stopS,
+              const std::vector<TracePacket>* trace = nullptr)
         : m_trace(trace),
+          m_stop(Seconds(stopS)),
           m_m(m),
           m_flow(flow),
           m_local(local),
@@ -508,7 +556,11 @@ class CbrSender : public Application
         }
         if (!m_trace)
         {
-            m_event = Simulator::Schedule(m_gap, &CbrSender::Send, this);
+            // the flow sends in [start, stop) only, so the network drains before the end
+            if (Simulator::Now() + m_gap < m_stop)
+            {
+                m_event = Simulator::Schedule(m_gap, &CbrSender::Send, this);
+            }
         }
         else if (++m_next < m_trace->size())
         {
@@ -518,6 +570,7 @@ class CbrSender : public Application
     }
 
     const std::vector<TracePacket>* m_trace; // replayed packets, or nullptr for constant bit rate
+    Time m_stop;                              // no constant-bit-rate send at or after this time
     size_t m_next = 0;
 
     Measurement* m_m;
@@ -723,6 +776,12 @@ class AniRouting : public Ipv4RoutingProtocol
         const std::vector<Hop>& hops = m_next[d];
         uint64_t h = (uint64_t(src.Get()) * 0x9E3779B97F4A7C15ull) ^ a;
         const Hop& hop = hops[m_ecmp ? (h >> 17) % hops.size() : 0];
+        if (!m_ipv4->IsUp(hop.iface))
+        {
+            // the FIB still points at an interface that went down (detected, not yet re-routed):
+            // no route, so IP drops the packet with a trace (ns-3 would drop it silently)
+            return nullptr;
+        }
         Ptr<Ipv4Route> route = Create<Ipv4Route>();
         route->SetDestination(dst);
         route->SetGateway(hop.gateway);
@@ -759,6 +818,7 @@ struct LinkState
     uint64_t txPackets[2] = {0, 0}, txBytes[2] = {0, 0}, drops[2] = {0, 0};
     uint64_t tickTx[2] = {0, 0}, tickBytes[2] = {0, 0}, tickDrops[2] = {0, 0};
     int hotTicks[2] = {0, 0};
+    double hotSince[2] = {0, 0}; // when the current overflow streak was first observed
     int downCount = 0; // events holding the medium down (a link may be in several)
     bool failed = false;
 };
@@ -773,7 +833,8 @@ struct Twin
     std::vector<Cpu> cpus;                       // per node; pps == 0: no CPU model
     std::vector<bool> nodeFailed;
     std::ofstream eventLog, linkSeries, nodeSeries, cascades;
-    int lastEvent = -1; // the latest event applied: the cause of the next emerged one
+    std::vector<std::pair<double, int>> applied; // (time, event) of every event applied, in time order
+    std::map<std::string, uint64_t> drops;       // UDP packets dropped, by reason (see drops.csv)
     // link-state database: what routers know (links down only once detected)
     std::vector<bool> lsdbUp;
     std::vector<uint64_t> lsdbCost;
@@ -814,6 +875,31 @@ CountTx(LinkState* l, int side, Ptr<const Packet> p)
     l->txBytes[side] += p->GetSize();
     ++l->tickTx[side];
     l->tickBytes[side] += p->GetSize();
+}
+
+/// A dropped frame on a device (`PhyRxDrop`: the medium or a gray failure dropped it).
+void
+CountDeviceDrop(uint64_t* counter, Ptr<const Packet> p)
+{
+    *counter += IsUdp(p, true) ? 1 : 0;
+}
+
+/// A packet IP dropped (no route, TTL expired in a micro-loop, interface down, ...).
+void
+CountIpDrop(std::map<std::string, uint64_t>* drops, const Ipv4Header& h, Ptr<const Packet>,
+            Ipv4L3Protocol::DropReason reason, Ptr<Ipv4>, uint32_t)
+{
+    static const std::map<int, std::string> names = {
+        {Ipv4L3Protocol::DROP_TTL_EXPIRED, "ip_ttl_expired"}, {Ipv4L3Protocol::DROP_NO_ROUTE, "ip_no_route"},
+        {Ipv4L3Protocol::DROP_BAD_CHECKSUM, "ip_bad_checksum"},
+        {Ipv4L3Protocol::DROP_INTERFACE_DOWN, "ip_interface_down"},
+        {Ipv4L3Protocol::DROP_ROUTE_ERROR, "ip_route_error"},
+        {Ipv4L3Protocol::DROP_FRAGMENT_TIMEOUT, "ip_fragment_timeout"}};
+    if (h.GetProtocol() == UdpL4Protocol::PROT_NUMBER)
+    {
+        auto it = names.find(reason);
+        ++(*drops)[it != names.end() ? it->second : "ip_other"];
+    }
 }
 
 void
@@ -983,10 +1069,23 @@ BuildNetwork(Twin& t)
             st.dev[side]->TraceConnectWithoutContext("PhyTxEnd", MakeBoundCallback(&CountTx, &st, side));
             st.dev[side]->GetQueue()->TraceConnectWithoutContext("Drop",
                                                                  MakeBoundCallback(&CountDrop, &st, side));
+            // UDP drops by reason, for the conservation check (MacTxDrop is left out: a full
+            // queue fires it too, and the queue's own Drop counts those)
+            st.dev[side]->GetQueue()->TraceConnectWithoutContext(
+                "Drop", MakeBoundCallback(&CountDeviceDrop, &t.drops["queue"]));
+            st.dev[side]->TraceConnectWithoutContext("PhyRxDrop",
+                                                     MakeBoundCallback(&CountDeviceDrop, &t.drops["medium"]));
+            st.dev[side]->TraceConnectWithoutContext("PhyTxDrop",
+                                                     MakeBoundCallback(&CountDeviceDrop, &t.drops["phy_tx"]));
             t.incident[ends[side]].push_back(k);
         }
     }
     InstallCpus(t);
+    for (uint32_t n = 0; n < in.nodes.size(); ++n)
+    {
+        t.nodes.Get(n)->GetObject<Ipv4L3Protocol>()->TraceConnectWithoutContext(
+            "Drop", MakeBoundCallback(&CountIpDrop, &t.drops));
+    }
     InitRouting(t);
 }
 
@@ -1249,7 +1348,7 @@ Apply(Twin* t, uint32_t index, bool on)
     const std::string& type = t->in.events[index].type;
     if (on)
     {
-        t->lastEvent = static_cast<int>(index);
+        t->applied.emplace_back(Simulator::Now().GetSeconds(), static_cast<int>(index));
     }
     if (type == "fiber_link_failure" || type == "router_failure" || type == "srlg_cut")
     {
@@ -1384,10 +1483,30 @@ ScheduleMitigations(Twin& t)
 
 // ----------------------------------------------------------------- cascades
 
-/// A failure that emerges in the run: logged, attributed to the latest event
-/// applied before it, and executed like an injected one.
+/// The cause of a condition first observed at `onsetS`: the latest event (injected
+/// or emerged) applied strictly before it, whose load or rerouted traffic the
+/// condition followed; -1 when none was.
+int
+CauseBefore(const Twin* t, double onsetS)
+{
+    int cause = -1;
+    for (const auto& [time, index] : t->applied)
+    {
+        if (time >= onsetS - 1e-12)
+        {
+            break;
+        }
+        cause = index;
+    }
+    return cause;
+}
+
+/// A failure that emerges in the run: logged, attributed to its cause (the
+/// latest event applied before its condition began; depth = the cause's + 1,
+/// so depth is the length of the causal chain), and executed like an injected one.
 void
-Emerge(Twin* t, const std::string& type, const std::string& kind, uint32_t target, const std::string& label)
+Emerge(Twin* t, const std::string& type, const std::string& kind, uint32_t target, const std::string& label,
+       double onsetS)
 {
     EventSpec e;
     e.timeS = Simulator::Now().GetSeconds();
@@ -1395,7 +1514,7 @@ Emerge(Twin* t, const std::string& type, const std::string& kind, uint32_t targe
     e.targetKind = kind;
     e.targets = {target};
     e.label = label;
-    e.cause = t->lastEvent;
+    e.cause = CauseBefore(t, onsetS);
     e.depth = e.cause >= 0 ? t->in.events[e.cause].depth + 1 : 1;
     t->in.events.push_back(e);
     uint32_t index = t->in.events.size() - 1;
@@ -1424,6 +1543,10 @@ Monitor(Twin* t)
             uint64_t offered = st.tickTx[side] + st.tickDrops[side];
             double dropRatio = offered ? double(st.tickDrops[side]) / offered : 0.0;
             st.hotTicks[side] = dropRatio >= in.Param("cascade_drop_ratio") ? st.hotTicks[side] + 1 : 0;
+            if (st.hotTicks[side] == 1)
+            {
+                st.hotSince[side] = now;
+            }
             t->linkSeries << ls.id << "," << in.nodes[ends[side]] << "," << in.nodes[ends[1 - side]] << ","
                           << bin << "," << std::setprecision(12) << bin * interval << "," << st.tickTx[side]
                           << "," << st.tickBytes[side] << "," << st.dev[side]->GetQueue()->GetNPackets()
@@ -1431,8 +1554,9 @@ Monitor(Twin* t)
             st.tickTx[side] = st.tickBytes[side] = st.tickDrops[side] = 0;
             if (cascades && !st.failed && st.hotTicks[side] >= hold)
             {
+                double onset = st.hotSince[side];
                 st.hotTicks[0] = st.hotTicks[1] = 0;
-                Emerge(t, "fiber_link_failure", "link", k, ls.id);
+                Emerge(t, "fiber_link_failure", "link", k, ls.id, onset);
             }
         }
     }
@@ -1445,6 +1569,10 @@ Monitor(Twin* t)
         }
         double util = std::min(1.0, c.busyS / interval);
         c.hotTicks = util >= in.Param("cascade_cpu_threshold") ? c.hotTicks + 1 : 0;
+        if (c.hotTicks == 1)
+        {
+            c.hotSince = now;
+        }
         t->nodeSeries << in.nodes[n] << "," << bin << "," << std::setprecision(12) << bin * interval << ","
                       << util << "," << c.intervalDrops << "\n";
         c.busyS = 0;
@@ -1452,7 +1580,7 @@ Monitor(Twin* t)
         if (cascades && !t->nodeFailed[n] && c.hotTicks >= hold)
         {
             c.hotTicks = 0;
-            Emerge(t, "router_failure", "node", n, in.nodes[n]);
+            Emerge(t, "router_failure", "node", n, in.nodes[n], c.hotSince);
         }
     }
     Simulator::Schedule(Seconds(interval), &Monitor, t);
@@ -1483,7 +1611,7 @@ InstallTraffic(Twin& t, Measurement& m, const std::vector<std::vector<TracePacke
         size_t firstTrace = in.flows.size() - trace.size();
         const std::vector<TracePacket>* packets = f >= firstTrace ? &trace[f - firstTrace] : nullptr;
         Ptr<CbrSender> src = Create<CbrSender>(&m, f, t.loopback[fs.src], t.loopback[fs.dst], port,
-                                               fs.rateBps, fs.packetBytes, packets);
+                                               fs.rateBps, fs.packetBytes, fs.stopS, packets);
         t.nodes.Get(fs.src)->AddApplication(src);
         t.senders.push_back(src);
         if (packets)
@@ -1491,7 +1619,8 @@ InstallTraffic(Twin& t, Measurement& m, const std::vector<std::vector<TracePacke
             src->SetStartTime(Seconds(fs.startS)); // replayed at the trace's own times
             continue;
         }
-        double gap = fs.packetBytes * 8.0 / fs.rateBps;
+        // a random phase inside the first packet gap, never past the flow's stop time
+        double gap = std::min(fs.packetBytes * 8.0 / fs.rateBps, fs.stopS - fs.startS);
         src->SetStartTime(Seconds(fs.startS + phase->GetValue(0, gap)));
         src->SetStopTime(Seconds(fs.stopS));
     }
@@ -1580,6 +1709,22 @@ WriteLinks(const Twin& t, const std::string& dir)
     }
 }
 
+void
+WriteDrops(const Twin& t, const std::string& dir)
+{
+    std::map<std::string, uint64_t> drops = t.drops;
+    for (const Cpu& c : t.cpus)
+    {
+        drops["cpu"] += c.udpDrops;
+    }
+    std::ofstream o(dir + "/drops.csv");
+    o << "reason,packets\n";
+    for (const auto& [reason, packets] : drops)
+    {
+        o << reason << "," << packets << "\n";
+    }
+}
+
 /// The q-quantile of a delay histogram, interpolated inside its bin (the same
 /// rule as ani.orchestrator.flowmon.histogram_percentile); NaN when empty.
 double
@@ -1635,15 +1780,11 @@ WriteSummary(const Twin& t,
     uint64_t attempts = 0, rx = 0, rxBytes = 0, noRoute = 0;
     double delaySum = 0;
     double first = std::numeric_limits<double>::infinity(), last = -first;
+    uint64_t flows = 0;
     for (uint32_t f = 0; f < t.in.flows.size(); ++f)
     {
         const FlowSpec& fs = t.in.flows[f];
         const FlowStats& s = m.flows[f];
-        attempts += s.tx + s.txFailed;
-        rx += s.rx;
-        rxBytes += s.rxBytes;
-        noRoute += s.txFailed;
-        delaySum += s.delaySum;
         if (std::isfinite(fs.startS))
         {
             first = std::min(first, fs.startS);
@@ -1652,6 +1793,16 @@ WriteSummary(const Twin& t,
         {
             last = std::max(last, fs.stopS);
         }
+        if (fs.kind == "probe")
+        {
+            continue; // probes measure the network; they are not its traffic
+        }
+        ++flows;
+        attempts += s.tx + s.txFailed;
+        rx += s.rx;
+        rxBytes += s.rxBytes;
+        noRoute += s.txFailed;
+        delaySum += s.delaySum;
     }
     double span = (std::isfinite(first) && std::isfinite(last)) ? last - first : 0.0;
     // per application flow, the merged delay histogram of its UDP FlowMonitor flows
@@ -1661,6 +1812,7 @@ WriteSummary(const Twin& t,
         Ipv4FlowClassifier::FiveTuple ft = classifier->FindFlow(id);
         uint32_t f = ft.destinationPort - 10000;
         if (ft.protocol != 17 || ft.destinationPort < 10000 || f >= t.in.flows.size() ||
+            t.in.flows[f].kind == "probe" ||
             ft.sourceAddress != t.loopback[t.in.flows[f].src] ||
             ft.destinationAddress != t.loopback[t.in.flows[f].dst])
         {
@@ -1704,7 +1856,7 @@ WriteSummary(const Twin& t,
         depth = std::max(depth, e.depth);
     }
     std::ofstream o(dir + "/summary.json");
-    o << "{\"format\": \"ani-run-summary/1\", \"flows\": " << t.in.flows.size()
+    o << "{\"format\": \"ani-run-summary/1\", \"flows\": " << flows
       << ", \"tx_packets\": " << attempts << ", \"rx_packets\": " << rx << ", \"rx_bytes\": " << rxBytes
       << ", \"delay_sum_s\": " << JsonNum(delaySum) << ", \"span_s\": " << JsonNum(span)
       << ", \"max_p99_delay_s\": " << JsonNum(maxP99) << ", \"no_route_packets\": " << noRoute
@@ -1771,6 +1923,7 @@ main(int argc, char* argv[])
     WriteTimeseries(m, outDir);
     WriteProbes(m, outDir);
     WriteLinks(twin, outDir);
+    WriteDrops(twin, outDir);
     WriteSummary(twin, m, monitor, DynamicCast<Ipv4FlowClassifier>(fmHelper.GetClassifier()), outDir);
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wallStart).count();
     std::cout << "simulated_s " << Simulator::Now().GetSeconds() << "\n"

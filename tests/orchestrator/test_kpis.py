@@ -23,10 +23,12 @@ from ani.orchestrator.flowmon import (
 from ani.orchestrator.kpis import (
     FLOW_KPI_DTYPES,
     IMPACT_DELAY_DELTA_S,
+    MIN_MEASURABLE_PACKETS,
     REROUTE_TOLERANCE_S,
     ScenarioKpis,
     compare,
     flow_kpis,
+    impacted_nodes,
     interval_kpis,
     link_kpis,
     reroute_times,
@@ -196,11 +198,12 @@ def test_scenario_summary_fixture(base: RunTables, fail: RunTables) -> None:
 # -------------------------------------------------------------------- compare
 
 
-def _kpis(loss: list[float], delay: list[float], rx: list[int]) -> pd.DataFrame:
+def _kpis(loss: list[float], delay: list[float], rx: list[int], tx: list[int] | None = None) -> pd.DataFrame:
     n = len(loss)
+    tx = tx or [100] * n
     return pd.DataFrame({
-        "flow": range(n), "src": ["a"] * n, "dst": [f"d{i}" for i in range(n)],
-        "tx_packets": [100] * n, "rx_packets": rx, "lost_packets": [100 - r for r in rx],
+        "flow": range(n), "src": ["a"] * n, "dst": [f"d{i}" for i in range(n)], "offered_bps": [1e6] * n,
+        "tx_packets": tx, "rx_packets": rx, "lost_packets": [t - r for t, r in zip(tx, rx)],
         "loss_ratio": loss, "mean_delay_s": delay, "p99_delay_s": delay,
         "throughput_bps": [float(r) for r in rx],
     })
@@ -215,6 +218,45 @@ def test_compare_thresholds() -> None:
     assert cmp["impacted"].tolist() == [True, False, False, True, True]
     assert cmp["lost_all"].tolist() == [False, False, False, False, True]
     assert IMPACT_DELAY_DELTA_S > 0.0015 - 0.001
+
+
+def test_compare_needs_evidence() -> None:
+    """A flow that tried to send fewer than MIN_MEASURABLE_PACKETS is not measurable, never impacted."""
+    few = MIN_MEASURABLE_PACKETS - 1
+    base = _kpis([0.0, 0.0], [0.01, 0.01], [few, 100], tx=[few, 100])
+    scen = _kpis([1.0, 1.0], [math.nan, math.nan], [0, 0], tx=[few, 100])
+    cmp = compare(base, scen)
+    assert cmp["measurable"].tolist() == [False, True]
+    assert cmp["impacted"].tolist() == [False, True]
+
+
+def test_impacted_nodes_by_share_of_traffic() -> None:
+    """A node is impacted when IMPACTED_NODE_SHARE of its traffic is in impacted flows, not for one flow."""
+    cmp = pd.DataFrame({"src": ["a", "a", "a", "a", "b"], "dst": ["b", "c", "d", "e", "c"],
+                        "offered_bps": [1.0, 1.0, 1.0, 1.0, 1.0], "measurable": [True] * 5,
+                        "impacted": [True, False, False, False, True]})
+    # a: 1/4 of its traffic hit (= share); b: 2/2; c: 1/2; d, e: 0
+    assert impacted_nodes(cmp, share=0.25) == ["a", "b", "c"]
+    assert impacted_nodes(cmp, share=0.3) == ["b", "c"]
+
+
+def test_reroute_needs_evidence() -> None:
+    """Only a flow sending fast enough can be disrupted; unrecovered needs packets sent after the event."""
+    probes = pd.DataFrame({"flow": [0, 1, 2], "event": [0, 0, 0], "event_time_s": [1.0] * 3,
+                           "last_rx_before_s": [0.999, 0.9, 0.999], "first_send_after_s": [math.nan] * 3,
+                           "first_rx_after_s": [math.nan] * 3})
+    events = pd.DataFrame({"time_s": [1.0], "event": [0], "event_type": ["fiber_link_failure"],
+                           "target": ["x"], "phase": ["inject"]})
+    base = probes.assign(first_rx_after_s=[1.01, 1.2, 1.01])
+    flows = pd.DataFrame({"flow": [0, 1, 2], "packet_bytes": [100] * 3, "rate_bps": [8e5, 8e3, 8e5],
+                          "start_s": [0.5] * 3, "stop_s": [3.0, 3.0, 1.005], "class": ["probe", "demand", "demand"]})
+    r = reroute_times(probes, events, base, flows=flows)
+    # flow 0: 1 ms gap, silent after the event: disrupted and unrecovered
+    # flow 1: 100 ms gap: not measurable; flow 2: stops 5 ms after the event (5 packets): not unrecovered
+    assert r["measurable"].tolist() == [True, False, True]
+    assert r["disrupted"].tolist() == [True, False, True]
+    assert r["unrecovered"].tolist() == [True, False, False]
+    assert r["class"].tolist() == ["probe", "demand", "demand"]
 
 
 def test_compare_rejects_different_flows() -> None:

@@ -63,7 +63,9 @@ def crosses(path: list[str], link: tuple[str, str]) -> bool:
 
 
 def classify(g: nx.Graph, flows: pd.DataFrame) -> tuple[list[int], list[int]]:
+    """Demand flows over the cut link and clear of it (probes are checked in test_validation.py)."""
     over, clear = [], []
+    flows = flows[flows["class"] == "demand"]
     for f, s, d in zip(flows["flow"], flows["src"], flows["dst"]):
         path = unique_path(g, s, d)
         if path is not None:
@@ -165,6 +167,7 @@ def test_minimum_delay_equals_path_propagation_plus_serialisation(cut, abilene) 
     """
     result, params = cut
     flows = pd.read_csv(Path(result.baseline.folder) / "flows.csv")
+    flows = flows[flows["class"] == "demand"]
     exact = checked = 0
     for src, dst, measured in zip(flows["src"], flows["dst"], flows["delay_min_s"]):
         path = unique_path(abilene, src, dst)
