@@ -17,6 +17,7 @@ Modules (import what you need; nothing is imported here, so ``import ani.kg`` st
 ``context``        compact k-hop context for prompts, within a size budget
 ``model``          ``build_kg`` -> ``KnowledgeGraph`` (implements ``contract.CausalModel``)
 ``contract``       ``CausalModel`` and ``Issue``: what generators may rely on
+``scenario``       the vocabulary: ``Event``, ``Scenario`` (pydantic), ``load_scenario``
 =================  ===============================================================
 
 One attribute schema for every importer (the topology graph, ``nx.Graph``):

@@ -33,7 +33,7 @@ from typing import Protocol
 
 import networkx as nx
 
-from ani.llm.scenario import Event, EventType
+from ani.kg.scenario import Event, EventType
 
 from .dependency import APPLICABLE, FAILURES, MODE_OF, RESTORES, SELF_RULES, enabled
 

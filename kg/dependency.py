@@ -50,7 +50,7 @@ from enum import Enum
 
 import networkx as nx
 
-from ani.llm.scenario import EventType
+from ani.kg.scenario import EventType
 
 from .srlg import Srlg
 

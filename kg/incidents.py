@@ -11,7 +11,7 @@ column         required meaning
 ============== ======== ==========================================================
 incident_id    yes      groups the rows of one incident
 component      yes      a component id of the graph (node, link ``u-v``, ``srlg:…``)
-event_type     yes      an :class:`~ani.llm.scenario.EventType` (not a restore)
+event_type     yes      an :class:`~ani.kg.scenario.EventType` (not a restore)
 start          yes      when it happened: seconds (a number) or ISO 8601 date-time
                         (a naive one is read as UTC)
 end            no       when it was repaired (same forms); empty = not recorded
@@ -36,7 +36,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ani.llm.scenario import Event, EventType, Scenario, Severity
+from ani.kg.scenario import Event, EventType, Scenario, Severity
 
 from .errors import TopologyError
 

@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 import networkx as nx
 
-from ani.llm.scenario import Event, EventType, Scenario
+from ani.kg.scenario import Event, EventType, Scenario
 
 from . import causal
 from .contract import Issue

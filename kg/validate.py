@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ani.llm.scenario import Event, Scenario
+from ani.kg.scenario import Event, Scenario
 
 from . import causal
 from .contract import Issue

@@ -36,7 +36,7 @@ from ani.kg.contract import CausalModel
 from ani.kg.errors import ProjectError
 from ani.llm.constraints import GenerationConstraints
 from ani.llm.feedback import Feedback, Rejection, Violation
-from ani.llm.scenario import Event, Provenance, Scenario
+from ani.kg.scenario import Event, Provenance, Scenario
 
 
 class GeneratorError(ProjectError, ValueError):

@@ -27,7 +27,7 @@ from ani.kg.contract import CausalModel
 from ani.llm.base import BaseGenerator, Candidate, Generator, event, get_generator, register, rng_for
 from ani.llm.constraints import GenerationConstraints
 from ani.llm.feedback import Feedback
-from ani.llm.scenario import Event, EventType, Scenario
+from ani.kg.scenario import Event, EventType, Scenario
 from ani.llm.text import RESTORES, describe
 
 STRESS = (EventType.traffic_spike, EventType.router_overload)

@@ -25,7 +25,7 @@ import networkx as nx
 from ani.kg.contract import CausalModel
 from ani.llm.base import event
 from ani.llm.constraints import GenerationConstraints
-from ani.llm.scenario import Event, EventType
+from ani.kg.scenario import Event, EventType
 from ani.llm.text import RESTORES
 
 LOST_WEIGHT = 10.0

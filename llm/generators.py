@@ -19,7 +19,7 @@ from ani.llm.base import BaseGenerator, Candidate, GeneratorError, event, regist
 from ani.llm.constraints import GenerationConstraints, step_choices
 from ani.llm.damage import most_vital_first, vital_links
 from ani.llm.feedback import Feedback
-from ani.llm.scenario import Event, EventType, Scenario, load_scenario
+from ani.kg.scenario import Event, EventType, Scenario, load_scenario
 from ani.llm.text import RESTORES, describe
 
 RESTORE_WEIGHT = 0.2

@@ -31,7 +31,7 @@ from ani.llm.constraints import GenerationConstraints, StepChoices, parse_step, 
 from ani.llm.feedback import Feedback, Rejection, Violation
 from ani.llm.prompts import StepPrompt, step_prompt
 from ani.llm.providers import LLMSettings, make_chat_model, request_options, require
-from ani.llm.scenario import Event, Scenario
+from ani.kg.scenario import Event, Scenario
 from ani.llm.text import describe
 
 GRAMMAR_PROVIDERS = ("llamacpp", "smollm2")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ani.llm.scenario import Event, EventType
+from ani.kg.scenario import Event, EventType
 
 RESTORES = frozenset({EventType.link_restore, EventType.router_restore})
 

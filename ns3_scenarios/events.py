@@ -13,7 +13,7 @@ traffic_spike       attack rate / target's link capacity       0.5   1.0     2.0
 ==================  =========================================  ====  ======  ====  ========
 
 An event may give its own ``magnitude`` instead (ranges in
-:data:`ani.llm.scenario.MAGNITUDE_RANGES`); ``magnitude2`` still follows the
+:data:`ani.kg.scenario.MAGNITUDE_RANGES`); ``magnitude2`` still follows the
 severity. Failures and restores take no magnitude. ``duration_s`` makes an event revert
 by itself (a failure is restored, a degradation ends); a ``traffic_spike``
 without one lasts ``DEFAULT_SPIKE_S``.
@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ani.kg.demands import Demand
 from ani.kg.errors import ScenarioError, UnknownComponentError
 from ani.kg.topology import resolve_link, resolve_node
-from ani.llm.scenario import LINK_EVENTS, Event, EventType
+from ani.kg.scenario import LINK_EVENTS, Event, EventType
 
 SAFE_LABEL = re.compile(r"^[A-Za-z0-9_.:\-]{1,200}$")
 SRLG_PREFIX = "srlg:"

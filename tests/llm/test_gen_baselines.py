@@ -11,7 +11,7 @@ from ani.llm.base import GeneratorError, available, generate, get_generator, run
 from ani.llm.constraints import GenerationConstraints
 from ani.llm.damage import link_damage, vital_links
 from ani.llm.feedback import Feedback, PastScenario
-from ani.llm.scenario import Event, EventType, Scenario
+from ani.kg.scenario import Event, EventType, Scenario
 
 VALID_BY_CONSTRUCTION = ("causal-walk", "rule-based", "worst-case", "composer")
 C = GenerationConstraints(max_events=4, seed=3)

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from ani.llm.providers import LLMUnavailableError, require
-from ani.llm.scenario import Event, EventType, Provenance, Scenario
+from ani.kg.scenario import Event, EventType, Provenance, Scenario
 from ani.llm.text import phrase
 
 HEAVY = ("langchain", "llama_cpp", "openai", "ollama", "httpx")
