@@ -25,7 +25,7 @@ You get
     ``ani campaign run`` drives it: ``planned − done`` submitted a window at a
     time, each record persisted as it completes, infrastructure failures retried a
     bounded number of times (deterministic failures never), progress and logs. The
-    same contract tests (``tests/orchestrator/campaign/test_executors.py``) run on every backend.
+    same contract tests (``tests/orchestrator/execute/test_executors.py``) run on every backend.
 """
 
 from __future__ import annotations
