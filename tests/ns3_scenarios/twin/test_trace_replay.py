@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ani.kg.topology import load_topology
-from ani.kg.traces import read_trace
+from ani.ns3_scenarios.trace_file import read_trace
 from ani.kg.scenario import Event, Scenario
 from ani.ns3_scenarios.render import render, timeline
 from ani.ns3_scenarios.templates import get_template
