@@ -15,7 +15,7 @@ from pathlib import Path
 import networkx as nx
 
 from ani.kg.contract import CausalModel
-from ani.llm.base import BaseGenerator, Candidate, GeneratorError, event, register, rng_for
+from ani.llm.base import BaseGenerator, Candidate, GeneratorError, event, rng_for
 from ani.llm.constraints import GenerationConstraints, step_choices
 from ani.llm.damage import most_vital_first, vital_links
 from ani.llm.feedback import Feedback
@@ -212,28 +212,3 @@ class WorstCaseGenerator(BaseGenerator):
         for i, first in enumerate(starts[:n]):
             events, reasons = most_vital_first(kg, first, constraints)
             yield Candidate(scenario=_scenario(f"worst-{i:03d}", events, reasons), seed=constraints.seed)
-
-
-@register("causal-walk")
-def _walk() -> CausalWalkGenerator:
-    return CausalWalkGenerator()
-
-
-@register("random")
-def _random() -> RandomGenerator:
-    return RandomGenerator()
-
-
-@register("rule-based")
-def _rules() -> RuleBasedGenerator:
-    return RuleBasedGenerator()
-
-
-@register("replay")
-def _replay(incidents: Sequence[str | Path] = ()) -> ReplayGenerator:
-    return ReplayGenerator(incidents)
-
-
-@register("worst-case")
-def _worst() -> WorstCaseGenerator:
-    return WorstCaseGenerator()

@@ -297,7 +297,7 @@ def generated_scenarios(source: GeneratorSource, topology: str, template: Templa
 def _generate(source: GeneratorSource, topology: str, template: Template) -> list[Scenario]:
     try:
         from ani.kg.io import open_kg
-        from ani.llm.base import available, generate
+        from ani.llm.registry import available, generate
         from ani.llm.constraints import GenerationConstraints
         from ani.kg.scenario import EventType
     except ImportError as exc:

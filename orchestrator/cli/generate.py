@@ -15,7 +15,8 @@ from typing import Any
 import click
 
 from ani.kg.errors import ProjectError
-from ani.llm.base import available, get_generator, run_generator
+from ani.llm.base import run_generator
+from ani.llm.registry import available, get_generator
 from ani.llm.constraints import GenerationConstraints
 from ani.llm.feedback import Feedback
 from ani.llm.metrics import ScenarioMetrics, scenario_metrics

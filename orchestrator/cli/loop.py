@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ani.kg.io import KG_SUFFIXES, load_network, open_kg
-from ani.llm.base import available
+from ani.llm.registry import available
 from ani.orchestrator.loop.mitigate import DEFAULT_STRATEGIES, strategy_names
 
 DEFAULT_RESULTS = Path("results")

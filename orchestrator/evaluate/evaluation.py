@@ -66,7 +66,7 @@ from ani.kg.errors import ProjectError
 from ani.kg.model import build_kg
 from ani.kg.io import KG_SUFFIXES, load_network
 from ani.kg.topology import load_topology
-from ani.llm.base import get_generator
+from ani.llm.registry import get_generator
 from ani.kg.scenario import Event, EventType, Scenario
 from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.execute.executors import Executor

@@ -45,7 +45,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ani.kg.errors import ScenarioError
 from ani.kg.model import KnowledgeGraph, build_kg
-from ani.llm.base import GenerationResult, Generator, get_generator, run_generator
+from ani.llm.base import GenerationResult, Generator, run_generator
+from ani.llm.registry import get_generator
 from ani.llm.constraints import GenerationConstraints
 from ani.llm.feedback import Rejection, Violation
 from ani.llm.metrics import mean_jaccard_distance, scenario_metrics

@@ -7,7 +7,8 @@ import pytest
 from ani.kg.incidents import IncidentEvent
 from ani.kg.model import build_kg
 from ani.kg.topology import load_topology
-from ani.llm.base import GeneratorError, available, generate, get_generator, run_generator
+from ani.llm.base import GeneratorError, run_generator
+from ani.llm.registry import available, generate, get_generator
 from ani.llm.constraints import GenerationConstraints
 from ani.llm.damage import link_damage, vital_links
 from ani.llm.feedback import Feedback, PastScenario
