@@ -17,7 +17,7 @@ import networkx as nx
 from ani.kg.contract import CausalModel
 from ani.llm.base import BaseGenerator, Candidate, GeneratorError, event, rng_for
 from ani.llm.constraints import GenerationConstraints, step_choices
-from ani.llm.damage import most_vital_first, vital_links
+from ani.llm.vital_links import most_vital_first, vital_links
 from ani.llm.feedback import Feedback
 from ani.kg.scenario import Event, EventType, Scenario, load_scenario
 from ani.llm.text import RESTORES, describe
@@ -197,7 +197,7 @@ class WorstCaseGenerator(BaseGenerator):
     """Most-vital links, greedily: scenario ``i`` cuts the ``i``-th most damaging link, then
     keeps taking the most damaging action of the causal frontier on the damaged network.
 
-    Damage is a static proxy (:mod:`ani.llm.damage`): gravity traffic a cut
+    Damage is a static proxy (:mod:`ani.llm.vital_links`): gravity traffic a cut
     displaces plus, ten-fold, the traffic it disconnects (half for stress
     events, the sum over its links for a router).
     """
