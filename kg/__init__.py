@@ -19,6 +19,7 @@ Modules (import what you need; nothing is imported here, so ``import ani.kg`` st
 ``model``          ``build_kg`` -> ``KnowledgeGraph`` (implements ``contract.CausalModel``)
 ``contract``       ``CausalModel`` and ``Issue``: what generators may rely on
 ``scenario``       the vocabulary: ``Event``, ``Scenario`` (pydantic), ``load_scenario``
+``event_types``    the event-type catalogue: one row per type; every other table of types derives from it
 =================  ===============================================================
 
 One attribute schema for every importer (the topology graph, ``nx.Graph``):

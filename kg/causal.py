@@ -17,7 +17,7 @@ failed router is up again at ``timestamp + duration_s``), but a transient
 event stays a cause: its modes remain.
 
 The **frontier** of a state is what the dependency graph's rules
-(:data:`ani.kg.dependency.RULES`) make reachable from the components in some
+(:data:`ani.kg.event_types.RULES`) make reachable from the components in some
 mode, plus self-escalation, minus events on components down at the last
 event's time and events still active on their target, plus restores of components impaired by a
 persistent event of their own (or by an SRLG cut). With no events it is the
@@ -35,7 +35,8 @@ import networkx as nx
 
 from ani.kg.scenario import Event, EventType
 
-from .dependency import APPLICABLE, FAILURES, MODE_OF, RESTORES, SELF_RULES, enabled
+from .dependency import enabled
+from .event_types import APPLICABLE, FAILURES, MODE_OF, RESTORES, SELF_RULES
 
 E = EventType
 

@@ -39,10 +39,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ani.kg.scenario import Event, EventType, Scenario, Severity
 
 from .errors import TopologyError
+from .event_types import RESTORE_FOR, RESTORES
 
-_RESTORE_OF = {EventType.fiber_link_failure: EventType.link_restore,
-               EventType.router_failure: EventType.router_restore}
-_RESTORES = {EventType.link_restore, EventType.router_restore}
 COLUMNS = ("incident_id", "component", "event_type", "start", "end", "severity", "description")
 
 
@@ -80,7 +78,7 @@ class IncidentEvent(BaseModel):
     @field_validator("event_type")
     @classmethod
     def _not_restore(cls, value: EventType) -> EventType:
-        if value in _RESTORES:
+        if value in RESTORES:
             raise ValueError("a restore is not an incident; give the repair time as 'end'")
         return value
 
@@ -203,7 +201,7 @@ def incident_scenarios(records: Iterable[IncidentEvent], offset_s: float = 1.0) 
         events = []
         for r in recs:
             at = offset_s + r.start_s - t0
-            restore = _RESTORE_OF.get(r.event_type)
+            restore = RESTORE_FOR.get(r.event_type)
             duration = r.end_s - r.start_s if r.end_s is not None and restore is None and r.end_s > r.start_s else None
             events.append(Event(event_type=r.event_type, target=r.component, timestamp=at,
                                 severity=r.severity, duration_s=duration))

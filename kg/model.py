@@ -43,7 +43,8 @@ from ani.kg.scenario import Event, EventType, Scenario
 from . import causal
 from .contract import Issue
 from .demands import Dag, Demand, Route, ecmp_loads, ecmp_route, gravity_demands, shortest_dag, source_footprints
-from .dependency import APPLICABLE, build_dependency, cascade_depth, reachable, wants_detours
+from .dependency import build_dependency, cascade_depth, reachable, wants_detours
+from .event_types import APPLICABLE, stress_type
 from .errors import TopologyError, UnknownComponentError
 from .incidents import IncidentEvent, history_edges
 from .resources import Resources, assign_resources
@@ -119,7 +120,7 @@ class KnowledgeGraph:
         return self.dependency.nodes[self.resolve(component)]["kind"]
 
     def applicable(self, component: str) -> list[EventType]:
-        """Event types that apply to ``component``'s kind (:data:`ani.kg.dependency.APPLICABLE`)."""
+        """Event types that apply to ``component``'s kind (:data:`ani.kg.event_types.APPLICABLE`)."""
         return list(APPLICABLE[self.kind(component)])
 
     def roots(self) -> list[str]:
@@ -228,12 +229,9 @@ class KnowledgeGraph:
         ``link_degradation``; a node ``router_failure`` / ``router_overload``
         (``traffic_spike`` for an external node); an SRLG ``srlg_cut``.
         """
-        stress = {"link": EventType.link_degradation, "router": EventType.router_overload,
-                  "external": EventType.traffic_spike, "srlg": EventType.srlg_cut,
-                  "hyperedge": EventType.router_failure}
         out = [Event(event_type=causal.failure_type(self.kind(c)), target=self.resolve(c), timestamp=at)
                for c in failed]
-        out += [Event(event_type=stress[self.kind(c)], target=self.resolve(c), timestamp=at) for c in stressed]
+        out += [Event(event_type=stress_type(self.kind(c)), target=self.resolve(c), timestamp=at) for c in stressed]
         return out
 
     def counts(self) -> dict[str, int]:

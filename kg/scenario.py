@@ -14,46 +14,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from enum import Enum
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ani.kg.errors import ScenarioError
+from ani.kg.event_types import MAGNITUDE_RANGES, EventType
 
 SCHEMA_VERSION = 1
 
 
-class EventType(str, Enum):
-    """Kinds of intervention. Which ones a template executes is in its manifest."""
-
-    fiber_link_failure = "fiber_link_failure"
-    router_failure = "router_failure"
-    link_restore = "link_restore"
-    router_restore = "router_restore"
-    router_overload = "router_overload"
-    traffic_spike = "traffic_spike"
-    link_degradation = "link_degradation"
-    misconfiguration = "misconfiguration"
-    srlg_cut = "srlg_cut"
-
-
-LINK_EVENTS = frozenset({EventType.fiber_link_failure, EventType.link_restore,
-                         EventType.link_degradation, EventType.misconfiguration})
-NODE_EVENTS = frozenset({EventType.router_failure, EventType.router_restore,
-                         EventType.router_overload, EventType.traffic_spike})
-
 Severity = Literal["low", "medium", "high", "critical"]
-
-
-#: event types that take an explicit ``magnitude``: (what it is, lowest, highest); the lowest is exclusive
-MAGNITUDE_RANGES: dict[EventType, tuple[str, float, float]] = {
-    EventType.link_degradation: ("packet loss probability", 0.0, 1.0),
-    EventType.misconfiguration: ("OSPF cost multiplier", 0.0, 10000.0),
-    EventType.router_overload: ("fraction of CPU capacity left", 0.0, 1.0),
-    EventType.traffic_spike: ("attack rate as a multiple of the target's link capacity", 0.0, 100.0),
-}
 
 
 class Event(BaseModel):

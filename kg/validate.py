@@ -5,7 +5,7 @@ breaks in this order (codes of :data:`ani.kg.contract.IssueCode`):
 
 1. ``unknown_target``: the target names no component (close matches in the message);
 2. ``wrong_kind``: the event type does not apply to the target's kind
-   (:data:`ani.kg.dependency.APPLICABLE`);
+   (:data:`ani.kg.event_types.APPLICABLE`);
 3. ``time_order``: its timestamp is earlier than the previous event's
    (equal timestamps are allowed: simultaneous events);
 4. ``restore_without_failure``: a restore of a component that no persistent
@@ -36,7 +36,7 @@ from ani.kg.scenario import Event, Scenario
 
 from . import causal
 from .contract import Issue
-from .dependency import APPLICABLE, RESTORES
+from .event_types import APPLICABLE, RESTORES
 
 
 class ValidationGraph(causal.StateGraph, Protocol):

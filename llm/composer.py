@@ -23,11 +23,12 @@ import random
 from collections.abc import Iterator, Sequence
 
 from ani.kg.contract import CausalModel
+from ani.kg.event_types import RESTORES
+from ani.kg.scenario import Event, EventType, Scenario
 from ani.llm.base import BaseGenerator, Candidate, Generator, event, rng_for
 from ani.llm.constraints import GenerationConstraints
 from ani.llm.feedback import Feedback
-from ani.kg.scenario import Event, EventType, Scenario
-from ani.llm.text import RESTORES, describe
+from ani.llm.text import describe
 
 STRESS = (EventType.traffic_spike, EventType.router_overload)
 Action = tuple[EventType, str]

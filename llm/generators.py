@@ -13,14 +13,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import networkx as nx
-
 from ani.kg.contract import CausalModel
+from ani.kg.event_types import RESTORES
+from ani.kg.scenario import Event, EventType, Scenario, load_scenario
 from ani.llm.base import BaseGenerator, Candidate, GeneratorError, event, rng_for
 from ani.llm.constraints import GenerationConstraints, step_choices
-from ani.llm.vital_links import most_vital_first, vital_links
 from ani.llm.feedback import Feedback
-from ani.kg.scenario import Event, EventType, Scenario, load_scenario
-from ani.llm.text import RESTORES, describe
+from ani.llm.text import describe
+from ani.llm.vital_links import most_vital_first, vital_links
 
 RESTORE_WEIGHT = 0.2
 WALK_TRIES = 20
@@ -175,7 +175,9 @@ class ReplayGenerator(BaseGenerator):
                                  "build it with incidents (ani generate --incidents FILE) or pass scenario files")
         records = list(records)
         if records and not isinstance(records[0], Scenario):
-            from ani.kg.incidents import incident_scenarios  # the KG's own incident records
+            from ani.kg.incidents import (
+                incident_scenarios,  # the KG's own incident records
+            )
 
             return incident_scenarios(records)
         return records

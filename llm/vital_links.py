@@ -21,12 +21,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 import networkx as nx
-
 from ani.kg.contract import CausalModel
+from ani.kg.event_types import RESTORES, of
+from ani.kg.scenario import Event, EventType
 from ani.llm.base import event
 from ani.llm.constraints import GenerationConstraints
-from ani.kg.scenario import Event, EventType
-from ani.llm.text import RESTORES
 
 LOST_WEIGHT = 10.0
 MAX_SOURCES = 200
@@ -93,10 +92,10 @@ def link_damage(g: nx.Graph, intact: nx.Graph) -> dict[frozenset[str], float]:
     return dict(damage)
 
 
-LINK_FAILURES = frozenset({EventType.fiber_link_failure})
+LINK_FAILURES = frozenset(of("failure", "link"))
 STRESS_WEIGHT = 0.5
-_LINK_STRESS = frozenset({EventType.link_degradation, EventType.misconfiguration})
-_NODE_STRESS = frozenset({EventType.router_overload, EventType.traffic_spike})
+_LINK_STRESS = frozenset(of("stress", "link"))
+_NODE_STRESS = frozenset(of("stress", "router"))
 
 
 def residual(kg: CausalModel, events: Sequence[Event]) -> nx.Graph:

@@ -9,16 +9,17 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
+from ani.kg.event_types import FAILURES, INFO
 from ani.kg.model import KnowledgeGraph
 from ani.llm.base import GenerationReport
 from ani.llm.feedback import Feedback, PastScenario, Rejection
-from ani.kg.scenario import EventType, Scenario
+from ani.kg.scenario import Scenario
 from ani.orchestrator.measure.kpis import ScenarioKpis
 from ani.orchestrator.measure.damage import damage, damage_terms
 from ani.orchestrator.execute.records import RunRecord
 
-
-FAILURES = frozenset({EventType.fiber_link_failure, EventType.router_failure, EventType.srlg_cut})
+#: after a spike and a cascade, the first of these families among the events' (catalogue) families wins
+FAMILY_PRECEDENCE = ("router_overload", "fiber_link_failure", "router_failure")
 
 
 def render_graph(topology: nx.Graph, kg: KnowledgeGraph) -> nx.Graph:
@@ -38,16 +39,12 @@ def scenario_family(s: Scenario, cascade_depth: int = 0) -> str:
     outage (two or more link/router failures, or a failure that emerged in the twin), router
     overload, fiber link failure (a link or SRLG cut), a single router failure; anything else
     (degradation, misconfiguration, restores only) is ``other``."""
-    kinds = [e.event_type for e in s.events]
-    if EventType.traffic_spike in kinds:
+    families = {INFO[e.event_type].family for e in s.events}
+    if "ddos_spike" in families:
         return "ddos_spike"
-    if cascade_depth >= 1 or sum(k in FAILURES for k in kinds) >= 2:
+    if cascade_depth >= 1 or sum(e.event_type in FAILURES for e in s.events) >= 2:
         return "cascading_outage"
-    if EventType.router_overload in kinds:
-        return "router_overload"
-    if EventType.fiber_link_failure in kinds or EventType.srlg_cut in kinds:
-        return "fiber_link_failure"
-    return "router_failure" if EventType.router_failure in kinds else "other"
+    return next((f for f in FAMILY_PRECEDENCE if f in families), "other")
 
 
 def novelty(s: Scenario, earlier: Sequence[frozenset[tuple[str, str]]]) -> float:

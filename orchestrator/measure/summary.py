@@ -32,13 +32,12 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from ani.kg.errors import SimulationError
+from ani.kg.event_types import REROUTES
 from ani.ns3_scenarios.render import RunSpec
 from ani.orchestrator.measure import kpis as K
 from ani.orchestrator.measure.flowmon import RunTables, read_run_tables
 
 
-#: events after which traffic is rerouted: reroute time is measured for these only
-REROUTE_EVENTS = ("fiber_link_failure", "router_failure", "srlg_cut", "misconfiguration")
 
 
 class RunKpis(BaseModel):
@@ -216,7 +215,7 @@ def compare_runs(baseline_folder: Path, scenario_folder: Path) -> K.ScenarioKpis
     # a scenario may add flows (a traffic_spike's attack flows): compare the network's own traffic
     scen_flows = scen_flows[scen_flows["flow"].isin(base_flows["flow"])].reset_index(drop=True)
     reroutes = K.reroute_times(scen.event_probes, scen.events, base.event_probes, flows=scen.flows,
-                               event_types=REROUTE_EVENTS)
+                               event_types=REROUTES)
     links = K.link_kpis(scen, traffic_span_s(scen))
     K.compare(base_flows, scen_flows).to_parquet(scenario_folder / "comparison.parquet", index=False)
     reroutes.to_parquet(scenario_folder / "reroutes.parquet", index=False)

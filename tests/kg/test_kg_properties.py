@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from kg_graphs import graphs, knowledge_graphs, walk
 
 from ani.kg.contract import CausalModel
-from ani.kg.dependency import APPLICABLE, RESTORES
+from ani.kg.event_types import APPLICABLE, RESTORES
 from ani.kg.model import KnowledgeGraph, build_kg
 from ani.kg.topology import graph_digest, load_graphml
 from ani.kg.validate import check

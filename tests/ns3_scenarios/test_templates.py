@@ -44,7 +44,7 @@ def test_extends_inherits_program_and_changes_defaults_only() -> None:
 @pytest.mark.parametrize("extra, message", [
     ('[defaults]\nno_such = 1\n', "unknown parameter"),
     ('[defaults]\nspf_delay_s = -3\n', "minimum"),
-    ('events = ["meteor"]\n', "not executed"),
+    ('events = ["meteor"]\n', "unknown event type"),
     ('[parameters.x]\ntype = "int"\ndefault = 1\ndescription = "x"\n', "changes 'defaults'"),
 ])
 def test_bad_extending_manifests_are_refused_with_the_file_named(tmp_path: Path, extra: str, message: str) -> None:
