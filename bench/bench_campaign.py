@@ -39,7 +39,7 @@ import pandas as pd
 from ani.kg.topology import load_topology
 from ani.ns3_scenarios.build import build_program, ns3_version
 from ani.ns3_scenarios.render import write_run_folder
-from ani.orchestrator.campaign import load_campaign, plan_campaign
+from ani.orchestrator.campaign.plan import load_campaign, plan_campaign
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUTPUT = HERE.parent / "results" / "bench" / "campaign.json"

@@ -28,7 +28,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from ani.llm.scenario import Event, EventType, Scenario
+from ani.kg.scenario import Event, EventType, Scenario
 from ani.ns3_scenarios.build import compile_command, ns3_version
 
 HERE = Path(__file__).resolve().parent

@@ -60,7 +60,7 @@ def _latencies(fn: Any, items: list[Any]) -> dict[str, float]:
 
 
 def _walk(kg: Any, rng: random.Random, steps: int) -> Any:
-    from ani.llm.scenario import Event, Scenario
+    from ani.kg.scenario import Event, Scenario
 
     events: list[Any] = []
     for step in range(steps):

@@ -277,7 +277,7 @@ def measure(sides: list[Side], repeat: int) -> None:
 def prepare(work: Path, args: argparse.Namespace):
     """Render the template run folder, build both programs, write the topology; return the sides."""
     from ani.kg.topology import load_graphml
-    from ani.llm.scenario import Scenario
+    from ani.kg.scenario import Scenario
     from ani.ns3_scenarios.build import build_program, compile_command
     from ani.ns3_scenarios.render import render, timeline, write_run_folder
     from ani.ns3_scenarios.templates import get_template

@@ -14,7 +14,7 @@
 //     queue discs (as in the template: FIFO at the device);
 //   - stock global routing (Ipv4GlobalRoutingHelper::PopulateRoutingTables,
 //     Dijkstra) with the link costs as interface metrics;
-//   - the binary trace written by ani (kg/traces.py: write_trace): one UDP
+//   - the binary trace written by ani (ns3_scenarios/trace_file.py: write_trace): one UDP
 //     socket per trace flow, each packet sent at its trace time with a payload
 //     of max(12, ip_bytes - 28) bytes (the template's rule), to a PacketSink on
 //     the destination router; received packets are counted;

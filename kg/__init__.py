@@ -5,7 +5,8 @@ Modules (import what you need; nothing is imported here, so ``import ani.kg`` st
 =================  ===============================================================
 ``topology``       Topology Zoo GraphML -> the graph schema; link/node lookup; ``graph_digest``
 ``caida``          CAIDA AS relationships (serial-1/2, plain/bz2/gz) -> the same schema
-``yamlio``         the project YAML/JSON format (all layers, JSON Schema) and GraphML export
+``yamlio``         the project YAML/JSON format (all layers, JSON Schema)
+``graphml``        the project GraphML (network layer), written and read back unchanged
 ``io``             ``load_network`` / ``open_kg``: any supported input by its name
 ``resources``      router CPU, memory and buffer, with documented defaults
 ``srlg``           shared-risk link groups: declared, or derived (corridor and metro rules)
@@ -17,6 +18,8 @@ Modules (import what you need; nothing is imported here, so ``import ani.kg`` st
 ``context``        compact k-hop context for prompts, within a size budget
 ``model``          ``build_kg`` -> ``KnowledgeGraph`` (implements ``contract.CausalModel``)
 ``contract``       ``CausalModel`` and ``Issue``: what generators may rely on
+``scenario``       the vocabulary: ``Event``, ``Scenario`` (pydantic), ``load_scenario``
+``event_types``    the event-type catalogue: one row per type; every other table of types derives from it
 =================  ===============================================================
 
 One attribute schema for every importer (the topology graph, ``nx.Graph``):

@@ -17,7 +17,7 @@ failed router is up again at ``timestamp + duration_s``), but a transient
 event stays a cause: its modes remain.
 
 The **frontier** of a state is what the dependency graph's rules
-(:data:`ani.kg.dependency.RULES`) make reachable from the components in some
+(:data:`ani.kg.event_types.RULES`) make reachable from the components in some
 mode, plus self-escalation, minus events on components down at the last
 event's time and events still active on their target, plus restores of components impaired by a
 persistent event of their own (or by an SRLG cut). With no events it is the
@@ -33,14 +33,15 @@ from typing import Protocol
 
 import networkx as nx
 
-from ani.llm.scenario import Event, EventType
+from ani.kg.scenario import Event, EventType
 
-from .dependency import APPLICABLE, FAILURES, MODE_OF, RESTORES, SELF_RULES, enabled
+from .dependency import enabled
+from .event_types import APPLICABLE, FAILURES, MODE_OF, RESTORES, SELF_RULES
 
 E = EventType
 
 
-class _Graph(Protocol):
+class StateGraph(Protocol):
     """What the state machine needs of a knowledge graph."""
 
     dependency: nx.DiGraph
@@ -110,7 +111,7 @@ def _mark(modes: dict[str, dict[str, int]], comp: str, mode: str, index: int) ->
     modes.setdefault(comp, {}).setdefault(mode, index)
 
 
-def _derive(kg: _Graph, active: Iterable[_Active]) -> dict[str, dict[str, int]]:
+def _derive(kg: StateGraph, active: Iterable[_Active]) -> dict[str, dict[str, int]]:
     """Modes of every component implied by the events in force."""
     modes: dict[str, dict[str, int]] = {}
     risky: list[tuple[str, int]] = []
@@ -132,7 +133,7 @@ def _derive(kg: _Graph, active: Iterable[_Active]) -> dict[str, dict[str, int]]:
     return modes
 
 
-def down_at(kg: _Graph, state: State, at: float) -> set[str]:
+def down_at(kg: StateGraph, state: State, at: float) -> set[str]:
     """Components down at time ``at``: failed nodes and their links, failed links, cut SRLGs and their members."""
     down: set[str] = set()
     for a in state.active:
@@ -146,7 +147,7 @@ def down_at(kg: _Graph, state: State, at: float) -> set[str]:
     return down
 
 
-def apply(kg: _Graph, state: State, event: Event, target: str) -> None:
+def apply(kg: StateGraph, state: State, event: Event, target: str) -> None:
     """Update ``state`` with ``event`` on the canonical ``target`` (in place)."""
     state.now = max(state.now, event.timestamp) if state.count else event.timestamp
     index = state.count
@@ -164,7 +165,7 @@ def apply(kg: _Graph, state: State, event: Event, target: str) -> None:
     state.down = down_at(kg, state, state.now)
 
 
-def replay(kg: _Graph, events: Sequence[Event]) -> State:
+def replay(kg: StateGraph, events: Sequence[Event]) -> State:
     """The state after ``events`` (events on unknown targets or of the wrong kind are skipped)."""
     state = State()
     for ev in events:
@@ -177,7 +178,7 @@ def replay(kg: _Graph, events: Sequence[Event]) -> State:
     return state
 
 
-def causes(kg: _Graph, state: State, event_type: EventType, target: str,
+def causes(kg: StateGraph, state: State, event_type: EventType, target: str,
            down: set[str] | None = None) -> list[int]:
     """Indices of the events that make ``event_type`` on ``target`` causally reachable (empty: none).
 
@@ -196,7 +197,7 @@ def causes(kg: _Graph, state: State, event_type: EventType, target: str,
     return sorted(found)
 
 
-def _candidates(kg: _Graph, state: State) -> dict[str, set[EventType]]:
+def _candidates(kg: StateGraph, state: State) -> dict[str, set[EventType]]:
     dep = kg.dependency
     out: dict[str, set[EventType]] = {}
     for comp, modes in state.modes.items():
@@ -210,12 +211,12 @@ def _candidates(kg: _Graph, state: State) -> dict[str, set[EventType]]:
     return out
 
 
-def _ranked(kg: _Graph, comps: Iterable[str]) -> list[str]:
+def _ranked(kg: StateGraph, comps: Iterable[str]) -> list[str]:
     nodes = kg.dependency.nodes
     return sorted(comps, key=lambda c: (-nodes[c]["score_bps"], c))
 
 
-def frontier(kg: _Graph, state: State) -> dict[str, list[EventType]]:
+def frontier(kg: StateGraph, state: State) -> dict[str, list[EventType]]:
     """Allowed next (target -> event types), ranked; see the module docstring."""
     nodes = kg.dependency.nodes
     allowed: dict[str, list[EventType]] = {}
@@ -235,7 +236,7 @@ def frontier(kg: _Graph, state: State) -> dict[str, list[EventType]]:
     return out
 
 
-def root_frontier(kg: _Graph, roots: Sequence[str]) -> dict[str, list[EventType]]:
+def root_frontier(kg: StateGraph, roots: Sequence[str]) -> dict[str, list[EventType]]:
     """The frontier of an empty scenario: every root with its non-restore event types, ranked."""
     data = dict(kg.dependency.nodes(data=True))
     types = {kind: [t for t in ts if t not in RESTORES] for kind, ts in APPLICABLE.items()}

@@ -21,11 +21,36 @@ many were left out. The result never exceeds the budget
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .model import KnowledgeGraph
+import networkx as nx
+
+from .demands import Demand
+from .srlg import Srlg
+
+
+class ContextGraph(Protocol):
+    """What the prompt context needs of a knowledge graph (``KnowledgeGraph`` implements it)."""
+
+    topology: nx.Graph
+    srlgs: Sequence[Srlg]
+    demands: Sequence[Demand]
+
+    @property
+    def digest(self) -> str: ...
+
+    def resolve(self, component: str) -> str: ...
+
+    def kind(self, component: str) -> str: ...
+
+    def ends(self, link: str) -> tuple[str, str]: ...
+
+    def score(self, component: str) -> float: ...
+
+    def srlg_links(self, srlg: str) -> tuple[str, ...]: ...
+
+    def srlgs_of(self, link: str) -> list[str]: ...
 
 DEFAULT_HOPS = 2
 
@@ -42,7 +67,7 @@ def _util(data: dict) -> str:
     return "-" if u is None else f"{100 * u:.0f}%"
 
 
-def _focus_nodes(kg: KnowledgeGraph, comps: list[str]) -> set[str]:
+def _focus_nodes(kg: ContextGraph, comps: list[str]) -> set[str]:
     nodes: set[str] = set()
     for c in comps:
         kind = kg.kind(c)
@@ -56,7 +81,7 @@ def _focus_nodes(kg: KnowledgeGraph, comps: list[str]) -> set[str]:
     return nodes
 
 
-def _distances(kg: KnowledgeGraph, start: set[str], hops: int) -> dict[str, int]:
+def _distances(kg: ContextGraph, start: set[str], hops: int) -> dict[str, int]:
     dist = {n: 0 for n in start}
     frontier = list(start)
     for level in range(1, hops + 1):
@@ -70,7 +95,7 @@ def _distances(kg: KnowledgeGraph, start: set[str], hops: int) -> dict[str, int]
     return dist
 
 
-def _lines(kg: KnowledgeGraph, comps: list[str], dist: dict[str, int]) -> list[str]:
+def _lines(kg: ContextGraph, comps: list[str], dist: dict[str, int]) -> list[str]:
     g = kg.topology
     by_rank = sorted(dist, key=lambda n: (dist[n], -kg.score(n), n))
     out = ["nodes: id kind util%"]
@@ -90,7 +115,7 @@ def _lines(kg: KnowledgeGraph, comps: list[str], dist: dict[str, int]) -> list[s
     return out
 
 
-def _header(kg: KnowledgeGraph, comps: list[str]) -> list[str]:
+def _header(kg: ContextGraph, comps: list[str]) -> list[str]:
     g = kg.topology
     head = (f"network {g.graph.get('name', '')}: {g.number_of_nodes()} nodes, {g.number_of_edges()} links, "
             f"{len(kg.srlgs)} SRLGs, {len(kg.demands)} demands (kg {kg.digest})")
@@ -111,7 +136,7 @@ def _fit(lines: list[str], budget: int) -> str:
     return "\n".join(kept)
 
 
-def context(kg: KnowledgeGraph, components: Iterable[str], budget_chars: int = 4000,
+def context(kg: ContextGraph, components: Iterable[str], budget_chars: int = 4000,
             hops: int = DEFAULT_HOPS) -> str:
     """Compact text of the ``hops``-hop neighbourhood of ``components``, at most ``budget_chars`` long.
 
@@ -136,7 +161,7 @@ def context(kg: KnowledgeGraph, components: Iterable[str], budget_chars: int = 4
     UnknownComponentError
         If a component is unknown.
     """
-    comps = list(dict.fromkeys(kg._resolve(c) for c in components))
+    comps = list(dict.fromkeys(kg.resolve(c) for c in components))
     start = _focus_nodes(kg, comps)
     head = _header(kg, comps)
     for k in range(max(hops, 0), 0, -1):

@@ -21,7 +21,7 @@ from typing import Literal, Protocol, runtime_checkable
 import networkx as nx
 from pydantic import BaseModel, ConfigDict
 
-from ani.llm.scenario import Event, EventType, Scenario
+from ani.kg.scenario import Event, EventType, Scenario
 
 IssueCode = Literal[
     "unknown_target",        # the target names no component

@@ -9,7 +9,8 @@ graph (nodes, links ``u-v``, SRLGs ``srlg:…``). Node attributes: ``kind``
 reasons); ``historical`` edges also carry ``event_types`` and ``count``.
 
 Relations (edge ``a -> b``), and which event on ``b`` each one makes causally
-reachable, by the *mode* ``a`` is in (:data:`RULES`):
+reachable, by the *mode* ``a`` is in (:data:`ani.kg.event_types.RULES`, from the
+catalogue rows' ``enabled_by`` and ``escalates_from``):
 
 ============  ===================  ===========================  =====================================
 relation      a -> b               mode of a                    event on b it enables
@@ -31,7 +32,7 @@ its links down (``attached``); a cut SRLG fails its members (``member``); a
 failed link puts its SRLGs at risk (``shared_risk``). Self escalation: an
 overloaded router may fail (CPU/buffer exhaustion); a surging router may
 overload. Events only apply to components whose kind allows them
-(:data:`APPLICABLE`).
+(:data:`ani.kg.event_types.APPLICABLE`).
 
 ``reroute`` edges go from a link to every link of its ECMP detour (all
 shortest paths between its ends without it, by OSPF cost) — where its traffic
@@ -50,13 +51,11 @@ from enum import Enum
 
 import networkx as nx
 
-from ani.llm.scenario import EventType
+from ani.kg.event_types import RULES, EventType
 
 from .srlg import Srlg
 
 DETOUR_MAX_WORK: float = 5e6
-
-E = EventType
 
 
 class Relation(str, Enum):
@@ -70,45 +69,6 @@ class Relation(str, Enum):
     loads = "loads"
     historical = "historical"
 
-
-#: Event types that apply to each component kind.
-APPLICABLE: dict[str, tuple[EventType, ...]] = {
-    "router": (E.router_failure, E.router_overload, E.traffic_spike, E.router_restore),
-    "external": (E.router_failure, E.traffic_spike, E.router_restore),
-    "hyperedge": (E.router_failure, E.router_restore),
-    "link": (E.fiber_link_failure, E.link_degradation, E.misconfiguration, E.link_restore),
-    "srlg": (E.srlg_cut,),
-}
-
-RESTORES: frozenset[EventType] = frozenset({E.link_restore, E.router_restore})
-FAILURES: frozenset[EventType] = frozenset({E.fiber_link_failure, E.router_failure, E.srlg_cut})
-
-#: The mode an event puts its target in.
-MODE_OF: dict[EventType, str] = {
-    E.fiber_link_failure: "failed", E.router_failure: "failed", E.srlg_cut: "failed",
-    E.router_overload: "overloaded", E.link_degradation: "overloaded",
-    E.traffic_spike: "surging", E.misconfiguration: "misconfigured",
-}
-
-#: (relation, mode of the cause) -> event types made reachable on the effect.
-RULES: dict[tuple[str, str], tuple[EventType, ...]] = {
-    ("member", "at_risk"): (E.fiber_link_failure,),
-    ("shared_risk", "failed"): (E.srlg_cut,),
-    ("endpoint", "failed"): (E.router_overload,),
-    ("endpoint", "overloaded"): (E.router_overload,),
-    ("endpoint", "misconfigured"): (E.router_overload,),
-    ("attached", "overloaded"): (E.link_degradation,),
-    ("attached", "surging"): (E.link_degradation,),
-    ("reroute", "failed"): (E.link_degradation,),
-    ("reroute", "misconfigured"): (E.link_degradation,),
-    ("loads", "surging"): (E.link_degradation, E.router_overload),
-}
-
-#: mode of a component -> event types it makes reachable on itself (escalation).
-SELF_RULES: dict[str, tuple[EventType, ...]] = {
-    "overloaded": (E.router_failure,),
-    "surging": (E.router_overload,),
-}
 
 NODE_KINDS = ("router", "hyperedge", "external")
 

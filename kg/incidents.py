@@ -11,7 +11,7 @@ column         required meaning
 ============== ======== ==========================================================
 incident_id    yes      groups the rows of one incident
 component      yes      a component id of the graph (node, link ``u-v``, ``srlg:…``)
-event_type     yes      an :class:`~ani.llm.scenario.EventType` (not a restore)
+event_type     yes      an :class:`~ani.kg.scenario.EventType` (not a restore)
 start          yes      when it happened: seconds (a number) or ISO 8601 date-time
                         (a naive one is read as UTC)
 end            no       when it was repaired (same forms); empty = not recorded
@@ -36,13 +36,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ani.llm.scenario import Event, EventType, Scenario, Severity
+from ani.kg.scenario import Event, EventType, Scenario, Severity
 
 from .errors import TopologyError
+from .event_types import RESTORE_FOR, RESTORES
 
-_RESTORE_OF = {EventType.fiber_link_failure: EventType.link_restore,
-               EventType.router_failure: EventType.router_restore}
-_RESTORES = {EventType.link_restore, EventType.router_restore}
 COLUMNS = ("incident_id", "component", "event_type", "start", "end", "severity", "description")
 
 
@@ -80,7 +78,7 @@ class IncidentEvent(BaseModel):
     @field_validator("event_type")
     @classmethod
     def _not_restore(cls, value: EventType) -> EventType:
-        if value in _RESTORES:
+        if value in RESTORES:
             raise ValueError("a restore is not an incident; give the repair time as 'end'")
         return value
 
@@ -203,7 +201,7 @@ def incident_scenarios(records: Iterable[IncidentEvent], offset_s: float = 1.0) 
         events = []
         for r in recs:
             at = offset_s + r.start_s - t0
-            restore = _RESTORE_OF.get(r.event_type)
+            restore = RESTORE_FOR.get(r.event_type)
             duration = r.end_s - r.start_s if r.end_s is not None and restore is None and r.end_s > r.start_s else None
             events.append(Event(event_type=r.event_type, target=r.component, timestamp=at,
                                 severity=r.severity, duration_s=duration))

@@ -38,12 +38,13 @@ from typing import Any, Literal
 
 import networkx as nx
 
-from ani.llm.scenario import Event, EventType, Scenario
+from ani.kg.scenario import Event, EventType, Scenario
 
 from . import causal
 from .contract import Issue
 from .demands import Dag, Demand, Route, ecmp_loads, ecmp_route, gravity_demands, shortest_dag, source_footprints
-from .dependency import APPLICABLE, build_dependency, cascade_depth, reachable, wants_detours
+from .dependency import build_dependency, cascade_depth, reachable, wants_detours
+from .event_types import APPLICABLE, stress_type
 from .errors import TopologyError, UnknownComponentError
 from .incidents import IncidentEvent, history_edges
 from .resources import Resources, assign_resources
@@ -116,10 +117,10 @@ class KnowledgeGraph:
         UnknownComponentError
             (a KeyError) if the graph has no such component.
         """
-        return self.dependency.nodes[self._resolve(component)]["kind"]
+        return self.dependency.nodes[self.resolve(component)]["kind"]
 
     def applicable(self, component: str) -> list[EventType]:
-        """Event types that apply to ``component``'s kind (:data:`ani.kg.dependency.APPLICABLE`)."""
+        """Event types that apply to ``component``'s kind (:data:`ani.kg.event_types.APPLICABLE`)."""
         return list(APPLICABLE[self.kind(component)])
 
     def roots(self) -> list[str]:
@@ -157,7 +158,8 @@ class KnowledgeGraph:
         pool = self._components if len(self._components) <= 20_000 else ()
         return difflib.get_close_matches(str(component), pool, n=n, cutoff=0.6)
 
-    def _resolve(self, component: str) -> str:
+    def resolve(self, component: str) -> str:
+        """The canonical id of ``component``; UnknownComponentError (with close matches) if unknown."""
         canon = self.canonical(component)
         if canon is None:
             close = self.close_matches(component)
@@ -171,7 +173,7 @@ class KnowledgeGraph:
 
     def ends(self, link: str) -> tuple[str, str]:
         """The two end nodes of a link, in link-id order."""
-        return self._ends[self._resolve(link)]
+        return self._ends[self.resolve(link)]
 
     def srlg_links(self, srlg: str) -> tuple[str, ...]:
         """Member link ids of an SRLG."""
@@ -183,15 +185,15 @@ class KnowledgeGraph:
 
     def score(self, component: str) -> float:
         """The damage proxy of a component, bit/s (see the module docstring)."""
-        return float(self.dependency.nodes[self._resolve(component)]["score_bps"])
+        return float(self.dependency.nodes[self.resolve(component)]["score_bps"])
 
     def reachable(self, components: Iterable[str]) -> set[str]:
         """Every component a change of ``components`` can influence, themselves included."""
-        return reachable(self.dependency, [self._resolve(c) for c in components])
+        return reachable(self.dependency, [self.resolve(c) for c in components])
 
     def cascade_depth(self, components: Iterable[str]) -> int:
         """Causal steps from ``components`` to the farthest component they can influence."""
-        return cascade_depth(self.dependency, [self._resolve(c) for c in components])
+        return cascade_depth(self.dependency, [self.resolve(c) for c in components])
 
     def route(self, src: str, dst: str) -> Route:
         """Links and nodes a demand ``src -> dst`` depends on (per-hop ECMP by OSPF cost)."""
@@ -203,7 +205,7 @@ class KnowledgeGraph:
         A demand ``s -> d`` crosses node ``n`` when ``dist(s, n) + dist(n, d) = dist(s, d)``
         and link ``u-v`` when ``dist(s, u) + cost + dist(v, d)`` does (either direction).
         """
-        comp = self._resolve(component)
+        comp = self.resolve(component)
         kind = self.kind(comp)
         links = [comp] if kind == "link" else list(self.srlg_links(comp)) if kind == "srlg" else []
         spans = [(*self._ends[lid], self.topology.edges[self._ends[lid]]["ospf_cost"]) for lid in links]
@@ -227,12 +229,9 @@ class KnowledgeGraph:
         ``link_degradation``; a node ``router_failure`` / ``router_overload``
         (``traffic_spike`` for an external node); an SRLG ``srlg_cut``.
         """
-        stress = {"link": EventType.link_degradation, "router": EventType.router_overload,
-                  "external": EventType.traffic_spike, "srlg": EventType.srlg_cut,
-                  "hyperedge": EventType.router_failure}
-        out = [Event(event_type=causal.failure_type(self.kind(c)), target=self._resolve(c), timestamp=at)
+        out = [Event(event_type=causal.failure_type(self.kind(c)), target=self.resolve(c), timestamp=at)
                for c in failed]
-        out += [Event(event_type=stress[self.kind(c)], target=self._resolve(c), timestamp=at) for c in stressed]
+        out += [Event(event_type=stress_type(self.kind(c)), target=self.resolve(c), timestamp=at) for c in stressed]
         return out
 
     def counts(self) -> dict[str, int]:

@@ -58,6 +58,7 @@ from typing import IO, Any
 import networkx as nx
 
 from .errors import TopologyError, UnknownComponentError
+from .graphml import from_native_graphml
 from .linkspeed import UNITS as _UNITS
 from .linkspeed import parse_link_label
 
@@ -346,8 +347,6 @@ def _build(raw: nx.Graph, source: str, stem: str) -> nx.Graph:
     if raw.number_of_nodes() == 0:
         raise TopologyError(source, "no nodes")
     if "ani_schema" in raw.graph:
-        from .yamlio import from_native_graphml  # a project GraphML file (kept lazy: yamlio imports the model)
-
         return from_native_graphml(raw, source)
     notes: list[str] = []
     name = str(raw.graph.get("Network") or "").strip() or stem

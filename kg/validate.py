@@ -5,7 +5,7 @@ breaks in this order (codes of :data:`ani.kg.contract.IssueCode`):
 
 1. ``unknown_target``: the target names no component (close matches in the message);
 2. ``wrong_kind``: the event type does not apply to the target's kind
-   (:data:`ani.kg.dependency.APPLICABLE`);
+   (:data:`ani.kg.event_types.APPLICABLE`);
 3. ``time_order``: its timestamp is earlier than the previous event's
    (equal timestamps are allowed: simultaneous events);
 4. ``restore_without_failure``: a restore of a component that no persistent
@@ -30,16 +30,21 @@ scenario's cascade depth is the largest.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from ani.llm.scenario import Event, Scenario
+from ani.kg.scenario import Event, Scenario
 
 from . import causal
 from .contract import Issue
-from .dependency import APPLICABLE, RESTORES
+from .event_types import APPLICABLE, RESTORES
 
-if TYPE_CHECKING:
-    from .model import KnowledgeGraph
+
+class ValidationGraph(causal.StateGraph, Protocol):
+    """What the validator needs of a knowledge graph (``KnowledgeGraph`` implements it)."""
+
+    root_ids: tuple[str, ...] | None
+
+    def close_matches(self, component: str, n: int = 5) -> list[str]: ...
 
 
 @dataclass
@@ -56,7 +61,7 @@ class Report:
         return max(self.depths, default=0)
 
 
-def _hint(kg: KnowledgeGraph, target: str) -> str:
+def _hint(kg: ValidationGraph, target: str) -> str:
     close = kg.close_matches(target)
     return f"; close matches: {', '.join(close)}" if close else ""
 
@@ -65,7 +70,7 @@ def _label(i: int, ev: Event) -> str:
     return f"event {i} ({ev.event_type.value} on {ev.target!r} at {ev.timestamp:g} s)"
 
 
-def _static(kg: KnowledgeGraph, i: int, ev: Event, prev_t: float | None) -> tuple[Issue | None, str | None]:
+def _static(kg: ValidationGraph, i: int, ev: Event, prev_t: float | None) -> tuple[Issue | None, str | None]:
     """Rules 1-3; returns the issue (if any) and the canonical target (None if unusable)."""
     target = kg.canonical(ev.target)
     if target is None:
@@ -82,7 +87,7 @@ def _static(kg: KnowledgeGraph, i: int, ev: Event, prev_t: float | None) -> tupl
     return None, target
 
 
-def _dynamic(kg: KnowledgeGraph, state: causal.State, i: int, ev: Event, target: str,
+def _dynamic(kg: ValidationGraph, state: causal.State, i: int, ev: Event, target: str,
              root_ok: bool) -> tuple[Issue | None, list[int]]:
     """Rules 4-6; returns the issue (if any) and the causing events."""
     down = causal.down_at(kg, state, ev.timestamp)
@@ -103,7 +108,7 @@ def _dynamic(kg: KnowledgeGraph, state: causal.State, i: int, ev: Event, target:
                  message=f"{_label(i, ev)}: not causally reachable ({why}) and not a root event"), []
 
 
-def check(scenario: Scenario, kg: KnowledgeGraph) -> Report:
+def check(scenario: Scenario, kg: ValidationGraph) -> Report:
     """Validate ``scenario`` and compute the causal depth of each event (see the module docstring)."""
     report = Report()
     state = causal.State()
@@ -128,7 +133,7 @@ def check(scenario: Scenario, kg: KnowledgeGraph) -> Report:
     return report
 
 
-def validate(scenario: Scenario, kg: KnowledgeGraph) -> list[Issue]:
+def validate(scenario: Scenario, kg: ValidationGraph) -> list[Issue]:
     """Every rule ``scenario`` breaks on ``kg``; empty when it is valid.
 
     Parameters

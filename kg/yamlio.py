@@ -26,7 +26,7 @@ Missing link values take the defaults of :mod:`ani.kg.topology`
 graph (derived SRLGs and demands included, ``derive_srlgs: false``), so
 reading it back gives the same graph and the same digest.
 
-GraphML export (:func:`write_graphml`) carries the network layer (nodes,
+GraphML export (:func:`ani.kg.graphml.write_graphml`, re-exported here) carries the network layer (nodes,
 links, resources) in this schema, marked by the graph attribute
 ``ani_schema``; :func:`ani.kg.topology.load_graphml` reads such a file back
 unchanged. Errors name the file and the line (YAML/JSON) and element.
@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 import networkx as nx
 import yaml
@@ -44,16 +44,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .demands import Demand
 from .errors import TopologyError, UnknownComponentError
+from .graphml import DERIVED_ATTRS, SCHEMA_VERSION, write_graphml
 from .incidents import IncidentEvent
 from .model import KnowledgeGraph, build_kg
 from .resources import RESOURCE_ATTRS, Resources
 from .srlg import Srlg
 from .topology import COST_UNIT_S, DEFAULT_CAPACITY_BPS, _delay
 
-SCHEMA_VERSION = 1
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-DERIVED_ATTRS = ("load_bps", "utilization")
 Scalar = str | int | float | bool | None
 _NODE_KEYS = {"label", "kind", "lat", "lon", "zoo_id", "resources_source", *RESOURCE_ATTRS, *DERIVED_ATTRS}
 _LINK_KEYS = {"link_id", "capacity_bps", "capacity_source", "delay_s", "delay_source", "distance_km",
@@ -305,33 +304,6 @@ def write_kg(kg: KnowledgeGraph, path: str | Path, fmt: Literal["yaml", "json", 
     return p
 
 
-def write_graphml(g: nx.Graph, path: str | Path | IO[bytes]) -> None:
-    """Write a topology as GraphML in the project schema.
-
-    GraphML cannot hold None or lists: None values are left out (the keys
-    that had them are listed in ``none_keys__json``), list-valued graph
-    attributes are written as JSON under ``<name>__json``. The graph
-    attribute ``ani_schema`` marks the file, and
-    :func:`ani.kg.topology.load_graphml` reads it back to an equal graph.
-    """
-    out = nx.Graph()
-    for k, v in g.graph.items():
-        if isinstance(v, list | tuple | dict):
-            out.graph[f"{k}__json"] = json.dumps(v)
-        elif v is not None:
-            out.graph[k] = v
-    none_keys: dict[str, set[str]] = {"node": set(), "edge": set()}
-    for n, d in g.nodes(data=True):
-        none_keys["node"].update(k for k, v in d.items() if v is None)
-        out.add_node(n, **{k: v for k, v in d.items() if v is not None and k not in DERIVED_ATTRS})
-    for u, v, d in g.edges(data=True):
-        none_keys["edge"].update(k for k, x in d.items() if x is None)
-        out.add_edge(u, v, **{k: x for k, x in d.items() if x is not None and k not in DERIVED_ATTRS})
-    out.graph["none_keys__json"] = json.dumps({k: sorted(v) for k, v in none_keys.items()})
-    out.graph["ani_schema"] = SCHEMA_VERSION
-    nx.write_graphml(out, str(path) if isinstance(path, str | Path) else path)
-
-
 def load_srlgs(path: str | Path) -> list[Srlg]:
     """Declared SRLGs from a YAML/JSON file: a list of groups, or ``{srlgs: [...]}``.
 
@@ -357,26 +329,3 @@ def load_srlgs(path: str | Path) -> list[Srlg]:
             err = exc.errors()[0]
             raise TopologyError(str(p), f"{_where(text, (*prefix, i, *err['loc']))}: {err['msg']}") from None
     return out
-
-
-def from_native_graphml(raw: nx.Graph, source: str) -> nx.Graph:
-    """A GraphML file written by :func:`ani.kg.yamlio.write_graphml`: already in this schema."""
-    try:
-        none_keys = json.loads(raw.graph.get("none_keys__json", "{}"))
-        g = nx.Graph()
-        for k, v in raw.graph.items():
-            if k.endswith("__json") and k != "none_keys__json":
-                g.graph[k[: -len("__json")]] = json.loads(v)
-            elif k not in ("ani_schema", "none_keys__json", "node_default", "edge_default"):
-                g.graph[k] = v
-    except (TypeError, ValueError) as exc:
-        raise TopologyError(source, f"malformed project GraphML graph attribute: {exc}") from exc
-    g.graph.setdefault("notes", [])
-    g.graph["source"] = source
-    for n, d in raw.nodes(data=True):
-        g.add_node(str(n), **{**{k: None for k in none_keys.get("node", [])}, **d})
-    for u, v, d in raw.edges(data=True):
-        if "link_id" not in d:
-            raise TopologyError(source, f"edge {u}-{v}: no link_id in a project GraphML file")
-        g.add_edge(str(u), str(v), **{**{k: None for k in none_keys.get("edge", [])}, **d})
-    return g

@@ -1,4 +1,4 @@
-"""One interface for every scenario generator, and the registry that names them.
+"""One interface for every scenario generator (the registry that names them is :mod:`ani.llm.registry`).
 
 A generator is anything with ``name`` and
 ``generate(kg, n, constraints, feedback=None) -> list[Scenario]``
@@ -16,9 +16,8 @@ You get
     (generator, model, prompt hash, graph digest, seed, attempts) attached;
     counts of first-try validity, repairs, attempts and drops in the report.
 
-Register a factory with :func:`register`; :func:`get_generator` builds one by
-name, :func:`available` lists the names. Importing this module imports no LLM
-library.
+Name a new generator in the table of :mod:`ani.llm.registry`. Importing this
+module imports no LLM library.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from __future__ import annotations
 import random
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -36,7 +35,7 @@ from ani.kg.contract import CausalModel
 from ani.kg.errors import ProjectError
 from ani.llm.constraints import GenerationConstraints
 from ani.llm.feedback import Feedback, Rejection, Violation
-from ani.llm.scenario import Event, Provenance, Scenario
+from ani.kg.scenario import Event, Provenance, Scenario
 
 
 class GeneratorError(ProjectError, ValueError):
@@ -189,44 +188,6 @@ def in_frontier(kg: CausalModel, events: Sequence[Event], kind: Any, target: str
     return kind in kg.frontier(events).get(target, [])
 
 
-# --- registry --------------------------------------------------------------------
-Factory = Callable[..., Generator]
-_REGISTRY: dict[str, Factory] = {}
-
-
-def register(name: str) -> Callable[[Factory], Factory]:
-    """Decorator: make ``factory(**options) -> Generator`` available as ``name``."""
-    def deco(factory: Factory) -> Factory:
-        _REGISTRY[name] = factory
-        return factory
-    return deco
-
-
-def _load_builtins() -> None:
-    """Import the built-in generator modules (they register themselves; no LLM import)."""
-    from ani.llm import composer, generators, llm_generator  # noqa: F401
-
-
-def available() -> list[str]:
-    """Registered generator names, sorted."""
-    _load_builtins()
-    return sorted(_REGISTRY)
-
-
-def get_generator(name: str, **options: Any) -> Generator:
-    """Build the generator registered as ``name`` with ``options``.
-
-    Raises
-    ------
-    GeneratorError
-        If no generator has that name (the message lists the names).
-    """
-    _load_builtins()
-    if name not in _REGISTRY:
-        raise GeneratorError(f"unknown generator {name!r}; available: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](**options)
-
-
 class _Adopted(BaseGenerator):
     """A plain :class:`Generator` given the bookkeeping of :class:`BaseGenerator`."""
 
@@ -248,11 +209,3 @@ def run_generator(generator: Generator, kg: CausalModel, n: int, constraints: Ge
     """Scenarios, report and rejections from any generator (a plain one's output is validated and counted)."""
     gen = generator if isinstance(generator, BaseGenerator) else _Adopted(generator)
     return gen.run(kg, n, constraints, feedback)
-
-
-def generate(generator: str | Generator, kg: CausalModel, n: int,
-             constraints: GenerationConstraints | None = None, feedback: Feedback | None = None,
-             **options: Any) -> list[Scenario]:
-    """Convenience: ``get_generator(generator, **options).generate(kg, n, constraints, feedback)``."""
-    gen = get_generator(generator, **options) if isinstance(generator, str) else generator
-    return gen.generate(kg, n, constraints, feedback)

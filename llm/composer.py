@@ -10,7 +10,7 @@ event is taken from ``kg.frontier`` of the events before it, so the composed
 scenario obeys the same validity rules as any other.
 
 You must provide
-    a base generator (a registry name or a :class:`~ani.llm.base.Generator`),
+    a base :class:`~ani.llm.base.Generator` (by name through :mod:`ani.llm.registry`),
     used when the feedback has too few past scenarios.
 You get
     scenarios of up to ``constraints.max_events`` events whose provenance
@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from ani.kg.contract import CausalModel
-from ani.llm.base import BaseGenerator, Candidate, Generator, event, get_generator, register, rng_for
+from ani.kg.event_types import RESTORES
+from ani.kg.scenario import Event, EventType, Scenario
+from ani.llm.base import BaseGenerator, Candidate, Generator, event, rng_for
 from ani.llm.constraints import GenerationConstraints
 from ani.llm.feedback import Feedback
-from ani.llm.scenario import Event, EventType, Scenario
-from ani.llm.text import RESTORES, describe
+from ani.llm.text import describe
 
 STRESS = (EventType.traffic_spike, EventType.router_overload)
 Action = tuple[EventType, str]
@@ -41,15 +41,16 @@ class ComposerGenerator(BaseGenerator):
     ----------
     base
         Generator of parent scenarios when the feedback has fewer than
-        ``parents`` past scenarios (default ``causal-walk``).
+        ``parents`` past scenarios (the registry's ``composer`` builds it by
+        name, default ``causal-walk``).
     parents
         Parents per composed scenario.
     """
 
     name = "composer"
 
-    def __init__(self, base: str | Generator = "causal-walk", parents: int = 3, **base_options: Any) -> None:
-        self.base = get_generator(base, **base_options) if isinstance(base, str) else base
+    def __init__(self, base: Generator, parents: int = 3) -> None:
+        self.base = base
         self.parents = parents
 
     def candidates(self, kg: CausalModel, n: int, constraints: GenerationConstraints,
@@ -148,8 +149,3 @@ def compose(kg: CausalModel, parents: Sequence[Sequence[Event]], constraints: Ge
         events.append(event(action[0], action[1], t))
         notes.append("combined from another parent scenario")
     return events, notes
-
-
-@register("composer")
-def _composer(base: str | Generator = "causal-walk", parents: int = 3, **base_options: Any) -> ComposerGenerator:
-    return ComposerGenerator(base, parents, **base_options)

@@ -28,7 +28,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ani.kg.errors import ScenarioError
-from ani.llm.scenario import EventType, Severity
+from ani.kg.scenario import EventType, Severity
 
 SEVERITIES: tuple[str, ...] = get_args(Severity)
 ACTION_SEPARATOR = " on "

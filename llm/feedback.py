@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from ani.kg.contract import Issue
-from ani.llm.scenario import Event
+from ani.kg.scenario import Event
 
 
 class PastScenario(BaseModel):

@@ -13,14 +13,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import networkx as nx
-
 from ani.kg.contract import CausalModel
-from ani.llm.base import BaseGenerator, Candidate, GeneratorError, event, register, rng_for
+from ani.kg.event_types import RESTORES
+from ani.kg.scenario import Event, EventType, Scenario, load_scenario
+from ani.llm.base import BaseGenerator, Candidate, GeneratorError, event, rng_for
 from ani.llm.constraints import GenerationConstraints, step_choices
-from ani.llm.damage import most_vital_first, vital_links
 from ani.llm.feedback import Feedback
-from ani.llm.scenario import Event, EventType, Scenario, load_scenario
-from ani.llm.text import RESTORES, describe
+from ani.llm.text import describe
+from ani.llm.vital_links import most_vital_first, vital_links
 
 RESTORE_WEIGHT = 0.2
 WALK_TRIES = 20
@@ -175,7 +175,9 @@ class ReplayGenerator(BaseGenerator):
                                  "build it with incidents (ani generate --incidents FILE) or pass scenario files")
         records = list(records)
         if records and not isinstance(records[0], Scenario):
-            from ani.kg.incidents import incident_scenarios  # the KG's own incident records
+            from ani.kg.incidents import (
+                incident_scenarios,  # the KG's own incident records
+            )
 
             return incident_scenarios(records)
         return records
@@ -197,7 +199,7 @@ class WorstCaseGenerator(BaseGenerator):
     """Most-vital links, greedily: scenario ``i`` cuts the ``i``-th most damaging link, then
     keeps taking the most damaging action of the causal frontier on the damaged network.
 
-    Damage is a static proxy (:mod:`ani.llm.damage`): gravity traffic a cut
+    Damage is a static proxy (:mod:`ani.llm.vital_links`): gravity traffic a cut
     displaces plus, ten-fold, the traffic it disconnects (half for stress
     events, the sum over its links for a router).
     """
@@ -212,28 +214,3 @@ class WorstCaseGenerator(BaseGenerator):
         for i, first in enumerate(starts[:n]):
             events, reasons = most_vital_first(kg, first, constraints)
             yield Candidate(scenario=_scenario(f"worst-{i:03d}", events, reasons), seed=constraints.seed)
-
-
-@register("causal-walk")
-def _walk() -> CausalWalkGenerator:
-    return CausalWalkGenerator()
-
-
-@register("random")
-def _random() -> RandomGenerator:
-    return RandomGenerator()
-
-
-@register("rule-based")
-def _rules() -> RuleBasedGenerator:
-    return RuleBasedGenerator()
-
-
-@register("replay")
-def _replay(incidents: Sequence[str | Path] = ()) -> ReplayGenerator:
-    return ReplayGenerator(incidents)
-
-
-@register("worst-case")
-def _worst() -> WorstCaseGenerator:
-    return WorstCaseGenerator()

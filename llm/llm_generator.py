@@ -26,12 +26,12 @@ from pydantic import ValidationError
 
 from ani.kg.contract import CausalModel
 from ani.kg.errors import ProjectError, ScenarioError
-from ani.llm.base import BaseGenerator, Candidate, register, rng_for
+from ani.llm.base import BaseGenerator, Candidate, rng_for
 from ani.llm.constraints import GenerationConstraints, StepChoices, parse_step, step_choices, step_grammar, step_schema
 from ani.llm.feedback import Feedback, Rejection, Violation
 from ani.llm.prompts import StepPrompt, step_prompt
 from ani.llm.providers import LLMSettings, make_chat_model, request_options, require
-from ani.llm.scenario import Event, Scenario
+from ani.kg.scenario import Event, Scenario
 from ani.llm.text import describe
 
 GRAMMAR_PROVIDERS = ("llamacpp", "smollm2")
@@ -173,8 +173,7 @@ def _before_first_break(events: list[Event], reasons: list[str],
     return events[:cut], reasons[:cut]
 
 
-@register("llm")
-def _llm(settings: LLMSettings | None = None, chat_model: Any = None, **options: Any) -> LLMGenerator:
+def make_llm_generator(settings: LLMSettings | None = None, chat_model: Any = None, **options: Any) -> LLMGenerator:
     """``llm``: the causally constrained LLM; ``options`` are :class:`LLMSettings` fields or HTTP client options."""
     fields = {k: options.pop(k) for k in list(options) if k in LLMSettings.model_fields}
     return LLMGenerator(settings or LLMSettings.resolve(**fields), chat_model, **options)

@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ani.kg.contract import CausalModel, Issue
-from ani.llm.scenario import Scenario
+from ani.kg.scenario import Scenario
 
 GROUNDING_CODES = frozenset({"unknown_target", "wrong_kind"})
 MAX_PAIRS_SAMPLE = 400

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ani.llm.constraints import StepChoices
 from ani.llm.feedback import Violation
-from ani.llm.scenario import Event
+from ani.kg.scenario import Event
 
 SYSTEM = (
     "You imagine failure scenarios for a digital twin of a telecom network, one event at a time. "

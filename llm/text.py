@@ -4,26 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ani.llm.scenario import Event, EventType
-
-RESTORES = frozenset({EventType.link_restore, EventType.router_restore})
-
-_PHRASES: dict[EventType, str] = {
-    EventType.fiber_link_failure: "the fiber link {t} is cut",
-    EventType.router_failure: "router {t} fails",
-    EventType.link_restore: "link {t} is restored",
-    EventType.router_restore: "router {t} is restored",
-    EventType.router_overload: "router {t} is overloaded",
-    EventType.traffic_spike: "traffic at {t} surges",
-    EventType.link_degradation: "link {t} degrades",
-    EventType.misconfiguration: "{t} is misconfigured",
-    EventType.srlg_cut: "every link of shared-risk group {t} is cut at once",
-}
+from ani.kg.event_types import INFO
+from ani.kg.scenario import Event
 
 
 def phrase(event: Event) -> str:
     """One clause for ``event``, e.g. ``"t=1.2 s: router Denver fails (high)"``."""
-    what = _PHRASES[event.event_type].replace("{t}", event.target)
+    what = INFO[event.event_type].phrase.replace("{t}", event.target)
     level = event.severity if event.magnitude is None else f"{event.severity}, magnitude {event.magnitude:g}"
     return f"t={event.timestamp:g} s: {what} ({level})"
 

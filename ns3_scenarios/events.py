@@ -1,6 +1,6 @@
 """Scenario events as the template executes them: targets resolved, severities made numbers.
 
-Severity → magnitude (documented in the template README; one table for every template):
+Severity → magnitude (the rows' ``magnitude`` in :mod:`ani.kg.event_types`; also in the template README):
 
 ==================  =========================================  ====  ======  ====  ========
 event type          magnitude (magnitude2)                     low   medium  high  critical
@@ -13,7 +13,7 @@ traffic_spike       attack rate / target's link capacity       0.5   1.0     2.0
 ==================  =========================================  ====  ======  ====  ========
 
 An event may give its own ``magnitude`` instead (ranges in
-:data:`ani.llm.scenario.MAGNITUDE_RANGES`); ``magnitude2`` still follows the
+:data:`ani.kg.event_types.MAGNITUDE_RANGES`); ``magnitude2`` still follows the
 severity. Failures and restores take no magnitude. ``duration_s`` makes an event revert
 by itself (a failure is restored, a degradation ends); a ``traffic_spike``
 without one lasts ``DEFAULT_SPIKE_S``.
@@ -30,18 +30,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from ani.kg.demands import Demand
 from ani.kg.errors import ScenarioError, UnknownComponentError
 from ani.kg.topology import resolve_link, resolve_node
-from ani.llm.scenario import LINK_EVENTS, Event, EventType
+from ani.kg.event_types import LINK_EVENTS, severity_magnitudes
+from ani.kg.scenario import Event, EventType
 
 SAFE_LABEL = re.compile(r"^[A-Za-z0-9_.:\-]{1,200}$")
 SRLG_PREFIX = "srlg:"
 DEFAULT_SPIKE_S = 1.0
-SEVERITY = ("low", "medium", "high", "critical")
-MAGNITUDES: dict[EventType, tuple[tuple[float, float], ...]] = {
-    EventType.link_degradation: ((0.01, 0.005), (0.05, 0.02), (0.2, 0.05), (0.5, 0.1)),
-    EventType.misconfiguration: ((2, 0), (5, 0), (20, 0), (1000, 0)),
-    EventType.router_overload: ((0.8, 0), (0.5, 0), (0.3, 0), (0.1, 0)),
-    EventType.traffic_spike: ((0.5, 0), (1.0, 0), (2.0, 0), (4.0, 0)),
-}
 
 
 class EventRow(BaseModel):
@@ -60,10 +54,7 @@ class EventRow(BaseModel):
 
 def magnitudes(e: Event) -> tuple[float, float]:
     """(magnitude, magnitude2) of ``e``: from its severity, unless the event gives its own magnitude."""
-    table = MAGNITUDES.get(e.event_type)
-    if not table:
-        return (1.0, 0.0)
-    magnitude, magnitude2 = table[SEVERITY.index(e.severity)]
+    magnitude, magnitude2 = severity_magnitudes(e.event_type, e.severity)
     return (float(e.magnitude) if e.magnitude is not None else magnitude), magnitude2
 
 

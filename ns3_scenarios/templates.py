@@ -21,9 +21,10 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ani.kg.errors import TemplateError
+from ani.kg.event_types import EventType
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ParamValue = int | float | bool
@@ -103,6 +104,13 @@ class Manifest(BaseModel):
         if isinstance(data, dict) and data.get("extends") and "parameters" in data:
             raise ValueError("a template that extends another changes 'defaults', not 'parameters'")
         return data
+
+    @field_validator("events")
+    @classmethod
+    def _catalogued(cls, events: list[str]) -> list[str]:
+        if unknown := sorted(set(events) - {t.value for t in EventType}):
+            raise ValueError(f"unknown event type(s) {unknown} (known: ani.kg.event_types)")
+        return events
 
     @model_validator(mode="after")
     def _complete(self) -> "Manifest":

@@ -8,7 +8,8 @@ from typing import Literal
 
 import networkx as nx
 
-from ani.kg.traces import map_to_topology, read_pcap, transform, write_trace
+from ani.kg.traces import map_to_topology, read_pcap, transform
+from ani.ns3_scenarios.trace_file import write_trace
 
 
 def file_digest(path: Path) -> str:

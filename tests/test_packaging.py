@@ -30,9 +30,10 @@ PACKAGE_DIRS: dict[str, str] = PYPROJECT["tool"]["setuptools"]["package-dir"]
 
 MODULES = [
     "ani.kg", "ani.kg.topology", "ani.kg.demands",
-    "ani.llm", "ani.llm.scenario",
+    "ani.llm", "ani.kg.scenario",
     "ani.ns3_scenarios", "ani.ns3_scenarios.templates", "ani.ns3_scenarios.render",
-    "ani.orchestrator", "ani.orchestrator.cli",
+    "ani.orchestrator", "ani.orchestrator.cli", "ani.orchestrator.execute", "ani.orchestrator.measure",
+    "ani.orchestrator.campaign", "ani.orchestrator.loop", "ani.orchestrator.evaluate",
 ]
 WHEEL_DATA = [
     "ani/ns3_scenarios/ospf_failure/scenario.cc",

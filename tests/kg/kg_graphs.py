@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ani.kg.model import KnowledgeGraph, build_kg
 from ani.kg.srlg import Srlg
 from ani.kg.topology import great_circle_km
-from ani.llm.scenario import Event, EventType
+from ani.kg.scenario import Event, EventType
 
 
 def make_graph(nodes: Sequence[tuple[str, float | None, float | None]] | Sequence[str],

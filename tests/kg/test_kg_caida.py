@@ -52,7 +52,7 @@ def test_real_file_builds_a_knowledge_graph(as_graph) -> None:  # type: ignore[n
 
 
 def _one(kg):  # type: ignore[no-untyped-def]
-    from ani.llm.scenario import Scenario
+    from ani.kg.scenario import Scenario
 
     events = kg.failure_events(["AS174-AS209"])
     nxt = next(iter(kg.frontier(events).items()))

@@ -11,7 +11,7 @@ from ani.kg.errors import TopologyError
 from ani.kg.incidents import history_edges, incident_scenarios, load_incidents
 from ani.kg.model import build_kg
 from ani.kg.topology import abilene
-from ani.llm.scenario import EventType
+from ani.kg.scenario import EventType
 
 CSV = """incident_id,component,event_type,start,end,severity,description
 cut-7,Denver-Kansas_City,fiber_link_failure,2015-03-01T10:00:00Z,2015-03-01T14:00:00Z,critical,backhoe

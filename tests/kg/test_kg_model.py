@@ -14,7 +14,7 @@ from ani.kg.resources import BASE_MEMORY_MB, BUFFER_S, MEMORY_MB_PER_NEIGHBOUR, 
 from ani.kg.srlg import Srlg
 from ani.kg.topology import abilene
 from ani.kg.validate import check
-from ani.llm.scenario import Event, EventType, Scenario
+from ani.kg.scenario import Event, EventType, Scenario
 
 E = EventType
 # A square A-B-C-D with a peer P on A and a hyperedge H on C.

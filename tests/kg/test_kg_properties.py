@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from kg_graphs import graphs, knowledge_graphs, walk
 
 from ani.kg.contract import CausalModel
-from ani.kg.dependency import APPLICABLE, RESTORES
+from ani.kg.event_types import APPLICABLE, RESTORES
 from ani.kg.model import KnowledgeGraph, build_kg
 from ani.kg.topology import graph_digest, load_graphml
 from ani.kg.validate import check
 from ani.kg.yamlio import read_kg, write_graphml, write_kg
-from ani.llm.scenario import Event, EventType, Scenario
+from ani.kg.scenario import Event, EventType, Scenario
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

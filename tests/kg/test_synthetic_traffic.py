@@ -18,7 +18,8 @@ from ani.kg.synthetic_traffic import (
     synthetic_trace,
 )
 from ani.kg.topology import abilene
-from ani.kg.traces import TraceError, read_trace, trace_stats, transform, write_trace
+from ani.kg.traces import TraceError, trace_stats, transform
+from ani.ns3_scenarios.trace_file import read_trace, write_trace
 
 
 @pytest.fixture(scope="module")

@@ -18,18 +18,16 @@ from ani.kg.demands import gravity_demands
 from ani.kg.errors import ProjectError, UnknownComponentError
 from ani.kg.topology import abilene, load_graphml
 from ani.kg.traces import (
-    MAGIC,
     PacketTable,
     Trace,
     TraceError,
     endpoints,
     map_to_topology,
     read_pcap,
-    read_trace,
     trace_stats,
     transform,
-    write_trace,
 )
+from ani.ns3_scenarios.trace_file import MAGIC, read_trace, write_trace
 
 SAMPLE = "mawi/mawi-samplepointB-200601051400-first10k.pcap"
 COLUMNS = ("t_s", "src", "dst", "proto", "sport", "dport", "ip_bytes")

@@ -7,11 +7,12 @@ import pytest
 from ani.kg.incidents import IncidentEvent
 from ani.kg.model import build_kg
 from ani.kg.topology import load_topology
-from ani.llm.base import GeneratorError, available, generate, get_generator, run_generator
+from ani.llm.base import GeneratorError, run_generator
+from ani.llm.registry import available, generate, get_generator
 from ani.llm.constraints import GenerationConstraints
-from ani.llm.damage import link_damage, vital_links
+from ani.llm.vital_links import link_damage, vital_links
 from ani.llm.feedback import Feedback, PastScenario
-from ani.llm.scenario import Event, EventType, Scenario
+from ani.kg.scenario import Event, EventType, Scenario
 
 VALID_BY_CONSTRUCTION = ("causal-walk", "rule-based", "worst-case", "composer")
 C = GenerationConstraints(max_events=4, seed=3)
@@ -170,7 +171,7 @@ def test_a_plain_generator_gets_validated_and_counted(abilene_kg) -> None:
 def test_bridge_sides_match_cutting_each_bridge(zoo_kgs) -> None:
     import networkx as nx
 
-    from ani.llm.damage import _bridge_sides, _masses
+    from ani.llm.vital_links import _bridge_sides, _masses
 
     for kg in zoo_kgs.values():
         g = kg.topology

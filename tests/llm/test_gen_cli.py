@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ani.llm.scenario import load_scenario
+from ani.kg.scenario import load_scenario
 from ani.orchestrator.cli import main
 
 

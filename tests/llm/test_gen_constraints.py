@@ -17,7 +17,7 @@ from ani.llm.constraints import (
     step_grammar,
     step_schema,
 )
-from ani.llm.scenario import Event, EventType
+from ani.kg.scenario import Event, EventType
 
 
 def _answer(action: str, delay_ms: int = 250, stop: bool | None = None, **extra: object) -> str:

@@ -6,7 +6,7 @@ import math
 from collections import Counter
 
 from ani.llm.metrics import chain_length, entropy_bits, mean_jaccard_distance, scenario_metrics
-from ani.llm.scenario import Event, EventType, Scenario
+from ani.kg.scenario import Event, EventType, Scenario
 
 E = EventType
 

@@ -11,14 +11,14 @@ import pytest
 from pydantic import ValidationError
 
 from ani.llm.providers import LLMUnavailableError, require
-from ani.llm.scenario import Event, EventType, Provenance, Scenario
+from ani.kg.scenario import Event, EventType, Provenance, Scenario
 from ani.llm.text import phrase
 
 HEAVY = ("langchain", "llama_cpp", "openai", "ollama", "httpx")
 
 
 def test_importing_the_generators_and_the_cli_loads_no_llm_library() -> None:
-    probe = ("import sys, json; import ani.llm, ani.llm.base, ani.llm.generators, ani.llm.composer, "
+    probe = ("import sys, json; import ani.llm, ani.llm.base, ani.llm.registry, ani.llm.generators, ani.llm.composer, "
              "ani.llm.llm_generator, ani.llm.metrics, ani.llm.providers, ani.orchestrator.cli; "
              "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in %r)))" % (HEAVY,))
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)

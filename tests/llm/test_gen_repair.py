@@ -21,7 +21,7 @@ from pydantic import Field  # noqa: E402
 from ani.llm.constraints import GenerationConstraints  # noqa: E402
 from ani.llm.llm_generator import LLMGenerator  # noqa: E402
 from ani.llm.providers import LLMSettings  # noqa: E402
-from ani.llm.scenario import Event, EventType  # noqa: E402
+from ani.kg.scenario import Event, EventType  # noqa: E402
 
 CUT = "fiber_link_failure on Denver-Kansas_City"
 

@@ -1,0 +1,1 @@
+"""Campaigns: the campaign file and its plan, the crash-safe store, progress and the driver (``planned − done``)."""

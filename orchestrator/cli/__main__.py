@@ -1,0 +1,5 @@
+"""``python -m ani.orchestrator.cli``: the same as the ``ani`` command."""
+
+from ani.orchestrator.cli.main import main
+
+main()

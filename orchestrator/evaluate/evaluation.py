@@ -1,0 +1,456 @@
+"""The evaluation: every generator, baseline and ablation through the same closed loop, at an equal budget.
+
+*Arms* (:data:`ARMS`) are a generator with its options and whether it gets
+the loop's feedback:
+
+=================  ==================================================================  ==========
+arm                what                                                                role
+=================  ==================================================================  ==========
+``llm``            the causally constrained LLM, KG context in the prompt, feedback    framework
+``causal-walk``    random walk over the KG's causal frontier (no LLM)                  framework
+``rule-based``     manually defined failures: bridges, betweenness, SRLGs, N-1          baseline
+``random``         the twin without LLM: random events on random components             baseline
+``replay``         historical incident replay without exploration                       baseline
+``worst-case``     greedy most-vital-link cuts (static damage proxy)                    baseline
+``llm-no-kg``      the LLM without the knowledge-graph context in its prompt            ablation
+``llm-no-causal``  the LLM decoding freely (no frontier grammar; validator + repair)    ablation
+``llm-no-feedback`` the LLM without the loop's feedback digest                          ablation
+``composer``       recombines the most damaging past scenarios (no LLM; optional)       framework
+=================  ==================================================================  ==========
+
+Each (network × seed × arm) is one :func:`~ani.orchestrator.loop.closed_loop.run_loop`
+with the same budget of scenario runs, template parameters and mitigation
+strategies; all loops share one results folder and one warm executor, so a
+run two arms both need (a baseline, a repeated scenario) is simulated once.
+The LLM arms are skipped, with a note, when no LLM can run here (the
+``llm-local`` extra and the SmolLM2 model package, or a configured server).
+
+No public incident history exists for these networks, so ``replay`` replays a
+*synthetic* one (:func:`synthetic_incidents`, documented as such): fibre cuts
+drawn with probability proportional to fibre length (longer spans are cut more
+often), some router failures and overloads.
+
+Traffic is sized per network (:func:`sized_params`): the gravity matrix over
+every router pair spreads a large network's load over thousands of flows, so
+``capacity_scale`` (up to 0.1) and then ``packet_bytes`` (down to 250 B) are
+adjusted until the mean flow sends ``min_packets_per_flow`` packets in the
+observation window — unless the user set them.
+
+Written to the evaluation folder: ``eval.json`` (configuration, command,
+networks with their sizes and parameters, notes, wall time), ``loops.parquet``
+(one row per network × arm × seed), ``summary.parquet`` (mean and standard
+deviation over seeds), ``curves.parquet`` (best-so-far damage per scenario
+run), ``scenarios.parquet`` and ``mitigations.parquet`` (every scenario and
+candidate), ``families.parquet`` (the paper's Table 2 families with their
+KPIs), ``ablation.parquet`` (metrics normalised to the full framework), the
+loops' own folders under ``loops/`` and the ns-3 runs under ``runs/``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import networkx as nx
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from ani.kg.demands import scaled_gravity_demands
+from ani.kg.errors import ProjectError
+from ani.kg.model import build_kg
+from ani.kg.io import KG_SUFFIXES, load_network
+from ani.kg.topology import load_topology
+from ani.llm.registry import get_generator
+from ani.kg.scenario import Event, EventType, Scenario
+from ani.ns3_scenarios.templates import get_template
+from ani.orchestrator.execute.executors import Executor
+from ani.orchestrator.execute.cached_runner import CachedRunner
+from ani.orchestrator.loop.closed_loop import FAMILY_KPIS, LOOP_DEFAULTS, LoopConfig, LoopResult, read_loop, run_loop
+from ani.orchestrator.execute.records import write_json_atomic
+from ani.orchestrator.execute.run import DEFAULT_TIMEOUT_S
+
+DEFAULT_ZOO = Path(__file__).resolve().parents[2] / "shared" / "data" / "topologyzoo"
+MAX_CAPACITY_SCALE = 0.1
+MIN_PACKET_BYTES = 250
+#: metrics of a loop, each "higher is better" except none; summarised over seeds and normalised for ablations
+METRICS = ("first_try_validity", "validity_after_repair", "diversity", "distinct_actions", "cascade_depth_mean",
+           "cascade_depth_max", "chain_length_mean", "best_damage", "mean_damage", "mitigation_effectiveness")
+ABLATION_METRICS = ("validity_after_repair", "diversity", "cascade_depth_mean", "best_damage",
+                    "mitigation_effectiveness")
+
+
+class Arm(BaseModel):
+    """One contender of the evaluation: a registered generator, its options, feedback on or off."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    generator: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    feedback: bool = True
+    llm: bool = False
+    role: Literal["framework", "baseline", "ablation"] = "baseline"
+    label: str = ""
+
+
+ARMS: dict[str, Arm] = {a.name: a for a in [
+    Arm(name="llm", generator="llm", llm=True, role="framework", label="ANI (LLM + KG + causal + feedback)"),
+    Arm(name="causal-walk", generator="causal-walk", role="framework", label="causal walk (no LLM)"),
+    Arm(name="rule-based", generator="rule-based", label="rule-based fault injection"),
+    Arm(name="random", generator="random", label="random (twin without LLM)"),
+    Arm(name="replay", generator="replay", label="historical replay (synthetic history)"),
+    Arm(name="worst-case", generator="worst-case", label="greedy worst case"),
+    Arm(name="llm-no-kg", generator="llm", options={"context_chars": 0}, llm=True, role="ablation",
+        label="- knowledge graph in prompt"),
+    Arm(name="llm-no-causal", generator="llm", options={"constrained": False}, llm=True, role="ablation",
+        label="- causal constraints"),
+    Arm(name="llm-no-feedback", generator="llm", feedback=False, llm=True, role="ablation", label="- feedback"),
+    Arm(name="composer", generator="composer", role="framework", label="composer (recombines past scenarios)"),
+]}
+DEFAULT_ARMS = tuple(a for a in ARMS if a != "composer")
+
+
+class EvalConfig(BaseModel):
+    """The size and settings of an evaluation (``eval.json`` keeps it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    networks: list[str] = Field(default_factory=lambda: ["abilene", "Geant2010", "Deltacom", "Ion", "TataNld"])
+    seeds: list[int] = Field(default_factory=lambda: [1, 2, 3])
+    budget: int = Field(default=8, ge=1, description="scenario runs per loop (network x arm x seed)")
+    iterations: int = Field(default=2, ge=1)
+    arms: list[str] = Field(default_factory=lambda: list(DEFAULT_ARMS))
+    params: dict[str, Any] = Field(default_factory=dict, description="template overrides for every network")
+    template: str = "ospf_failure"
+    max_events: int = Field(default=3, ge=1)
+    mitigate_top: int = Field(default=2, ge=0)
+    strategies: list[str] | None = None
+    llm_options: dict[str, Any] = Field(default_factory=lambda: {"context_chars": 800, "listed_actions": 12})
+    llm_max_scenarios: int | None = Field(default=None, ge=1, description="cap the LLM arms' budget (slow models)")
+    min_packets_per_flow: float = Field(default=5.0, gt=0)
+    workers: int = Field(default=2, ge=1)
+    timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0)
+    zoo: str | None = Field(default=None, description="folder of Topology Zoo GraphML files")
+
+
+class NetworkInfo(BaseModel):
+    """A network of the evaluation as it was run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str
+    source: str
+    nodes: int
+    links: int
+    routers: int
+    params: dict[str, Any]
+
+
+class EvalSummary(BaseModel):
+    """``eval.json``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    config: EvalConfig
+    command: str | None = None
+    networks: list[NetworkInfo] = Field(default_factory=list)
+    arms_run: list[str] = Field(default_factory=list)
+    loops: int = 0
+    runs_simulated: int = 0
+    runs_reused: int = 0
+    wall_s: float = 0.0
+    notes: list[str] = Field(default_factory=list)
+
+
+@dataclass
+class EvalResult:
+    """What :func:`evaluate` returns (and wrote under ``folder``)."""
+
+    summary: EvalSummary
+    loops: pd.DataFrame
+    table: pd.DataFrame
+    folder: Path
+
+
+# ----------------------------------------------------------------------- networks
+def resolve_network(name: str, zoo: str | Path | None = None) -> tuple[str, nx.Graph, str]:
+    """(label, graph, source) of ``abilene``, a Topology Zoo name (``Ion``), a GraphML path or a
+    project YAML/JSON file.
+
+    Raises :class:`~ani.kg.errors.TopologyError` (via ``load_network``) naming the input.
+    """
+    if name.lower() == "abilene":
+        return "Abilene", load_topology("abilene"), "embedded"
+    path = Path(name)
+    if path.suffix.lower() in KG_SUFFIXES:
+        return path.stem, load_network(path), str(path)
+    if path.suffix.lower() not in (".graphml", ".xml"):
+        folder = Path(zoo) if zoo else Path(os.environ.get("ANI_TOPOLOGY_ZOO", DEFAULT_ZOO))
+        path = folder / f"{name}.graphml"
+    return path.stem, load_topology(path), str(path)
+
+
+def sized_params(g: nx.Graph, params: dict[str, Any], user: dict[str, Any], min_packets_per_flow: float,
+                 span_s: float) -> dict[str, Any]:
+    """Template parameters with traffic sized so the mean flow sends ``min_packets_per_flow`` packets.
+
+    ``params`` are validated template values; ``user`` the overrides the user gave
+    (``capacity_scale`` or ``packet_bytes`` there are kept as they are).
+    """
+    if "capacity_scale" in user or "packet_bytes" in user:
+        return dict(params)
+    scale, size = float(params["capacity_scale"]), int(params["packet_bytes"])
+    demands = scaled_gravity_demands(g, float(params["load_factor"]), scale)
+    if not demands:
+        return dict(params)
+    mean_rate = sum(d.rate_bps for d in demands) / len(demands)
+    factor = min_packets_per_flow / (mean_rate / (8 * size) * span_s)
+    if factor <= 1:
+        return dict(params)
+    new_scale = min(MAX_CAPACITY_SCALE, scale * factor)
+    rest = factor * scale / new_scale
+    new_size = max(MIN_PACKET_BYTES, int(size / rest)) if rest > 1 else size
+    return {**params, "capacity_scale": round(new_scale, 6), "packet_bytes": new_size}
+
+
+def synthetic_incidents(g: nx.Graph, n: int, start_s: float, seed: int = 0) -> list[Scenario]:
+    """A synthetic incident history of ``n`` single failures (no public history exists for these networks).
+
+    75 % fibre cuts, a link drawn with probability proportional to its length
+    (propagation delay); 15 % router failures and 10 % router overloads, the
+    router drawn uniformly. Seeded, so every arm and seed replays the same history.
+    """
+    rng = random.Random(seed)
+    links = [(str(d["link_id"]), max(float(d["delay_s"]), 1e-5)) for _, _, d in g.edges(data=True)]
+    routers = sorted(str(v) for v, k in g.nodes(data="kind") if k == "router" and g.degree(v) > 0)
+    out = []
+    for i in range(n):
+        r = rng.random()
+        if r < 0.75 or not routers:
+            kind, target = EventType.fiber_link_failure, rng.choices([l for l, _ in links], [w for _, w in links])[0]
+        elif r < 0.9:
+            kind, target = EventType.router_failure, rng.choice(routers)
+        else:
+            kind, target = EventType.router_overload, rng.choice(routers)
+        event = Event(event_type=kind, target=target, timestamp=round(start_s + 0.05, 3), severity="high")
+        out.append(Scenario(name=f"incident-{i:03d}", events=[event],
+                            description=f"synthetic incident: {kind.value} of {target} (no public incident history)"))
+    return out
+
+
+def write_incidents(scenarios: Sequence[Scenario], folder: Path) -> list[Path]:
+    """Write incident scenarios as JSON files (what the replay generator reads)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for s in scenarios:
+        path = folder / f"{s.name}.json"
+        write_json_atomic(path, s.model_dump_json(indent=1))
+        paths.append(path)
+    return paths
+
+
+def llm_unavailable(options: dict[str, Any]) -> str | None:
+    """Why the LLM arms cannot run here (None when they can): a missing extra or model package."""
+    from ani.llm.providers import LLMSettings, LLMUnavailableError, require, smollm2_path
+
+    fields = {k: v for k, v in options.items() if k in LLMSettings.model_fields}
+    settings = LLMSettings.resolve(**fields)
+    try:
+        require("langchain_core", "llm", "the LLM generator")
+        if settings.provider in ("smollm2", "llamacpp"):
+            require("llama_cpp", "llm-local", "the in-process LLM")
+        if settings.provider == "smollm2":
+            smollm2_path()
+    except LLMUnavailableError as exc:
+        return str(exc)
+    return None
+
+
+# ------------------------------------------------------------------------ running
+def loop_config(config: EvalConfig, arm: Arm, seed: int, params: dict[str, Any]) -> LoopConfig:
+    """The loop of one (arm, seed) on one network."""
+    budget = min(config.budget, config.llm_max_scenarios) if arm.llm and config.llm_max_scenarios else config.budget
+    options = {**config.llm_options, **arm.options} if arm.llm else dict(arm.options)
+    extra = {"strategies": config.strategies} if config.strategies is not None else {}
+    return LoopConfig(generator=arm.generator, generator_options=options, iterations=config.iterations,
+                      budget=budget, template=config.template, params=params, seed=seed,
+                      max_events=config.max_events, feedback=arm.feedback, mitigate_top=config.mitigate_top,
+                      workers=config.workers, timeout_s=config.timeout_s, **extra)
+
+
+def _arms(config: EvalConfig, notes: list[str]) -> list[Arm]:
+    unknown = [a for a in config.arms if a not in ARMS]
+    if unknown:
+        raise ProjectError(f"unknown generator/arm {unknown}; known: {', '.join(ARMS)}")
+    arms = [ARMS[a] for a in config.arms]
+    if any(a.llm for a in arms):
+        why = llm_unavailable(config.llm_options)
+        if why:
+            notes.append(f"LLM arms skipped ({', '.join(a.name for a in arms if a.llm)}): {why}")
+            arms = [a for a in arms if not a.llm]
+    return arms
+
+
+def _network_params(config: EvalConfig, g: nx.Graph) -> dict[str, Any]:
+    template = get_template(config.template)
+    values = template.params({**LOOP_DEFAULTS, **config.params})
+    span = float(values["observe_s"]) + 0.1 + config.max_events * 0.1
+    sized = sized_params(g, values, config.params, config.min_packets_per_flow, span)
+    return {k: sized[k] for k in sized if k in {*LOOP_DEFAULTS, *config.params, "capacity_scale", "packet_bytes"}}
+
+
+def evaluate(config: EvalConfig, folder: str | Path, executor: Executor | None = None,
+             log: Callable[[str], None] | None = None, command: str | None = None) -> EvalResult:
+    """Run every arm on every network and seed at an equal budget; write the tables into ``folder``.
+
+    See the module docstring for the arms, the outputs and how traffic is sized.
+    An arm that cannot run on a network (e.g. a generator error) is skipped with a note.
+    """
+    folder, log = Path(folder), log or (lambda _: None)
+    t0 = time.monotonic()
+    summary = EvalSummary(config=config, command=command)
+    arms = _arms(config, summary.notes)
+    summary.arms_run = [a.name for a in arms]
+    runner = CachedRunner(folder / "runs", executor, config.workers, config.timeout_s)
+    results: list[tuple[str, Arm, LoopResult]] = []
+    try:
+        for name in config.networks:
+            label, g, source = resolve_network(name, config.zoo)
+            params = _network_params(config, g)
+            summary.networks.append(NetworkInfo(label=label, source=source, nodes=g.number_of_nodes(),
+                                                links=g.number_of_edges(), params=params,
+                                                routers=sum(1 for _, k in g.nodes(data="kind") if k == "router")))
+            results += _network(config, label, g, params, arms, runner, folder, summary.notes, log)
+    finally:
+        runner.close()
+    summary.loops, summary.runs_simulated, summary.runs_reused = len(results), runner.simulated, runner.reused
+    summary.wall_s = time.monotonic() - t0
+    return write_tables(folder, summary, results)
+
+
+def _network(config: EvalConfig, label: str, g: nx.Graph, params: dict[str, Any], arms: Sequence[Arm],
+             runner: CachedRunner, folder: Path, notes: list[str],
+             log: Callable[[str], None]) -> list[tuple[str, Arm, LoopResult]]:
+    kg = build_kg(g, load_factor=float(params.get("load_factor", LOOP_DEFAULTS["load_factor"])))
+    start = float(params.get("warmup_s", LOOP_DEFAULTS["warmup_s"])) + 0.1
+    incidents = write_incidents(synthetic_incidents(g, 2 * config.budget, start), folder / "incidents" / label)
+    out = []
+    for seed in config.seeds:
+        for arm in arms:
+            cfg = loop_config(config, arm, seed, params)
+            loop_dir = folder / "loops" / label / arm.name / f"seed-{seed}"
+            done = read_loop(loop_dir)
+            if done is not None and done.summary.config == cfg and done.summary.kg_digest == kg.digest:
+                log(f"{label}: {arm.name}, seed {seed}: done in an earlier evaluation here, reused")
+                notes.append(f"{label}/{arm.name}/seed {seed}: loop reused from {loop_dir}")
+                out.append((label, arm, done))
+                continue
+            log(f"{label}: {arm.name}, seed {seed}, budget {cfg.budget}")
+            opts = {**cfg.generator_options, **({"incidents": incidents} if arm.generator == "replay" else {})}
+            try:
+                gen = get_generator(arm.generator, **opts)
+                res = run_loop(g, cfg, loop_dir, runner=runner, generator=gen, kg=kg)
+            except ProjectError as exc:
+                notes.append(f"{label}/{arm.name}/seed {seed}: skipped: {type(exc).__name__}: {exc}")
+                log(notes[-1])
+                continue
+            out.append((label, arm, res))
+    return out
+
+
+# ------------------------------------------------------------------------- tables
+def loop_row(label: str, arm: Arm, res: LoopResult) -> dict[str, Any]:
+    """One row of ``loops.parquet``: the metrics of one loop."""
+    it, ev = res.iterations, res.evaluated
+    proposed = float(it["proposed"].sum()) if len(it) else 0.0
+    ok = ev[ev["damage"].notna()] if len(ev) else ev
+    mitigated = ev.loc[ev["mitigated"], "best_effectiveness"].dropna() if len(ev) else pd.Series(dtype=float)
+    last = it.iloc[-1] if len(it) else {}
+    return {
+        "network": label, "arm": arm.name, "role": arm.role, "label": arm.label or arm.name,
+        "seed": res.summary.config.seed, "budget": res.summary.config.budget, "budget_used": res.summary.budget_used,
+        "first_try_validity": float(it["first_try_valid"].sum()) / proposed if proposed else math.nan,
+        "validity_after_repair": float(it["valid"].sum()) / proposed if proposed else math.nan,
+        "diversity": float(last.get("cumulative_diversity_jaccard", math.nan)) if len(it) else math.nan,
+        "distinct_actions": float(last.get("cumulative_distinct_actions", 0)) if len(it) else 0.0,
+        "cascade_depth_mean": float(ok["cascade_depth"].mean()) if len(ok) else math.nan,
+        "cascade_depth_max": float(ok["cascade_depth"].max()) if len(ok) else math.nan,
+        "chain_length_mean": float(ev["n_events"].mean()) if len(ev) else math.nan,
+        "best_damage": float(ok["damage"].max()) if len(ok) else math.nan,
+        "mean_damage": float(ok["damage"].mean()) if len(ok) else math.nan,
+        "mitigation_effectiveness": float(mitigated.mean()) if len(mitigated) else math.nan,
+        "llm_calls": int(it["llm_calls"].sum()) if len(it) else 0,
+        "runs_simulated": res.summary.runs_simulated, "runs_reused": res.summary.runs_reused,
+        "wall_s": res.summary.wall_s, "folder": str(res.folder),
+    }
+
+
+def summarise(loops: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation over seeds per (network, arm), and over all networks per arm."""
+    if loops.empty:
+        return loops
+    keys = ["network", "arm", "role", "label"]
+    per_net = loops.groupby(keys)[list(METRICS)].agg(["mean", "std"])
+    all_nets = loops.assign(network="all").groupby(keys)[list(METRICS)].agg(["mean", "std"])
+    out = pd.concat([per_net, all_nets])
+    out.columns = [f"{m}_{s}" for m, s in out.columns]
+    counts = pd.concat([loops.groupby(keys).size(), loops.assign(network="all").groupby(keys).size()])
+    return out.assign(loops=counts).reset_index()
+
+
+def ablation_table(loops: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """Each arm's metric divided by the reference arm's, per network (then the mean over networks)."""
+    if loops.empty or reference not in set(loops["arm"]):
+        return pd.DataFrame(columns=["network", "arm", "metric", "value", "reference", "normalised"])
+    means = loops.groupby(["network", "arm"])[list(ABLATION_METRICS)].mean()
+    rows = []
+    for (net, arm), vals in means.iterrows():
+        if (net, reference) not in means.index:
+            continue
+        ref = means.loc[(net, reference)]
+        for m in ABLATION_METRICS:
+            norm = vals[m] / ref[m] if ref[m] and math.isfinite(ref[m]) and ref[m] != 0 else math.nan
+            rows.append({"network": net, "arm": arm, "metric": m, "value": vals[m], "reference": ref[m],
+                         "normalised": norm})
+    return pd.DataFrame(rows)
+
+
+def family_table(scenarios: pd.DataFrame) -> pd.DataFrame:
+    """Per (arm, family): scenarios, mean damage, and the mean of each KPI Table 2 lists for the family."""
+    if scenarios.empty or "family" not in scenarios:
+        return pd.DataFrame()
+    rows = []
+    for (arm, fam), grp in scenarios.dropna(subset=["damage"]).groupby(["arm", "family"]):
+        row = {"arm": arm, "family": fam, "scenarios": len(grp), "damage_mean": grp["damage"].mean()}
+        row.update({f"{k}_mean": grp[k].mean() for k in FAMILY_KPIS.get(fam, ()) if k in grp})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_tables(folder: Path, summary: EvalSummary, results: Sequence[tuple[str, Arm, LoopResult]]) -> EvalResult:
+    """Write every table of the evaluation and ``eval.json``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    loops = pd.DataFrame([loop_row(label, arm, res) for label, arm, res in results])
+    tag = lambda df, label, arm: df.assign(network=label, arm=arm.name, role=arm.role)  # noqa: E731
+    scenarios = pd.concat([tag(r.evaluated, lab, a) for lab, a, r in results if len(r.evaluated)] or [pd.DataFrame()],
+                          ignore_index=True)
+    mitigations = pd.concat([tag(r.mitigations, lab, a) for lab, a, r in results if len(r.mitigations)]
+                            or [pd.DataFrame()], ignore_index=True)
+    curves = scenarios[["network", "arm", "role", "seed", "budget_index", "damage", "best_so_far"]] \
+        if len(scenarios) else pd.DataFrame()
+    table = summarise(loops)
+    reference = "llm" if "llm" in summary.arms_run else "causal-walk"
+    frames = {"loops": loops, "summary": table, "scenarios": scenarios, "mitigations": mitigations,
+              "curves": curves, "families": family_table(scenarios), "ablation": ablation_table(loops, reference)}
+    for name, df in frames.items():
+        df.to_parquet(folder / f"{name}.parquet", index=False)
+    write_json_atomic(folder / "eval.json", summary.model_dump_json(indent=1))
+    return EvalResult(summary, loops, table, folder)
