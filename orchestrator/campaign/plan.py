@@ -41,7 +41,6 @@ from typing import Any, Literal
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ani.kg.demands import Demand, scaled_gravity_demands
 from ani.kg.errors import ProjectError, ScenarioError
 from ani.kg.io import load_network
 from ani.kg.scenario import Scenario, load_scenario
@@ -346,10 +345,8 @@ def plan_campaign(campaign: Campaign, base_dir: str | Path = ".", snapshot_dir: 
     for name in campaign.topologies:
         label, g = resolve_topology(name, base)
         scenarios = campaign_scenarios(campaign, base, name, template, snapshot_dir)
-        demands: dict[tuple[float, float], list[Demand]] = {}
         for overrides, values in points:
-            for run in _plan_point(template, g, label, scenarios, values, overrides, campaign, demands,
-                                   rejected):
+            for run in _plan_point(template, g, label, scenarios, values, overrides, campaign, rejected):
                 # one copy of the program text for all runs: plans of thousands of runs stay small
                 run.spec.program_source = sources.setdefault(run.spec.program_source, run.spec.program_source)
                 runs.setdefault(run.run_id, run)
@@ -359,20 +356,18 @@ def plan_campaign(campaign: Campaign, base_dir: str | Path = ".", snapshot_dir: 
 
 def _plan_point(template: Template, g: nx.Graph, topology: str, scenarios: list[tuple[str, Scenario, bool]],
                 params: dict[str, ParamValue], overrides: dict[str, Scalar], campaign: Campaign,
-                cache: dict[tuple[float, float], list[Demand]], rejected: dict[str, str]) -> list[PlannedRun]:
+                rejected: dict[str, str]) -> list[PlannedRun]:
     """The runs of one (topology, parameter point, seed): each scenario, its mitigated variants and its baseline.
 
     A scenario file the template cannot run is an error; a generated scenario
-    it cannot run is left out and its reason kept in ``rejected``.
+    it cannot run is left out and its reason kept in ``rejected``. Traffic is the
+    twin's sizing rule (:mod:`ani.ns3_scenarios.sizing`, cached per network and parameters).
     """
-    key = (float(params["load_factor"]), float(params["capacity_scale"]))
-    if key not in cache:
-        cache[key] = scaled_gravity_demands(g, *key)
     common = {"topology": topology, "overrides": {k: params[k] for k in overrides}, "seed": int(params["seed"])}
     out: list[PlannedRun] = []
     for label, scenario, from_file in scenarios:
         try:
-            spec = render(template, scenario, g, params, demands=cache[key])
+            spec = render(template, scenario, g, params)
         except ScenarioError as exc:
             if from_file:
                 raise ScenarioError(f"{label}: {exc}") from exc
@@ -381,12 +376,12 @@ def _plan_point(template: Template, g: nx.Graph, topology: str, scenarios: list[
         base = None
         if campaign.baseline:
             probes = [e.timestamp for e in scenario.events]
-            base = render(template, baseline_of(scenario), g, params, demands=cache[key],
+            base = render(template, baseline_of(scenario), g, params,
                           window=timeline(params, scenario), probes=probes)
         pair = {"scenario_source": label, "baseline_run_id": base.run_id if base else None, **common}
         out.append(PlannedRun(run_id=spec.run_id, role="scenario", spec=spec, **pair))
         for mset in campaign.mitigations:
-            mitigated = render(template, scenario, g, params, demands=cache[key], mitigations=mset.apply)
+            mitigated = render(template, scenario, g, params, mitigations=mset.apply)
             out.append(PlannedRun(run_id=mitigated.run_id, role="scenario", spec=mitigated, mitigation=mset.name,
                                   **pair))
         if base is not None:

@@ -30,11 +30,11 @@ No public incident history exists for these networks, so ``replay`` replays a
 drawn with probability proportional to fibre length (longer spans are cut more
 often), some router failures and overloads.
 
-Traffic is sized per network (:func:`sized_params`): the gravity matrix over
-every router pair spreads a large network's load over thousands of flows, so
-``capacity_scale`` (up to 0.1) and then ``packet_bytes`` (down to 250 B) are
-adjusted until the mean flow sends ``min_packets_per_flow`` packets in the
-observation window — unless the user set them.
+Traffic is sized per network by the twin's one sizing rule
+(:mod:`ani.ns3_scenarios.sizing`, :func:`sized_params`): ``capacity_scale``
+and ``packet_bytes`` are chosen so that measurable demand flows carry
+``traffic_coverage`` of the gravity volume — unless the user set them — and
+recorded per network, so every loop of a network runs the same traffic.
 
 Written to the evaluation folder: ``eval.json`` (configuration, command,
 networks with their sizes and parameters, notes, wall time), ``loops.parquet``
@@ -61,7 +61,7 @@ import networkx as nx
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from ani.kg.demands import scaled_gravity_demands
+from ani.ns3_scenarios.sizing import auto_sized
 from ani.kg.errors import ProjectError
 from ani.kg.model import build_kg
 from ani.kg.io import KG_SUFFIXES, load_network
@@ -76,8 +76,6 @@ from ani.orchestrator.execute.records import write_json_atomic
 from ani.orchestrator.execute.run import DEFAULT_TIMEOUT_S
 
 DEFAULT_ZOO = Path(__file__).resolve().parents[2] / "shared" / "data" / "topologyzoo"
-MAX_CAPACITY_SCALE = 0.1
-MIN_PACKET_BYTES = 250
 #: metrics of a loop, each "higher is better" except none; summarised over seeds and normalised for ablations
 METRICS = ("first_try_validity", "validity_after_repair", "diversity", "distinct_actions", "cascade_depth_mean",
            "cascade_depth_max", "chain_length_mean", "best_damage", "mean_damage", "mitigation_effectiveness")
@@ -134,7 +132,6 @@ class EvalConfig(BaseModel):
     strategies: list[str] | None = None
     llm_options: dict[str, Any] = Field(default_factory=lambda: {"context_chars": 800, "listed_actions": 12})
     llm_max_scenarios: int | None = Field(default=None, ge=1, description="cap the LLM arms' budget (slow models)")
-    min_packets_per_flow: float = Field(default=5.0, gt=0)
     workers: int = Field(default=2, ge=1)
     timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0)
     zoo: str | None = Field(default=None, description="folder of Topology Zoo GraphML files")
@@ -198,27 +195,11 @@ def resolve_network(name: str, zoo: str | Path | None = None) -> tuple[str, nx.G
     return path.stem, load_topology(path), str(path)
 
 
-def sized_params(g: nx.Graph, params: dict[str, Any], user: dict[str, Any], min_packets_per_flow: float,
-                 span_s: float) -> dict[str, Any]:
-    """Template parameters with traffic sized so the mean flow sends ``min_packets_per_flow`` packets.
-
-    ``params`` are validated template values; ``user`` the overrides the user gave
-    (``capacity_scale`` or ``packet_bytes`` there are kept as they are).
-    """
-    if "capacity_scale" in user or "packet_bytes" in user:
-        return dict(params)
-    scale, size = float(params["capacity_scale"]), int(params["packet_bytes"])
-    demands = scaled_gravity_demands(g, float(params["load_factor"]), scale)
-    if not demands:
-        return dict(params)
-    mean_rate = sum(d.rate_bps for d in demands) / len(demands)
-    factor = min_packets_per_flow / (mean_rate / (8 * size) * span_s)
-    if factor <= 1:
-        return dict(params)
-    new_scale = min(MAX_CAPACITY_SCALE, scale * factor)
-    rest = factor * scale / new_scale
-    new_size = max(MIN_PACKET_BYTES, int(size / rest)) if rest > 1 else size
-    return {**params, "capacity_scale": round(new_scale, 6), "packet_bytes": new_size}
+def sized_params(g: nx.Graph, params: dict[str, Any]) -> dict[str, Any]:
+    """Template parameters with ``capacity_scale`` and ``packet_bytes`` fixed for ``g`` by the twin's sizing
+    rule (:func:`~ani.ns3_scenarios.sizing.auto_sized`; nothing changes when ``auto_size`` is off, e.g.
+    because the user set either)."""
+    return auto_sized(g, params)
 
 
 def synthetic_incidents(g: nx.Graph, n: int, start_s: float, seed: int = 0) -> list[Scenario]:
@@ -302,8 +283,7 @@ def _arms(config: EvalConfig, notes: list[str]) -> list[Arm]:
 def _network_params(config: EvalConfig, g: nx.Graph) -> dict[str, Any]:
     template = get_template(config.template)
     values = template.params({**LOOP_DEFAULTS, **config.params})
-    span = float(values["observe_s"]) + 0.1 + config.max_events * 0.1
-    sized = sized_params(g, values, config.params, config.min_packets_per_flow, span)
+    sized = sized_params(g, values)
     return {k: sized[k] for k in sized if k in {*LOOP_DEFAULTS, *config.params, "capacity_scale", "packet_bytes"}}
 
 

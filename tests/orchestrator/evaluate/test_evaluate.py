@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 from loop_helpers import SHORT
 
-from ani.kg.demands import scaled_gravity_demands
 from ani.kg.errors import ProjectError, TopologyError
 from ani.kg.model import build_kg
 from ani.kg.topology import load_topology
 from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.evaluate.evaluation import (ARMS, EvalConfig, ablation_table, evaluate, llm_unavailable, loop_config,
                                        resolve_network, sized_params, synthetic_incidents)
+from ani.ns3_scenarios.sizing import sized_traffic
 from ani.orchestrator.loop.closed_loop import LOOP_DEFAULTS
 
 ARMS_RUN = ["causal-walk", "rule-based", "random", "replay", "worst-case"]
@@ -32,22 +32,20 @@ def test_synthetic_incident_history_is_seeded_and_valid(shared_data: Path) -> No
     assert all("synthetic" in s.description for s in a)
 
 
-def test_traffic_is_sized_so_flows_of_large_networks_send_packets(shared_data: Path) -> None:
+def test_traffic_is_sized_per_network_by_the_twins_rule(shared_data: Path) -> None:
+    """Each network gets the capacity_scale and packet_bytes of the twin's sizing rule; the user's choice wins."""
     template = get_template("ospf_failure")
     values = template.params({**LOOP_DEFAULTS})
     ion = load_topology(shared_data / "topologyzoo" / "Ion.graphml")
-    sized = sized_params(ion, values, {}, 5.0, 1.4)
-    assert 0.01 < sized["capacity_scale"] <= 0.1
-
-    def packets_per_flow(p: dict) -> float:
-        demands = scaled_gravity_demands(ion, p["load_factor"], p["capacity_scale"])
-        return sum(d.rate_bps for d in demands) / len(demands) / (8 * p["packet_bytes"]) * 1.4
-
-    assert packets_per_flow(values) < 1 and packets_per_flow(sized) == pytest.approx(5.0, rel=0.01)
-    tiny = sized_params(ion, values, {}, 50.0, 1.4)  # beyond capacity_scale 0.1: smaller packets
-    assert tiny["capacity_scale"] == 0.1 and 250 <= tiny["packet_bytes"] < 1000
-    assert sized_params(load_topology("abilene"), values, {}, 5.0, 1.4) == values  # already enough
-    assert sized_params(ion, values, {"capacity_scale": "0.01"}, 5.0, 1.4) == values  # the user's choice wins
+    sized = sized_params(ion, values)
+    assert (sized["capacity_scale"], sized["packet_bytes"]) != (values["capacity_scale"], values["packet_bytes"])
+    demands, _, sizing = sized_traffic(ion, sized)
+    # the rule's promise, checked on its result: every demand flow sends at least min_flow_pps
+    assert min(d.rate_bps for d in demands) / (8 * sized["packet_bytes"]) >= values["min_flow_pps"] * 0.999
+    assert sizing.volume_share > 0.5
+    assert sized_params(load_topology("abilene"), values) == values  # already covered at the defaults
+    mine = template.params({**LOOP_DEFAULTS, "capacity_scale": 0.01})
+    assert sized_params(ion, mine) == mine  # the user's choice wins
 
 
 def test_networks_resolve_by_name_and_say_what_is_missing(shared_data: Path) -> None:
