@@ -258,6 +258,35 @@ fi
 """
 
 
+
+def baseline_of(scenario: Scenario) -> Scenario:
+    """The same run with no event: what the network does when nothing breaks."""
+    return Scenario(name="baseline", description=f"no-failure baseline of {scenario.name}", events=[])
+
+
+def render_comparable(template: Template, scenario: Scenario, reference: Scenario, g: nx.Graph,
+                      params: dict[str, ParamValue], demands: list[Demand] | None = None,
+                      trace_file: Path | None = None, mitigations: list[Mitigation] | None = None) -> RunSpec:
+    """Render ``scenario`` so that it compares flow by flow with ``reference``'s run.
+
+    Same seed and traffic (``params``, ``demands``, ``trace_file``),
+    ``reference``'s traffic window, and its event times as probes: the
+    no-failure baseline, or a mitigated counterfactual, of ``reference``.
+    """
+    return render(template, scenario, g, params, demands=demands, window=timeline(params, reference),
+                  probes=[e.timestamp for e in reference.events], trace_file=trace_file, mitigations=mitigations)
+
+
+def render_pair(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str, ParamValue],
+                demands: list[Demand] | None = None, trace_file: Path | None = None) -> tuple[RunSpec, RunSpec]:
+    """The scenario's run and its comparable no-failure baseline, the one way to render the two.
+
+    Raises :class:`ScenarioError` for a scenario the template cannot run.
+    """
+    spec = render(template, scenario, g, params, demands=demands, trace_file=trace_file)
+    return spec, render_comparable(template, baseline_of(scenario), scenario, g, params, demands=demands,
+                                   trace_file=trace_file)
+
 def write_run_folder(spec: RunSpec, folder: Path) -> None:
     """Write the program, its input, ``run.sh`` and ``spec.json`` into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -45,10 +45,9 @@ from ani.kg.errors import ProjectError, ScenarioError
 from ani.kg.io import load_network
 from ani.kg.scenario import Scenario, load_scenario
 from ani.ns3_scenarios.mitigations import Mitigation
-from ani.ns3_scenarios.render import RunSpec, render, timeline
+from ani.ns3_scenarios.render import RunSpec, baseline_of, render, render_comparable
 from ani.ns3_scenarios.templates import ParamValue, Template, get_template
 from ani.orchestrator.execute.records import write_json_atomic
-from ani.orchestrator.execute.scenario_run import baseline_of
 
 CAMPAIGN_VERSION = 1
 Scalar = int | float | bool | str
@@ -375,9 +374,7 @@ def _plan_point(template: Template, g: nx.Graph, topology: str, scenarios: list[
             continue
         base = None
         if campaign.baseline:
-            probes = [e.timestamp for e in scenario.events]
-            base = render(template, baseline_of(scenario), g, params,
-                          window=timeline(params, scenario), probes=probes)
+            base = render_comparable(template, baseline_of(scenario), scenario, g, params)
         pair = {"scenario_source": label, "baseline_run_id": base.run_id if base else None, **common}
         out.append(PlannedRun(run_id=spec.run_id, role="scenario", spec=spec, **pair))
         for mset in campaign.mitigations:

@@ -15,8 +15,7 @@ import click
 
 from ani.ns3_scenarios.render import RunSpec
 from ani.orchestrator.campaign.plan import CampaignError, load_campaign, plan_campaign
-from ani.orchestrator.execute.executors import (DaskExecutor, DockerExecutor, Executor, LocalExecutor,
-                                        WorkerEnvironmentError, build_programs, run_spec)
+from ani.orchestrator.execute.executors import WorkerEnvironmentError, build_programs, make_executor, run_spec
 from ani.orchestrator.campaign.store import CampaignStore, export_dataset, store_status
 
 DEFAULT_ROOT = Path("results") / "campaigns"
@@ -89,11 +88,12 @@ def run(campaign_file: Path, store_dir: Path | None, workers: int | None, cluste
     from ani.orchestrator.campaign.progress import make_progress
 
     if cluster and image:
-        raise click.UsageError("give either --cluster or --docker, not both")
+        raise click.UsageError("give either --cluster or --docker, not both")  # before any planning
     the_campaign = load_campaign(campaign_file)
     store = _store_for(campaign_file, store_dir)
     timeout = timeout_s or the_campaign.timeout_s
-    with _executor(store, cluster, image, workers or os.cpu_count() or 1, timeout) as executor:
+    with make_executor(store.runs_root, workers=workers or os.cpu_count() or 1, timeout_s=timeout,
+                       cluster=cluster, image=image) as executor:
         summary = run_campaign(campaign_file, store, executor, make_progress(enabled=progress), retry_failed)
     click.echo(f"campaign {the_campaign.name}: {summary.planned} planned, {summary.done_before} already done "
                f"({summary.adopted} recovered), {summary.executed} run now in {summary.wall_s:.1f} s with "
@@ -107,15 +107,6 @@ def run(campaign_file: Path, store_dir: Path | None, workers: int | None, cluste
         click.echo(f"{summary.planned - summary.ok - summary.failed - summary.timeout} runs are not done "
                    "(infrastructure failures); run the same command again to finish them", err=True)
         sys.exit(1)
-
-
-def _executor(store: CampaignStore, cluster: str | None, image: str | None, workers: int,
-              timeout_s: float) -> Executor:
-    if cluster:
-        return DaskExecutor(cluster, store.runs_root, timeout_s)
-    if image:
-        return DockerExecutor(image, store.runs_root, timeout_s, workers=workers)
-    return LocalExecutor(store.runs_root, timeout_s, workers=workers)
 
 
 @campaign.command()

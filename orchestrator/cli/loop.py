@@ -12,6 +12,7 @@ import click
 
 from ani.kg.io import KG_SUFFIXES, load_network, open_kg
 from ani.llm.registry import available
+from ani.orchestrator.execute.executors import Executor, make_executor
 from ani.orchestrator.loop.mitigate import DEFAULT_STRATEGIES, strategy_names
 
 DEFAULT_RESULTS = Path("results")
@@ -62,12 +63,12 @@ def _seeds(text: str) -> list[int]:
     return seeds
 
 
-def _executor(cluster: str | None, results: Path, timeout_s: float) -> Any:
-    if not cluster:
-        return None
-    from ani.orchestrator.execute.executors import DaskExecutor
-
-    return DaskExecutor(cluster, results, timeout_s)
+def _executor(o: dict[str, Any], results: Path) -> Executor:
+    """The executor of ``ani loop`` / ``ani evaluate`` from their options (shut down by the caller)."""
+    if o["cluster"] and o["image"]:
+        raise click.UsageError("give either --cluster or --docker, not both")
+    return make_executor(results, workers=o["workers"], timeout_s=o["timeout_s"], cluster=o["cluster"],
+                         image=o["image"])
 
 
 def _llm_options(provider: str | None, model: str | None, base_url: str | None) -> dict[str, Any]:
@@ -105,6 +106,7 @@ common = [
                  help="per iteration, the most damaging new scenarios whose mitigations are evaluated"),
     click.option("--workers", type=click.IntRange(1), default=2, show_default=True, help="local ns-3 processes"),
     click.option("--cluster", help="Dask scheduler address (tcp://host:8786) instead of local processes"),
+    click.option("--docker", "image", metavar="IMAGE", help="run each ns-3 run in a container of IMAGE"),
     click.option("--timeout", "timeout_s", type=click.FloatRange(min=1), default=600, show_default=True,
                  help="seconds before an ns-3 run is killed"),
     click.option("--report/--no-report", default=True, show_default=True, help="write report.html"),
@@ -155,8 +157,9 @@ def loop(**o: Any) -> None:
                         workers=o["workers"], timeout_s=o["timeout_s"])
     network = str(g.graph.get("name", "network")).replace(" ", "_")
     out = o["out"] or o["results"] / "loops" / f"{network}-{o['generator_name']}-seed{o['seed']}"
-    result = run_loop(g, config, out, results=o["results"], executor=_executor(o["cluster"], o["results"],
-                      o["timeout_s"]), kg=kg, log=click.echo, command=_command())
+    with _executor(o, o["results"]) as executor:
+        result = run_loop(g, config, out, results=o["results"], executor=executor, kg=kg, log=click.echo,
+                          command=_command())
     cols = ["iteration", "scenario_runs", "best_damage", "mean_damage", "best_so_far", "diversity_jaccard",
             "validity_after_repair", "cascade_depth_mean", "mitigation_effectiveness_mean"]
     click.echo("  ".join(c[:14].rjust(14) for c in cols))
@@ -195,8 +198,8 @@ def evaluate(**o: Any) -> None:
                         zoo=o["zoo"], llm_options={**EvalConfig().llm_options,
                                                     **_llm_options(o["provider"], o["model"], o["base_url"])})
     out = o["out"]
-    result = run_evaluation(config, out, executor=_executor(o["cluster"], out / "runs", o["timeout_s"]),
-                            log=click.echo, command=_command())
+    with _executor(o, out / "runs") as executor:
+        result = run_evaluation(config, out, executor=executor, log=click.echo, command=_command())
     for note in result.summary.notes:
         click.echo(f"note: {note}")
     _print_table(result.table)

@@ -88,16 +88,21 @@ def demo(results: Path, params: tuple[str, ...], jobs: int) -> None:
               help="pcap/pcapng to replay as traffic (looped over the run's traffic window)")
 @click.option("--trace-mode", type=click.Choice(["hash", "gravity"]), default="hash", show_default=True,
               help="how the trace's flows are mapped to PoP pairs")
+@click.option("--cluster", metavar="ADDRESS", default=None, help="run on a Dask scheduler (tcp://host:8786)")
+@click.option("--docker", "image", metavar="IMAGE", default=None, help="run each run in a container of IMAGE")
 def run(scenario_file: Path, topology: str, template_name: str, params: tuple[str, ...], results: Path,
-        jobs: int, baseline: bool, timeout_s: float, trace: Path | None, trace_mode: str) -> None:
-    """Run SCENARIO_FILE (JSON) on a topology and print its KPIs."""
+        jobs: int, baseline: bool, timeout_s: float, trace: Path | None, trace_mode: str, cluster: str | None,
+        image: str | None) -> None:
+    """Run SCENARIO_FILE (JSON) on a topology and print its KPIs (a run finished before is reused)."""
+    if cluster and image:
+        raise click.UsageError("give either --cluster or --docker, not both")
     _run(load_network(topology), load_scenario(scenario_file), template_name, params, results, baseline,
-         jobs, timeout_s, trace, trace_mode)
+         jobs, timeout_s, trace, trace_mode, cluster, image)
 
 
 def _run(g, scenario: Scenario, template_name: str, params: tuple[str, ...], results: Path,
          baseline: bool, jobs: int, timeout_s: float = 3600, trace: Path | None = None,
-         trace_mode: str = "hash") -> None:
+         trace_mode: str = "hash", cluster: str | None = None, image: str | None = None) -> None:
     template = get_template(template_name)
     values = template.params(_parse_params(params))
     trace_file = None
@@ -108,7 +113,7 @@ def _run(g, scenario: Scenario, template_name: str, params: tuple[str, ...], res
         trace_file = prepare_trace(trace, g, timeline(values, scenario), results / "traces", mode=trace_mode,
                                    seed=int(values["seed"]))
     result = run_scenario(g, scenario, template, values, results, with_baseline=baseline, jobs=jobs,
-                          timeout_s=timeout_s, trace_file=trace_file)
+                          timeout_s=timeout_s, trace_file=trace_file, cluster=cluster, image=image)
     click.echo(format_result(result))
     if result.scenario.status != "ok" or (result.baseline and result.baseline.status != "ok"):
         sys.exit(1)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ani.ns3_scenarios.render import RunSpec
-from ani.orchestrator.execute.executors import Executor, LocalExecutor
+from ani.orchestrator.execute.executors import Executor, make_executor
 from ani.orchestrator.execute.records import RunRecord, load_record
 from ani.orchestrator.execute.run import DEFAULT_TIMEOUT_S, attach_comparison, failure_record, run_folder
 
@@ -20,7 +20,8 @@ class CachedRunner:
         Where run folders live (``results/<graph>/<scenario>-<run id>``).
     executor : Executor, optional
         Any :class:`~ani.orchestrator.execute.executors.Executor` (local pool, Dask, Docker);
-        default: a :class:`LocalExecutor` of ``workers`` processes, made on first use.
+        default: :func:`~ani.orchestrator.execute.executors.make_executor` with ``workers`` (a local
+        pool), made on first use and shut down by :meth:`close`.
     """
 
     def __init__(self, results: str | Path, executor: Executor | None = None, workers: int = 2,
@@ -82,7 +83,7 @@ class CachedRunner:
 
     def _ready(self) -> Executor:
         if self._executor is None:
-            self._executor = LocalExecutor(self.results, self.timeout_s, workers=self.workers)
+            self._executor = make_executor(self.results, workers=self.workers, timeout_s=self.timeout_s)
         return self._executor
 
     def _run(self, specs: list[RunSpec]) -> dict[str, RunRecord]:

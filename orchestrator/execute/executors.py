@@ -11,6 +11,9 @@ folder, record and reproduce command are the same wherever it ran.
 :class:`DockerExecutor` one container of the project's image per run, ``N`` at a time
 =====================  =================================================================
 
+:func:`make_executor` chooses one from options (a cluster address, an image, a
+worker count); every entry point builds its executor with it.
+
 You must provide (to add an executor)
     a subclass of :class:`Executor` with ``submit(spec) -> Future[RunRecord]``
     that runs :func:`run_spec` (``spec``, the executor's ``results`` folder as the
@@ -21,6 +24,7 @@ You must provide (to add an executor)
     container lost, an engine error, a worker whose ns-3 differs:
     :class:`InfrastructureError` or the backend's own exception). Override
     :meth:`Executor.prepare` when the workers cannot see this machine's build cache.
+    Give :func:`make_executor` the option that selects it.
 You get
     ``ani campaign run`` drives it: ``planned − done`` submitted a window at a
     time, each record persisted as it completes, infrastructure failures retried a
@@ -58,6 +62,10 @@ class InfrastructureError(ProjectError, RuntimeError):
 
 class EngineError(InfrastructureError):
     """The container engine itself failed (not reachable, refused the container): no run can start."""
+
+
+class ExecutorChoiceError(ProjectError, ValueError):
+    """Contradictory executor options (a cluster and an image at once)."""
 
 
 class WorkerEnvironmentError(InfrastructureError):
@@ -477,3 +485,25 @@ class DockerExecutor(Executor):
                             f"-e ANI_CACHE_DIR={CONTAINER_CACHE} {shlex.quote(self._image)} sh {script}")
         save_record(record)
         return record
+
+
+def make_executor(results: str | Path, *, workers: int = 2, timeout_s: float = DEFAULT_TIMEOUT_S,
+                  cluster: str | None = None, image: str | None = None) -> Executor:
+    """The one way to choose where runs execute (``ani run``, campaigns, the loop and evaluations use it).
+
+    ``cluster``: a Dask scheduler address (``tcp://host:8786``); ``image``: a
+    container image of the project, ``workers`` containers at a time; neither:
+    a local pool of ``workers`` processes.
+
+    Raises
+    ------
+    ExecutorChoiceError
+        If both ``cluster`` and ``image`` are given.
+    """
+    if cluster and image:
+        raise ExecutorChoiceError("give either a Dask cluster or a Docker image, not both")
+    if cluster:
+        return DaskExecutor(cluster, results, timeout_s)
+    if image:
+        return DockerExecutor(image, results, timeout_s, workers=workers)
+    return LocalExecutor(results, timeout_s, workers=workers)

@@ -51,7 +51,7 @@ from ani.llm.constraints import GenerationConstraints
 from ani.llm.feedback import Rejection, Violation
 from ani.llm.metrics import mean_jaccard_distance, scenario_metrics
 from ani.kg.scenario import EventType, Scenario
-from ani.ns3_scenarios.render import RunSpec, render, timeline
+from ani.ns3_scenarios.render import RunSpec, render_pair
 from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.execute.executors import Executor
 from ani.orchestrator.measure.kpis import ScenarioKpis
@@ -60,7 +60,6 @@ from ani.orchestrator.loop.mitigate import (DEFAULT_STRATEGIES, MitigationOutcom
                                        get_strategies)
 from ani.orchestrator.execute.records import RunRecord, write_json_atomic
 from ani.orchestrator.execute.run import DEFAULT_TIMEOUT_S, attach_comparison
-from ani.orchestrator.execute.scenario_run import baseline_of
 from ani.orchestrator.execute.cached_runner import CachedRunner
 from ani.orchestrator.loop.feedback import (nanmax, nanmean, actions, kpi_row, loop_feedback,
                                             merge_reports, novelty, records, render_graph, scenario_family)
@@ -224,10 +223,7 @@ class ClosedLoop:
     def specs(self, s: Scenario) -> tuple[RunSpec, RunSpec]:
         """Scenario and baseline runs; the run folder is named by the scenario's digest (content-addressed)."""
         sim = s.model_copy(update={"name": f"s-{s.digest()}"})
-        spec = render(self.template, sim, self.g, self.params)
-        base = render(self.template, baseline_of(sim), self.g, self.params, window=timeline(self.params, sim),
-                      probes=[e.timestamp for e in sim.events])
-        return spec, base
+        return render_pair(self.template, sim, self.g, self.params)
 
     def simulate(self, it: int, planned: Sequence[Planned]) -> list[tuple[dict[str, Any], RunRecord, RunRecord]]:
         """Run every planned scenario and its baseline in one batch; one row each."""

@@ -77,7 +77,7 @@ from ani.kg.errors import ProjectError, ScenarioError
 from ani.kg.model import KnowledgeGraph
 from ani.kg.scenario import Event, EventType, Scenario
 from ani.ns3_scenarios.mitigations import Mitigation
-from ani.ns3_scenarios.render import RunSpec, render, timeline
+from ani.ns3_scenarios.render import RunSpec, render_comparable
 from ani.ns3_scenarios.templates import ParamValue, Template
 from ani.orchestrator.measure.kpis import ScenarioKpis
 from ani.orchestrator.execute.records import RunRecord
@@ -364,9 +364,8 @@ def mitigated_scenario(scenario: Scenario, candidate: Candidate) -> Scenario:
 def candidate_spec(template: Template, g: nx.Graph, params: dict[str, ParamValue], scenario: Scenario,
                    candidate: Candidate) -> RunSpec:
     """The counterfactual run: same seed, traffic window and probes as the scenario's own run."""
-    return render(template, mitigated_scenario(scenario, candidate), g, params,
-                  window=timeline(params, scenario), probes=[e.timestamp for e in scenario.events],
-                  mitigations=candidate.mitigations)
+    return render_comparable(template, mitigated_scenario(scenario, candidate), scenario, g, params,
+                             mitigations=candidate.mitigations)
 
 
 def propose(kg: KnowledgeGraph, scenario: Scenario, unmitigated: RunRecord, strategies: Sequence[Strategy],

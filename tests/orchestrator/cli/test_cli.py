@@ -56,6 +56,22 @@ def test_run_paper_encoded_scenario_on_a_zoo_graphml(tmp_path: Path, shared_data
     assert record["status"] == "ok" and record["kpis"]["no_route_packets"] > 0
 
 
+@pytest.mark.ns3
+def test_run_reuses_a_finished_run_and_refuses_two_executors(tmp_path: Path) -> None:
+    scenario = write_scenario(tmp_path / "s.json", [
+        {"event_type": "fiber_link_failure", "target": "Denver-Kansas_City", "timestamp": 0.4}])
+    args = ["run", str(scenario), "--topology", "abilene", "--results", str(tmp_path / "r"),
+            "--param", "observe_s=0.5", "--param", "warmup_s=0.2"]
+    first = ani(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    records = {p: p.read_text() for p in (tmp_path / "r").glob("*/*/run.json")}
+    assert len(records) == 2
+    again = ani(*args, cwd=tmp_path)
+    assert again.returncode == 0 and again.stdout == first.stdout
+    assert {p: p.read_text() for p in records} == records  # nothing ran again (wall times unchanged)
+    assert_clean_error(ani(*args, "--cluster", "tcp://x:1", "--docker", "img", cwd=tmp_path), "not both")
+
+
 def test_unknown_link_is_a_clear_error(tmp_path: Path) -> None:
     scenario = write_scenario(tmp_path / "s.json", [
         {"event_type": "fiber_link_failure", "target": "Denver-Boston", "timestamp": 1.0, "severity": "high"}])

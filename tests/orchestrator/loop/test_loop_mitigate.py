@@ -22,8 +22,7 @@ from ani.orchestrator.loop.mitigate import (Candidate, MitigationError, RateLimi
                                        get_strategies, mitigated_scenario)
 from ani.orchestrator.execute.records import RunRecord
 from ani.orchestrator.execute.run import attach_comparison
-from ani.orchestrator.execute.scenario_run import baseline_of
-from ani.ns3_scenarios.render import render, timeline
+from ani.ns3_scenarios.render import render_pair
 
 
 def kpis(**kw: object) -> ScenarioKpis:
@@ -95,9 +94,7 @@ def twin(loop_results: Path):
 
 def unmitigated(twin, scenario: Scenario) -> tuple[RunRecord, RunRecord, ScenarioKpis]:
     kg, g, template, params, runner = twin
-    spec = render(template, scenario, g, params)
-    base = render(template, baseline_of(scenario), g, params, window=timeline(params, scenario),
-                  probes=[e.timestamp for e in scenario.events])
+    spec, base = render_pair(template, scenario, g, params)
     rec, brec = runner([spec, base])
     assert rec.status == brec.status == "ok", rec.stderr_tail
     rec = attach_comparison(rec, brec)
