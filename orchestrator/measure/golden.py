@@ -18,11 +18,10 @@ import networkx as nx
 from ani.kg.errors import TemplateError
 from ani.kg.scenario import Scenario, load_scenario
 from ani.kg.topology import load_topology, resolve_link
-from ani.ns3_scenarios.render import RunSpec, render, timeline
+from ani.ns3_scenarios.render import RunSpec, baseline_of, render, render_comparable
 from ani.ns3_scenarios.templates import Template
 from ani.orchestrator.execute.records import write_json_atomic
 from ani.orchestrator.execute.run import execute_run
-from ani.orchestrator.execute.scenario_run import baseline_of
 from ani.orchestrator.measure.checks import baseline_checks, conservation_checks, cut_checks, probes_over
 from ani.orchestrator.measure.summary import kpi_differences, program_summary_differences
 
@@ -66,8 +65,7 @@ def independent_checks(template: Template, scenario: Scenario, g: nx.Graph, spec
         link = resolve_link(g, scenario.events[cuts[0]].target)
         if probes_over(g, folder, link):
             problems += cut_checks(g, spec, folder, link, cut_probe=cuts[0])
-    base = render(template, baseline_of(scenario), g, spec.params, window=timeline(spec.params, scenario),
-                  probes=[e.timestamp for e in scenario.events])
+    base = render_comparable(template, baseline_of(scenario), scenario, g, spec.params)
     record = execute_run(base, results)
     if record.status != "ok":
         return problems + [f"golden baseline run {record.status}: {record.stderr_tail}"]
