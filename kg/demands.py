@@ -92,6 +92,29 @@ def scaled_gravity_demands(g: nx.Graph, load_factor: float, capacity_scale: floa
     return [d.model_copy(update={"rate_bps": d.rate_bps * factor}) for d in unit]
 
 
+def scaled_demands(g: nx.Graph, demands: Iterable[Demand], capacity_scale: float,
+                   source: str = "demand matrix") -> list[Demand]:
+    """``demands`` checked against ``g`` (both ends routers of one component) and scaled like the twin's links.
+
+    Raises
+    ------
+    UnknownComponentError
+        For an end that is not a node of ``g`` (the message suggests close names).
+    TopologyError
+        For a demand between nodes that no path connects.
+    """
+    comp = {n: i for i, c in enumerate(nx.connected_components(g)) for n in c}
+    out = []
+    for d in demands:
+        for end in (d.src, d.dst):
+            if end not in g:
+                raise UnknownComponentError(end, "node", f"end of demand {d.src} -> {d.dst} in {source}")
+        if comp[d.src] != comp[d.dst]:
+            raise TopologyError(source, f"demand {d.src} -> {d.dst}: no path connects them")
+        out.append(d.model_copy(update={"rate_bps": d.rate_bps * capacity_scale}))
+    return out
+
+
 # --- ECMP routing --------------------------------------------------------------
 Dag = tuple[dict[str, list[str]], dict[str, float]]
 

@@ -39,7 +39,7 @@ from ani.kg.scenario import EventType, Scenario
 from ani.ns3_scenarios.events import EventRow, attack_demands, event_rows
 from ani.ns3_scenarios.mitigations import Mitigation, MitigationRow, mitigation_rows
 from ani.ns3_scenarios.build import compile_command, ns3_root, ns3_version
-from ani.ns3_scenarios.sizing import TrafficSizing, auto_sized, drain_needed_s, sized_traffic
+from ani.ns3_scenarios.sizing import TrafficSizing, auto_sized, drain_needed_s, given_sizing, sized_traffic
 from ani.ns3_scenarios.templates import ParamValue, Template
 from ani.ns3_scenarios.traffic import file_digest
 
@@ -180,11 +180,12 @@ def _flows(g: nx.Graph, params: dict[str, ParamValue], index: dict[str, int], de
            start: float, stop: float) -> tuple[list[FlowRow], TrafficSizing | None]:
     """The demand and probe flows of a run (attack flows are added by the caller)."""
     size = int(params["packet_bytes"])
-    sizing = None
     if demands is None and params["gravity_traffic"]:
         demands, probes, sizing = sized_traffic(g, params)
     else:
-        demands, probes = demands or [], sized_traffic(g, params, demands=False)[1]
+        demands = demands or []
+        _, probes, sizing = sized_traffic(g, params, demands=False)
+        sizing = given_sizing(demands, params, sizing)
     flows = [FlowRow(src=index[d.src], dst=index[d.dst], rate_bps=d.rate_bps, packet_bytes=size,
                      start_s=start, stop_s=stop) for d in demands]
     flows += [FlowRow(src=index[p.src], dst=index[p.dst], rate_bps=p.rate_bps,
@@ -211,7 +212,8 @@ def render(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str
     times: the same scenario with and without them is a counterfactual pair. Raises
     :class:`ScenarioError` naming the event.
     """
-    params = auto_sized(g, params)  # type: ignore[assignment]
+    if demands is None:
+        params = auto_sized(g, params)  # type: ignore[assignment]
     scale = float(params["capacity_scale"])
     nodes, index, links = _network(g, scale)
     try:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from typing import Literal
 
 import networkx as nx
 import numpy as np
@@ -46,6 +47,7 @@ class TrafficSizing(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    source: Literal["gravity", "given"] = "gravity"
     gravity_pairs: int
     demand_flows: int
     volume_share: float
@@ -58,8 +60,9 @@ class TrafficSizing(BaseModel):
 
     def line(self) -> str:
         """One line for the console."""
-        text = (f"traffic: {self.demand_flows} demand flows (heaviest of {self.gravity_pairs} PoP pairs, "
-                f"{self.volume_share:.1%} of the gravity volume), each >= {self.min_flow_pps:.0f} packets/s")
+        origin = ("as given" if self.source == "given" else
+                  f"heaviest of {self.gravity_pairs} PoP pairs, {self.volume_share:.1%} of the gravity volume")
+        text = f"traffic: {self.demand_flows} demand flows ({origin}), each >= {self.min_flow_pps:.0f} packets/s"
         if self.probe_flows:
             text += (f"; {self.probe_flows} probes on {self.links_probed}/{self.links_used} used links, "
                      f"resolution <= {1e3 * (self.probe_resolution_s or 0):.1f} ms")
@@ -345,3 +348,17 @@ def auto_sized(g: nx.Graph, params: Mapping[str, object]) -> dict[str, object]:
         _AUTO_CACHE[key] = (best[3], best[4])
     scale, size = _AUTO_CACHE[key]
     return {**params, "capacity_scale": scale, "packet_bytes": size}
+
+
+def given_sizing(demands: list[Demand], params: Mapping[str, object], probes: TrafficSizing) -> TrafficSizing:
+    """The :class:`TrafficSizing` of demands given as they are (a demand matrix, a campaign's), with a
+    warning when some would send fewer than ``min_flow_pps``."""
+    size = int(params["packet_bytes"])  # type: ignore[arg-type]
+    pps = [d.rate_bps / (8 * size) for d in demands]
+    floor = _param(params, "min_flow_pps")
+    thin = sum(x < floor for x in pps)
+    warning = (f"{thin} of {len(demands)} given demands send fewer than {floor:g} packets/s: their KPIs are coarse"
+               if thin else None)
+    return probes.model_copy(update={"source": "given", "gravity_pairs": 0, "demand_flows": len(demands),
+                                     "volume_share": 1.0 if demands else 0.0, "min_flow_pps": min(pps, default=0.0),
+                                     "warning": warning})

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ani.kg.errors import ProjectError
+from ani.kg.demands import load_demand_matrix, scaled_demands
 from ani.kg.io import load_network
 from ani.kg.topology import load_topology
 from ani.kg.scenario import Event, EventType, Scenario, load_scenario
@@ -90,21 +91,29 @@ def demo(results: Path, params: tuple[str, ...], jobs: int) -> None:
               help="how the trace's flows are mapped to PoP pairs")
 @click.option("--cluster", metavar="ADDRESS", default=None, help="run on a Dask scheduler (tcp://host:8786)")
 @click.option("--docker", "image", metavar="IMAGE", default=None, help="run each run in a container of IMAGE")
+@click.option("--demands", "demands_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="demand matrix (CSV src,dst,rate_bps or JSON) instead of the gravity traffic; rates in the "
+                   "real network's bit/s, scaled by capacity_scale like the links")
 def run(scenario_file: Path, topology: str, template_name: str, params: tuple[str, ...], results: Path,
         jobs: int, baseline: bool, timeout_s: float, trace: Path | None, trace_mode: str, cluster: str | None,
-        image: str | None) -> None:
+        image: str | None, demands_file: Path | None) -> None:
     """Run SCENARIO_FILE (JSON) on a topology and print its KPIs (a run finished before is reused)."""
     if cluster and image:
         raise click.UsageError("give either --cluster or --docker, not both")
     _run(load_network(topology), load_scenario(scenario_file), template_name, params, results, baseline,
-         jobs, timeout_s, trace, trace_mode, cluster, image)
+         jobs, timeout_s, trace, trace_mode, cluster, image, demands_file)
 
 
 def _run(g, scenario: Scenario, template_name: str, params: tuple[str, ...], results: Path,
          baseline: bool, jobs: int, timeout_s: float = 3600, trace: Path | None = None,
-         trace_mode: str = "hash", cluster: str | None = None, image: str | None = None) -> None:
+         trace_mode: str = "hash", cluster: str | None = None, image: str | None = None,
+         demands_file: Path | None = None) -> None:
     template = get_template(template_name)
     values = template.params(_parse_params(params))
+    demands = None
+    if demands_file is not None:
+        demands = scaled_demands(g, load_demand_matrix(demands_file), float(values["capacity_scale"]),
+                                 str(demands_file))
     trace_file = None
     if trace is not None:
         from ani.ns3_scenarios.render import timeline
@@ -113,7 +122,8 @@ def _run(g, scenario: Scenario, template_name: str, params: tuple[str, ...], res
         trace_file = prepare_trace(trace, g, timeline(values, scenario), results / "traces", mode=trace_mode,
                                    seed=int(values["seed"]))
     result = run_scenario(g, scenario, template, values, results, with_baseline=baseline, jobs=jobs,
-                          timeout_s=timeout_s, trace_file=trace_file, cluster=cluster, image=image)
+                          timeout_s=timeout_s, trace_file=trace_file, cluster=cluster, image=image,
+                          demands=demands)
     click.echo(format_result(result))
     if result.scenario.status != "ok" or (result.baseline and result.baseline.status != "ok"):
         sys.exit(1)

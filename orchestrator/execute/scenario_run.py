@@ -7,6 +7,7 @@ from pathlib import Path
 import networkx as nx
 from pydantic import BaseModel, ConfigDict
 
+from ani.kg.demands import Demand
 from ani.kg.scenario import Scenario
 from ani.ns3_scenarios.render import render, render_pair
 from ani.ns3_scenarios.templates import Template
@@ -29,18 +30,19 @@ class ScenarioResult(BaseModel):
 def run_scenario(g: nx.Graph, scenario: Scenario, template: Template, params: dict, results: Path,
                  with_baseline: bool = True, jobs: int = 2, timeout_s: float = DEFAULT_TIMEOUT_S,
                  trace_file: Path | None = None, cluster: str | None = None,
-                 image: str | None = None) -> ScenarioResult:
+                 image: str | None = None, demands: list[Demand] | None = None) -> ScenarioResult:
     """Render and run ``scenario`` (and its baseline, :func:`~ani.ns3_scenarios.render.render_pair`) on ``g``.
 
     Records land under ``results``; a run finished before (same id) is reused.
+    ``demands`` (bit/s in the twin's scaled network) replace the gravity traffic.
     The runs execute on :func:`~ani.orchestrator.execute.executors.make_executor`
     (``jobs`` local processes, or ``cluster`` / ``image``), and their KPI tables
     are written next to them.
     """
     if with_baseline:
-        specs = list(render_pair(template, scenario, g, params, trace_file=trace_file))
+        specs = list(render_pair(template, scenario, g, params, demands=demands, trace_file=trace_file))
     else:
-        specs = [render(template, scenario, g, params, trace_file=trace_file)]
+        specs = [render(template, scenario, g, params, demands=demands, trace_file=trace_file)]
     executor = make_executor(results, workers=min(jobs, len(specs)), timeout_s=timeout_s, cluster=cluster,
                              image=image)
     with executor:

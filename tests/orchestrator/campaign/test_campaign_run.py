@@ -49,7 +49,7 @@ def _journal_ids(store: Path) -> list[str]:
 def test_crashes_and_hangs_are_recorded_the_campaign_goes_on_and_a_rerun_computes_nothing_twice(
         tmp_path: Path, fault_template: Path, scenario_dir: Path) -> None:
     path = _campaign(tmp_path, fault_template, scenario_dir, seeds=[1, CRASH_SEED, HANG_SEED], baseline=True,
-                     timeout_s=3)
+                     timeout_s=8)  # a hang costs this; a short run takes < 1 s alone, more on a loaded machine
     store = tmp_path / "store"
     proc = ani("campaign", "run", str(path), "--store", str(store), "--workers", "2", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

@@ -159,3 +159,24 @@ def test_run_on_a_project_yaml_cuts_its_declared_srlg(tmp_path: Path) -> None:
     bad = write_scenario(tmp_path / "bad.json", [{"event_type": "srlg_cut", "target": "srlg:east", "timestamp": 0.3}])
     assert_clean_error(ani("run", str(bad), "--topology", "kg.yaml", "--no-baseline", "--results",
                            str(tmp_path / "r"), cwd=tmp_path), "east")
+
+
+@pytest.mark.ns3
+def test_run_with_a_demand_matrix_uses_exactly_those_demands(tmp_path: Path) -> None:
+    """--demands replaces the gravity traffic: one flow per matrix entry (rates scaled like the links), plus
+    the probes; the run says so; a demand naming an unknown PoP is a one-line error."""
+    scenario = write_scenario(tmp_path / "s.json", [
+        {"event_type": "fiber_link_failure", "target": "Denver-Kansas_City", "timestamp": 0.4}])
+    matrix = tmp_path / "tm.csv"
+    matrix.write_text("src,dst,rate_bps\nSeattle,New_York,2e9\nAtlanta,Denver,1e9\n")
+    args = ["run", str(scenario), "--topology", "abilene", "--results", str(tmp_path / "r"), "--demands",
+            str(matrix), "--param", "observe_s=0.5", "--param", "warmup_s=0.2"]
+    proc = ani(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "traffic: 2 demand flows (as given)" in proc.stdout
+    flows = [line.split(",") for line in
+             next((tmp_path / "r").glob("*/s-*/flows.csv")).read_text().splitlines()[1:]]
+    demand = sorted((f[1], f[2], float(f[7])) for f in flows if f[-1] == "demand")
+    assert demand == [("Atlanta", "Denver", 1e9 * 0.01), ("Seattle", "New_York", 2e9 * 0.01)]
+    matrix.write_text("src,dst,rate_bps\nSeattle,Atlantis,2e9\n")
+    assert_clean_error(ani(*args, cwd=tmp_path), "Atlantis", "tm.csv")
