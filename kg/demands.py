@@ -52,9 +52,16 @@ def _masses(g: nx.Graph) -> dict[str, float]:
     }
 
 
-def gravity_demands(g: nx.Graph, total_bps: float = 1.0) -> list[Demand]:
-    """Unscaled gravity demands summing to ``total_bps`` (ordered pairs, stable order)."""
+def gravity_demands(g: nx.Graph, total_bps: float = 1.0, max_endpoints: int | None = None) -> list[Demand]:
+    """Unscaled gravity demands summing to ``total_bps`` (ordered pairs, stable order).
+
+    With ``max_endpoints``, only the that many heaviest routers send and
+    receive (the others carry transit traffic only).
+    """
     masses = _masses(g)
+    if max_endpoints is not None and len(masses) > max_endpoints:
+        keep = set(sorted(masses, key=lambda n: (-masses[n], n))[:max_endpoints])
+        masses = {n: m for n, m in masses.items() if n in keep}
     component = {n: i for i, comp in enumerate(nx.connected_components(g)) for n in comp}
     pairs = [(s, d) for s in masses for d in masses if s != d and component[s] == component[d]]
     if not pairs:

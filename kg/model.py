@@ -51,7 +51,10 @@ from .resources import Resources, assign_resources
 from .srlg import Srlg, canonical_srlgs, derive_srlgs, membership
 from .topology import graph_digest
 
+#: gravity demands between every pair of routers up to this many routers; above it, between the
+#: GRAVITY_MAX_ROUTERS heaviest (the rest carry transit only), up to GRAVITY_MAX_GRAPH routers
 GRAVITY_MAX_ROUTERS: int = 400
+GRAVITY_MAX_GRAPH: int = 10_000
 DEFAULT_LOAD_FACTOR: float = 0.5
 
 
@@ -265,12 +268,15 @@ def _check_demands(g: nx.Graph, demands: Iterable[Demand], notes: list[str]) -> 
 def _gravity(g: nx.Graph, load_factor: float, notes: list[str], dags: dict[str, Dag]) -> list[Demand]:
     """Gravity demands scaled so the busiest link direction runs at ``load_factor`` (fills ``dags``)."""
     n_routers = sum(1 for _, k in g.nodes(data="kind") if k == "router")
-    if n_routers > GRAVITY_MAX_ROUTERS:
-        notes.append(f"no demands: {n_routers} routers > GRAVITY_MAX_ROUTERS={GRAVITY_MAX_ROUTERS} "
+    if n_routers > GRAVITY_MAX_GRAPH:
+        notes.append(f"no demands: {n_routers} routers > GRAVITY_MAX_GRAPH={GRAVITY_MAX_GRAPH} "
                      "(pass demands= to route a matrix); ranking uses the structural proxy")
         return []
+    if n_routers > GRAVITY_MAX_ROUTERS:
+        notes.append(f"gravity demands between the {GRAVITY_MAX_ROUTERS} heaviest of {n_routers} routers "
+                     "(GRAVITY_MAX_ROUTERS); the others carry transit traffic only")
     try:
-        unit = gravity_demands(g, total_bps=1.0)
+        unit = gravity_demands(g, total_bps=1.0, max_endpoints=GRAVITY_MAX_ROUTERS)
     except TopologyError:
         notes.append("no demands: no pair of connected routers")
         return []
@@ -360,8 +366,9 @@ def build_kg(topology: nx.Graph, *, demands: Sequence[Demand] | Literal["gravity
         A graph in the schema of :mod:`ani.kg.topology` (not modified).
     demands : sequence of Demand, "gravity" or None
         ``"gravity"`` (default): gravity-model demands between all routers,
-        scaled so the busiest link direction runs at ``load_factor`` (left
-        out above ``GRAVITY_MAX_ROUTERS`` routers, with a note). A sequence:
+        scaled so the busiest link direction runs at ``load_factor`` (between
+        the ``GRAVITY_MAX_ROUTERS`` heaviest routers on larger graphs, none
+        above ``GRAVITY_MAX_GRAPH`` routers; a note says which). A sequence:
         these demands (e.g. :func:`ani.kg.demands.demands_from_matrix` of a
         trace). None: no service layer (structural damage proxy).
     srlgs : sequence of Srlg, optional

@@ -78,3 +78,20 @@ def test_matrix_files(tmp_path: Path) -> None:
         load_demand_matrix(tmp_path / "cols.csv")
     with pytest.raises(TopologyError, match="cannot read"):
         load_demand_matrix(tmp_path / "absent.csv")
+
+
+def test_large_graphs_get_gravity_demands_between_their_heaviest_routers() -> None:
+    """Above GRAVITY_MAX_ROUTERS routers the service layer is not left empty: the heaviest routers exchange
+    gravity demands (the rest carry transit), scaled like any other, and a note says so."""
+    from ani.kg.model import GRAVITY_MAX_ROUTERS, build_kg
+
+    n = GRAVITY_MAX_ROUTERS + 20
+    names = [f"r{i}" for i in range(n)]
+    links = [(names[i], names[(i + 1) % n], 10.0 + (i % 7)) for i in range(n)]  # a ring, uneven capacities
+    links += [(names[i], names[i + n // 2], 40.0) for i in range(0, n // 2, 5)]  # chords
+    kg = build_kg(make_graph(names, links, name="big"))
+    ends = {d.src for d in kg.demands} | {d.dst for d in kg.demands}
+    assert len(ends) == GRAVITY_MAX_ROUTERS and len(kg.demands) == GRAVITY_MAX_ROUTERS * (GRAVITY_MAX_ROUTERS - 1)
+    assert any("heaviest" in note for note in kg.notes)
+    busiest = max(d["utilization"] for _, _, d in kg.topology.edges(data=True))
+    assert busiest == pytest.approx(0.5)  # DEFAULT_LOAD_FACTOR
