@@ -59,7 +59,7 @@ def test_crashes_and_hangs_are_recorded_the_campaign_goes_on_and_a_rerun_compute
     status = ani("campaign", "status", str(store), cwd=tmp_path)
     assert status.returncode == 0 and "ok 3, failed 3, timeout 3, lost 0, remaining 0" in status.stdout
     assert status.stdout.count(f"injected fault: seed {CRASH_SEED}") == 3
-    assert status.stdout.count("killed after 3 s") == 3 and status.stdout.count("reproduce: sh ") == 6
+    assert status.stdout.count("killed after 8 s") == 3 and status.stdout.count("reproduce: sh ") == 6
 
     assert ani("campaign", "export", str(path), "--store", str(store), "-o", str(tmp_path / "k.csv"),
                cwd=tmp_path).returncode == 0

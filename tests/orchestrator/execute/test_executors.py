@@ -35,7 +35,7 @@ from ani.orchestrator.execute.records import RunRecord, load_record
 from campaign_helpers import CRASH_SEED, HANG_SEED, SHORT
 
 pytestmark = [pytest.mark.ns3, pytest.mark.slow]
-TIMEOUT_S = 4.0
+TIMEOUT_S = 8.0  # a hang costs this; a short run takes < 1 s on an idle machine
 HERE = Path(__file__).resolve().parent
 KINDS = ["local", pytest.param("dask", marks=pytest.mark.dask), "docker-fake"]
 
