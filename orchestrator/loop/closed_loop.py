@@ -269,7 +269,7 @@ class ClosedLoop:
         """The scenario-versus-baseline KPIs, reused from run.json when they were computed before."""
         if rec.comparison is None or rec.baseline_run_id != base.run_id:
             rec = attach_comparison(rec, base)
-        return ScenarioKpis.model_validate(rec.comparison)
+        return rec.comparison
 
     # --- mitigation ---------------------------------------------------------------
     def mitigate(self, evaluated: Sequence[tuple[dict[str, Any], RunRecord, RunRecord]]) -> list[MitigationOutcome]:

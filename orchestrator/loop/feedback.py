@@ -60,7 +60,6 @@ def _ms(x: float | None) -> float:
 
 def kpi_row(k: ScenarioKpis, record: RunRecord) -> dict[str, Any]:
     """The columns of one evaluated scenario that come from its KPIs."""
-    run = record.kpis or {}
     return {
         "damage": damage(k), **damage_terms(k), "flows": k.flows, "impacted_flows": k.impacted_flows,
         "lost_all_flows": k.lost_all_flows, "impacted_nodes": len(k.impacted_nodes),
@@ -70,7 +69,8 @@ def kpi_row(k: ScenarioKpis, record: RunRecord) -> dict[str, Any]:
         "unrecovered_flows": k.unrecovered_flows, "congested_links": k.congested_links,
         "throughput_lost_frac": (1 - k.scenario_throughput_bps / k.baseline_throughput_bps
                                  if k.baseline_throughput_bps > 0 else math.nan),
-        "cascade_depth": int(run.get("cascade_depth", 0)), "emerged_failures": int(run.get("emerged_failures", 0)),
+        "cascade_depth": record.kpis.cascade_depth if record.kpis else 0,
+        "emerged_failures": record.kpis.emerged_failures if record.kpis else 0,
     }
 
 
