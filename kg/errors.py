@@ -47,3 +47,7 @@ class TemplateError(ProjectError, ValueError):
 
 class SimulationError(ProjectError, RuntimeError):
     """An ns-3 program could not be built or did not finish."""
+
+
+class SettingsError(ProjectError, ValueError):
+    """A setting (argument, ``ANI_*`` variable or ``ani.toml`` entry) is invalid; the message names it."""

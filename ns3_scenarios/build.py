@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ani.kg.errors import SimulationError
+from ani.kg.settings import load_settings
 
 CXXFLAGS = ["-O2", "-std=c++20", "-w"]
 
@@ -43,13 +44,13 @@ def compile_command(source: Path, output: Path, modules: list[str], root: Path |
     major = ".".join(ns3_version().split(".")[:2])
     libs = [f"-lns{major}-{m}" for m in modules]
     lib = root / "lib64"
-    return [os.environ.get("CXX", "g++"), *CXXFLAGS, str(source), "-o", str(output),
+    return [load_settings().cxx, *CXXFLAGS, str(source), "-o", str(output),
             f"-I{root / 'include'}", f"-L{lib}", *libs, f"-Wl,-rpath,{lib}"]
 
 
 def cache_dir() -> Path:
-    """Where compiled programs are kept (``ANI_CACHE_DIR`` or ``~/.cache/ani``)."""
-    return Path(os.environ.get("ANI_CACHE_DIR", Path.home() / ".cache" / "ani")) / "bin"
+    """Where compiled programs are kept (the ``cache_dir`` setting: ``ANI_CACHE_DIR`` or ``~/.cache/ani``)."""
+    return load_settings().cache_dir / "bin"
 
 
 def build_program(source_text: str, modules: list[str], name: str = "scenario") -> Path:
@@ -76,4 +77,4 @@ def build_program(source_text: str, modules: list[str], name: str = "scenario") 
 
 def compiler_available() -> bool:
     """True when a C++ compiler is on PATH."""
-    return shutil.which(os.environ.get("CXX", "g++")) is not None
+    return shutil.which(load_settings().cxx) is not None

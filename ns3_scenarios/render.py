@@ -39,7 +39,8 @@ from ani.kg.scenario import EventType, Scenario
 from ani.ns3_scenarios.events import EventRow, attack_demands, event_rows
 from ani.ns3_scenarios.mitigations import Mitigation, MitigationRow, mitigation_rows
 from ani.ns3_scenarios.build import compile_command, ns3_root, ns3_version
-from ani.ns3_scenarios.sizing import TrafficSizing, auto_sized, drain_needed_s, given_sizing, sized_traffic
+from ani.ns3_scenarios.sizing import (SIZING_DEFAULTS, TrafficSizing, auto_sized, drain_needed_s, given_sizing,
+                                     sized_traffic)
 from ani.ns3_scenarios.templates import ParamValue, Template
 from ani.ns3_scenarios.traffic import file_digest
 
@@ -189,7 +190,7 @@ def _flows(g: nx.Graph, params: dict[str, ParamValue], index: dict[str, int], de
     flows = [FlowRow(src=index[d.src], dst=index[d.dst], rate_bps=d.rate_bps, packet_bytes=size,
                      start_s=start, stop_s=stop) for d in demands]
     flows += [FlowRow(src=index[p.src], dst=index[p.dst], rate_bps=p.rate_bps,
-                      packet_bytes=int(params["probe_bytes"]), start_s=start, stop_s=stop, kind="probe")
+                      packet_bytes=int(params.get("probe_bytes", SIZING_DEFAULTS["probe_bytes"])), start_s=start, stop_s=stop, kind="probe")
               for p in probes]
     return flows, sizing
 
@@ -221,7 +222,7 @@ def render(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str
     except UnknownComponentError as exc:
         raise ScenarioError(f"scenario {scenario.name!r}: {exc}") from exc
     start, stop, end = window or timeline(params, scenario)
-    end = max(end, stop + drain_needed_s(g, scale, int(params["queue_packets"]), int(params["packet_bytes"])))
+    end = max(end, stop + drain_needed_s(g, scale, int(params.get("queue_packets", 100)), int(params["packet_bytes"])))
     size = int(params["packet_bytes"])
     flows, sizing = _flows(g, params, index, demands, start, stop)
     flows += [FlowRow(src=index[d.src], dst=index[d.dst], rate_bps=d.rate_bps, packet_bytes=size,

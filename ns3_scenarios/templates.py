@@ -6,7 +6,8 @@ program it names, and a ``README.md``. Templates are found in this package and
 in any folder given by the user; a manifest is parsed as data (TOML), never
 executed.
 
-You must provide (to add a template): a folder with those three files; the
+You must provide (to add a template): a folder with those three files, whose
+manifest declares the :data:`CONTRACT` parameters (checked at load); the
 program reads its values from the data file ``ani`` writes (see
 :mod:`ani.ns3_scenarios.render`) and writes the result files listed in the
 bundled template's README.
@@ -28,6 +29,15 @@ from ani.kg.event_types import EventType
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ParamValue = int | float | bool
+
+#: The template contract: parameters the renderer and the measurement read from every template
+#: (:mod:`ani.ns3_scenarios.render`, :mod:`ani.orchestrator.measure.summary`), with their types.
+#: A manifest (with what it extends) must declare each of them; its program may use more.
+CONTRACT: dict[str, str] = {
+    "seed": "int", "warmup_s": "float", "observe_s": "float", "drain_s": "float", "interval_s": "float",
+    "capacity_scale": "float", "load_factor": "float", "gravity_traffic": "bool", "packet_bytes": "int",
+    "cpu_model": "bool", "cpu_reference_bytes": "float",
+}
 
 
 class ParameterSpec(BaseModel):
@@ -192,8 +202,25 @@ def _inherit(own: Manifest, base: Template, path: Path) -> Manifest:
                                   "ns3_modules": base.manifest.ns3_modules, "program": base.manifest.program})
 
 
+def _check_contract(manifest: Manifest, path: Path) -> Manifest:
+    """``manifest`` if it declares every :data:`CONTRACT` parameter with its type, else a one-line error."""
+    missing = sorted(set(CONTRACT) - set(manifest.parameters))
+    if missing:
+        raise TemplateError(f"{path}: the renderer needs parameter(s) {', '.join(missing)} "
+                            "(declare them under [parameters]; see ani.ns3_scenarios.templates.CONTRACT)")
+    wrong = [f"{n} ({manifest.parameters[n].type}, needs {t})" for n, t in CONTRACT.items()
+             if manifest.parameters[n].type != t]
+    if wrong:
+        raise TemplateError(f"{path}: parameter type(s) differ from the renderer's: {', '.join(wrong)}")
+    return manifest
+
+
 def load_template(folder: str | Path, _seen: tuple[str, ...] = ()) -> Template:
-    """Read and validate the template in ``folder`` (resolving ``extends`` in the same root or the package)."""
+    """Read and validate the template in ``folder`` (resolving ``extends`` in the same root or the package).
+
+    Raises :class:`TemplateError` (one line, naming the file) for a bad manifest, a
+    missing program or a manifest that breaks the :data:`CONTRACT`.
+    """
     folder = Path(folder)
     path = folder / "manifest.toml"
     own = _read_manifest(path)
@@ -201,7 +228,8 @@ def load_template(folder: str | Path, _seen: tuple[str, ...] = ()) -> Template:
         program = folder / own.program
         if not program.is_file():
             raise TemplateError(f"{path}: program {own.program} not found in {folder}")
-        return Template(folder=folder, manifest=own, program_path=program, files=(path, program))
+        return Template(folder=folder, manifest=_check_contract(own, path), program_path=program,
+                        files=(path, program))
     if own.extends in _seen or own.extends == own.name:
         raise TemplateError(f"{path}: 'extends' makes a cycle through {own.extends}")
     base_dir = folder.parent / own.extends

@@ -328,8 +328,8 @@ def _row(root: Path, entry: JournalEntry) -> dict[str, Any]:
                                        "events_processed", "kpi_s", "stderr_tail", "repro_cmd", "template",
                                        "template_digest", "ns3_version", "graph_name", "graph_digest"}))
     row["folder"] = _relative(Path(rec.folder), root)
-    row.update(rec.kpis or {})
-    for key, value in (rec.comparison or {}).items():
+    row.update(rec.kpis.model_dump(mode="json") if rec.kpis else {})
+    for key, value in (rec.comparison.model_dump(mode="json") if rec.comparison else {}).items():
         if key != "schema_version":
             row[f"cmp_{key}"] = ";".join(value) if isinstance(value, list) else value
     return row

@@ -23,10 +23,13 @@ def _mbps(x: float | None) -> str:
 
 
 def _run_line(label: str, rec: RunRecord) -> str:
-    k = rec.kpis or {}
-    return (f"{label:<9} {rec.status:<7} loss {_pct(k.get('loss_ratio')):>9}  "
-            f"throughput {_mbps(k.get('throughput_bps')):>12}  mean delay {_ms(k.get('mean_delay_s')):>9}  "
-            f"p99 max {_ms(k.get('max_p99_delay_s')):>9}  congested links {k.get('congested_links', '-')}")
+    k = rec.kpis
+    if k is None:
+        return f"{label:<9} {rec.status:<7} loss {'-':>9}  throughput {'-':>12}  mean delay {'-':>9}  " \
+               f"p99 max {'-':>9}  congested links -"
+    return (f"{label:<9} {rec.status:<7} loss {_pct(k.loss_ratio):>9}  "
+            f"throughput {_mbps(k.throughput_bps):>12}  mean delay {_ms(k.mean_delay_s):>9}  "
+            f"p99 max {_ms(k.max_p99_delay_s):>9}  congested links {k.congested_links}")
 
 
 def _failure(rec: RunRecord) -> str:
@@ -78,14 +81,14 @@ def format_result(result) -> str:
     c = scen.comparison
     if c:
         lines += [
-            f"impacted flows {c['impacted_flows']}/{c['flows']} (lost all: {c['lost_all_flows']}; "
-            f"not measurable: {c.get('not_measurable_flows', 0)}), "
-            f"impacted nodes {len(c['impacted_nodes'])}: {', '.join(c['impacted_nodes']) or '-'}",
-            f"delta latency mean {_ms(c['mean_delta_delay_s'])}, max {_ms(c['max_delta_delay_s'])}; "
-            f"loss {_pct(c['baseline_loss_ratio'])} -> {_pct(c['scenario_loss_ratio'])}",
-            f"disrupted flows {c['disrupted_flows']} (unrecovered {c['unrecovered_flows']}), reroute time "
-            f"median {_ms(c['reroute_time_median_s'])}, max {_ms(c['reroute_time_max_s'])}"
-            + (f" (probes, resolution {_ms(c['reroute_resolution_s'])})" if c.get("reroute_resolution_s") else ""),
+            f"impacted flows {c.impacted_flows}/{c.flows} (lost all: {c.lost_all_flows}; "
+            f"not measurable: {c.not_measurable_flows}), "
+            f"impacted nodes {len(c.impacted_nodes)}: {', '.join(c.impacted_nodes) or '-'}",
+            f"delta latency mean {_ms(c.mean_delta_delay_s)}, max {_ms(c.max_delta_delay_s)}; "
+            f"loss {_pct(c.baseline_loss_ratio)} -> {_pct(c.scenario_loss_ratio)}",
+            f"disrupted flows {c.disrupted_flows} (unrecovered {c.unrecovered_flows}), reroute time "
+            f"median {_ms(c.reroute_time_median_s)}, max {_ms(c.reroute_time_max_s)}"
+            + (f" (probes, resolution {_ms(c.reroute_resolution_s)})" if c.reroute_resolution_s else ""),
             _impacted_table(Path(scen.folder)),
         ]
     return "\n".join(line for line in lines if line)

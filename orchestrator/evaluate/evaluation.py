@@ -49,7 +49,6 @@ loops' own folders under ``loops/`` and the ns-3 runs under ``runs/``.
 from __future__ import annotations
 
 import math
-import os
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -68,6 +67,7 @@ from ani.kg.io import KG_SUFFIXES, load_network
 from ani.kg.topology import load_topology
 from ani.llm.registry import get_generator
 from ani.kg.scenario import Event, EventType, Scenario
+from ani.kg.settings import load_settings
 from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.execute.executors import Executor
 from ani.orchestrator.execute.cached_runner import CachedRunner
@@ -75,7 +75,6 @@ from ani.orchestrator.loop.closed_loop import FAMILY_KPIS, LOOP_DEFAULTS, LoopCo
 from ani.orchestrator.execute.records import write_json_atomic
 from ani.orchestrator.execute.run import DEFAULT_TIMEOUT_S
 
-DEFAULT_ZOO = Path(__file__).resolve().parents[2] / "shared" / "data" / "topologyzoo"
 #: metrics of a loop, each "higher is better" except none; summarised over seeds and normalised for ablations
 METRICS = ("first_try_validity", "validity_after_repair", "diversity", "distinct_actions", "cascade_depth_mean",
            "cascade_depth_max", "chain_length_mean", "best_damage", "mean_damage", "mitigation_effectiveness")
@@ -190,7 +189,7 @@ def resolve_network(name: str, zoo: str | Path | None = None) -> tuple[str, nx.G
     if path.suffix.lower() in KG_SUFFIXES:
         return path.stem, load_network(path), str(path)
     if path.suffix.lower() not in (".graphml", ".xml"):
-        folder = Path(zoo) if zoo else Path(os.environ.get("ANI_TOPOLOGY_ZOO", DEFAULT_ZOO))
+        folder = load_settings(topology_zoo=zoo).topology_zoo
         path = folder / f"{name}.graphml"
     return path.stem, load_topology(path), str(path)
 

@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from ani.kg.errors import ProjectError
+from ani.orchestrator.loop.feedback import ScenarioRow
 from ani.orchestrator.measure.summary import ensure_kpi_tables
 
 ABLATION_CLIP = 3.0
@@ -89,6 +90,16 @@ def _page(title: str, sections: Sequence[tuple[str, str]]) -> str:
 def _read(folder: Path, name: str) -> pd.DataFrame:
     path = folder / f"{name}.parquet"
     return pd.read_parquet(path) if path.is_file() else pd.DataFrame()
+
+
+def _scenarios(folder: Path, name: str) -> pd.DataFrame:
+    """A table of :class:`~ani.orchestrator.loop.feedback.ScenarioRow` rows; ReportError naming missing columns."""
+    df = _read(folder, name)
+    missing = [c for c in ScenarioRow.model_fields if c not in df.columns]
+    if len(df) and missing:
+        raise ReportError(f"{folder / name}.parquet: columns {', '.join(missing)} missing "
+                          "(written by another version of ani? run the loop again)")
+    return df
 
 
 # ------------------------------------------------------------------ time series
@@ -340,7 +351,8 @@ def loop_report(folder: str | Path, output: str | Path | None = None) -> Path:
     if not (folder / "loop.json").is_file():
         raise ReportError(f"{folder}: no loop.json (not a loop folder)")
     summary = json.loads((folder / "loop.json").read_text())
-    it, ev, mit, arch = (_read(folder, n) for n in ("iterations", "evaluated", "mitigations", "archive"))
+    it, mit, arch = (_read(folder, n) for n in ("iterations", "mitigations", "archive"))
+    ev = _scenarios(folder, "evaluated")
     cfg = summary["config"]
     head = (f"<p>{summary['network']} ({summary['nodes']} nodes, {summary['links']} links), generator "
             f"<code>{html.escape(cfg['generator'])}</code>, {len(it)} iterations, {summary['budget_used']} scenario "
@@ -370,8 +382,8 @@ def evaluation_report(folder: str | Path, output: str | Path | None = None) -> P
     if not (folder / "eval.json").is_file():
         raise ReportError(f"{folder}: no eval.json (not an evaluation folder)")
     info = json.loads((folder / "eval.json").read_text())
-    tables = {n: _read(folder, n) for n in ("loops", "summary", "curves", "scenarios", "mitigations", "families",
-                                            "ablation")}
+    tables = {n: _read(folder, n) for n in ("loops", "summary", "curves", "mitigations", "families", "ablation")}
+    tables["scenarios"] = _scenarios(folder, "scenarios")
     reference = "llm" if "llm" in info["arms_run"] else "causal-walk"
     ablations = [a for a in info["arms_run"] if a.startswith("llm-")] or \
         [a for a in info["arms_run"] if a != reference]

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from ani.orchestrator.measure.kpis import ScenarioKpis
+from ani.orchestrator.measure.summary import RunKpis
 
 RUN_RECORD_VERSION = 1
 
@@ -35,8 +38,8 @@ class RunRecord(BaseModel):
     kpi_s: float | None = None  # seconds spent parsing outputs into KPI tables after the program
     stderr_tail: str = ""
     repro_cmd: str
-    kpis: dict[str, Any] | None = None
-    comparison: dict[str, Any] | None = None
+    kpis: RunKpis | None = None  # headline KPIs of this run
+    comparison: ScenarioKpis | None = None  # this run against its baseline (baseline_run_id)
     baseline_run_id: str | None = None
 
 

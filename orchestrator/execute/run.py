@@ -67,7 +67,7 @@ def execute_run(spec: RunSpec, results: Path, timeout_s: float = DEFAULT_TIMEOUT
     if status == "ok":
         parse_start = time.monotonic()
         try:
-            record.kpis = summarize_run(folder, spec, tables=kpi_tables).model_dump(mode="json")
+            record.kpis = summarize_run(folder, spec, tables=kpi_tables)
         except ProjectError as exc:
             record.status, record.stderr_tail = "failed", f"KPI parsing failed: {exc}"
         record.kpi_s = time.monotonic() - parse_start
@@ -94,7 +94,7 @@ def _text(data: bytes | str | None) -> str:
 def attach_comparison(scenario: RunRecord, baseline: RunRecord) -> RunRecord:
     """Add the scenario-versus-baseline KPIs to the scenario's record (and run.json)."""
     if scenario.status == "ok" and baseline.status == "ok":
-        scenario.comparison = compare_runs(Path(baseline.folder), Path(scenario.folder)).model_dump(mode="json")
+        scenario.comparison = compare_runs(Path(baseline.folder), Path(scenario.folder))
         scenario.baseline_run_id = baseline.run_id
         save_record(scenario)
     return scenario

@@ -61,7 +61,7 @@ from ani.orchestrator.loop.mitigate import (DEFAULT_STRATEGIES, MitigationOutcom
 from ani.orchestrator.execute.records import RunRecord, write_json_atomic
 from ani.orchestrator.execute.run import DEFAULT_TIMEOUT_S, attach_comparison
 from ani.orchestrator.execute.cached_runner import CachedRunner
-from ani.orchestrator.loop.feedback import (nanmax, nanmean, actions, kpi_row, loop_feedback,
+from ani.orchestrator.loop.feedback import (nanmax, nanmean, actions, kpi_row, loop_feedback, scenario_table,
                                             merge_reports, novelty, records, render_graph, scenario_family)
 
 #: template parameters of a loop unless overridden: emergent cascades on, a loaded network, short runs
@@ -269,7 +269,7 @@ class ClosedLoop:
         """The scenario-versus-baseline KPIs, reused from run.json when they were computed before."""
         if rec.comparison is None or rec.baseline_run_id != base.run_id:
             rec = attach_comparison(rec, base)
-        return ScenarioKpis.model_validate(rec.comparison)
+        return rec.comparison
 
     # --- mitigation ---------------------------------------------------------------
     def mitigate(self, evaluated: Sequence[tuple[dict[str, Any], RunRecord, RunRecord]]) -> list[MitigationOutcome]:
@@ -352,7 +352,7 @@ class ClosedLoop:
                          ignore_index=True)
 
     def evaluated(self) -> pd.DataFrame:
-        return pd.DataFrame([{k: v for k, v in r.items() if k != "kpis"} for r in self.rows])
+        return scenario_table(self.rows)
 
     def write(self, folder: Path, summary: LoopSummary) -> LoopResult:
         folder.mkdir(parents=True, exist_ok=True)

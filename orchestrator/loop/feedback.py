@@ -8,6 +8,7 @@ from typing import Any
 
 import networkx as nx
 import pandas as pd
+from pydantic import BaseModel, ConfigDict
 
 from ani.kg.event_types import FAILURES, INFO
 from ani.kg.model import KnowledgeGraph
@@ -21,6 +22,63 @@ from ani.orchestrator.execute.records import RunRecord
 #: after a spike and a cascade, the first of these families among the events' (catalogue) families wins
 FAMILY_PRECEDENCE = ("router_overload", "fiber_link_failure", "router_failure")
 
+
+
+class ScenarioRow(BaseModel):
+    """One evaluated scenario of a loop: a row of ``evaluated.parquet`` (and of an evaluation's
+    ``scenarios.parquet``, which adds ``network`` and ``arm``). The KPI columns (``damage`` to
+    ``emerged_failures``, :func:`kpi_row`) are unset when the scenario or its baseline failed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    iteration: int
+    budget_index: int
+    generator: str
+    seed: int
+    name: str
+    digest: str
+    events: str  # JSON list of the events
+    n_events: int
+    valid: bool
+    first_try_valid: float  # NaN when unknown
+    attempts: int
+    run_id: str
+    baseline_run_id: str
+    status: str
+    folder: str
+    baseline_folder: str
+    novelty: float
+    damage: float  # NaN when not measured
+    best_strategy: str
+    best_effectiveness: float | None
+    residual_damage: float | None
+    mitigated: bool
+    lost_traffic: float | None = None
+    impacted_share: float | None = None
+    delay_term: float | None = None
+    flows: int | None = None
+    impacted_flows: int | None = None
+    lost_all_flows: int | None = None
+    impacted_nodes: int | None = None
+    loss_excess: float | None = None
+    mean_delta_delay_ms: float | None = None
+    max_delta_delay_ms: float | None = None
+    reroute_time_median_ms: float | None = None
+    reroute_time_max_ms: float | None = None
+    disrupted_flows: int | None = None
+    unrecovered_flows: int | None = None
+    congested_links: int | None = None
+    throughput_lost_frac: float | None = None
+    cascade_depth: int | None = None
+    emerged_failures: int | None = None
+    family: str
+    best_so_far: float
+
+
+def scenario_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """``evaluated.parquet``: each row checked against :class:`ScenarioRow` (its ``kpis`` object left out)."""
+    return pd.DataFrame([ScenarioRow(**{k: v for k, v in r.items() if k != "kpis"}).model_dump() for r in rows],
+                        columns=list(ScenarioRow.model_fields))
 
 def render_graph(topology: nx.Graph, kg: KnowledgeGraph) -> nx.Graph:
     """The topology as the renderer needs it: the KG's SRLGs attached (``g.graph["srlgs"]``)."""
@@ -60,7 +118,6 @@ def _ms(x: float | None) -> float:
 
 def kpi_row(k: ScenarioKpis, record: RunRecord) -> dict[str, Any]:
     """The columns of one evaluated scenario that come from its KPIs."""
-    run = record.kpis or {}
     return {
         "damage": damage(k), **damage_terms(k), "flows": k.flows, "impacted_flows": k.impacted_flows,
         "lost_all_flows": k.lost_all_flows, "impacted_nodes": len(k.impacted_nodes),
@@ -70,7 +127,8 @@ def kpi_row(k: ScenarioKpis, record: RunRecord) -> dict[str, Any]:
         "unrecovered_flows": k.unrecovered_flows, "congested_links": k.congested_links,
         "throughput_lost_frac": (1 - k.scenario_throughput_bps / k.baseline_throughput_bps
                                  if k.baseline_throughput_bps > 0 else math.nan),
-        "cascade_depth": int(run.get("cascade_depth", 0)), "emerged_failures": int(run.get("emerged_failures", 0)),
+        "cascade_depth": record.kpis.cascade_depth if record.kpis else 0,
+        "emerged_failures": record.kpis.emerged_failures if record.kpis else 0,
     }
 
 

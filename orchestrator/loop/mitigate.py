@@ -411,7 +411,7 @@ def score(candidate: Candidate, record: RunRecord, baseline: RunRecord, unmitiga
         return MitigationOutcome(**base, candidate=candidate, status=record.status, run_id=record.run_id,
                                  folder=record.folder, reason=record.stderr_tail[-300:])
     if record.comparison is not None and record.baseline_run_id == baseline.run_id:
-        kpis = ScenarioKpis.model_validate(record.comparison)
+        kpis = record.comparison
     else:
         kpis = compare_runs(Path(baseline.folder), Path(record.folder))
     after = damage(kpis)

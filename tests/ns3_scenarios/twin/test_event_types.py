@@ -158,7 +158,7 @@ def test_overload_after_a_reroute_emerges_as_a_second_failure(tmp_path: Path) ->
     assert first["time_s"] > 0.3 + 0.3  # after the reroute, not before
     ev = table(rec, "events.csv")
     assert (ev[ev["event"] == first["event"]]["phase"] == "inject").any()
-    assert rec.kpis["emerged_failures"] == len(emerged) and rec.kpis["cascade_depth"] >= 1
+    assert rec.kpis.emerged_failures == len(emerged) and rec.kpis.cascade_depth >= 1
     util = pd.read_parquet(Path(rec.folder) / "link_interval_kpis.parquet")
     assert util["utilisation"].between(0, 1.05).all() and util["congested"].any()
     # without cascades the same run has no emerged failure

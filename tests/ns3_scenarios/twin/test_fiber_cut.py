@@ -188,9 +188,9 @@ def test_summary_reports_the_damage(cut) -> None:
     result, _ = cut
     c = result.scenario.comparison
     assert c is not None and result.scenario.baseline_run_id == result.baseline.run_id
-    assert c["impacted_flows"] >= 10 and c["disrupted_flows"] == c["impacted_flows"]
-    assert c["scenario_loss_ratio"] > c["baseline_loss_ratio"] == 0
-    assert c["reroute_time_max_s"] == pytest.approx(CONVERGENCE_S, abs=0.05)
+    assert c.impacted_flows >= 10 and c.disrupted_flows == c.impacted_flows
+    assert c.scenario_loss_ratio > c.baseline_loss_ratio == 0
+    assert c.reroute_time_max_s == pytest.approx(CONVERGENCE_S, abs=0.05)
     for name in ("run.json", "flowmon.xml", "scenario.cc", "input.txt", "run.sh", "stdout.txt",
                  "stderr.txt", "flow_kpis.parquet", "interval_kpis.parquet", "comparison.parquet"):
         assert (Path(result.scenario.folder) / name).is_file(), name

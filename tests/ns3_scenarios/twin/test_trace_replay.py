@@ -60,4 +60,4 @@ def test_replayed_traffic_feels_a_fiber_cut(tmp_path: Path, shared_data: Path) -
     flows = pd.read_csv(Path(rec.folder) / "flows.csv")
     lost = (flows["tx_packets"] + flows["tx_failed"] - flows["rx_packets"]).sum()
     assert lost > 0
-    assert rec.kpis is not None and rec.kpis["loss_ratio"] > 0
+    assert rec.kpis is not None and rec.kpis.loss_ratio > 0

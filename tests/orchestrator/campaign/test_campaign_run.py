@@ -203,4 +203,4 @@ def test_comparisons_run_in_the_workers_not_in_the_campaign_process(tmp_path: Pa
     entries = CampaignStore(tmp_path / "store").entries()
     compared = [e.record for e in entries.values() if e.record and e.record.comparison]
     assert len(compared) == 2 and all(r.baseline_run_id for r in compared)
-    assert all(json.loads((Path(r.folder) / "run.json").read_text())["comparison"] == r.comparison for r in compared)
+    assert all(json.loads((Path(r.folder) / "run.json").read_text())["comparison"] == r.comparison.model_dump(mode="json") for r in compared)

@@ -14,6 +14,8 @@ import pytest
 
 from ani.orchestrator.campaign.plan import Campaign, CampaignError, RunMeta
 from ani.orchestrator.execute.records import RunRecord, save_record
+from ani.orchestrator.measure.kpis import ScenarioKpis
+from ani.orchestrator.measure.summary import RunKpis
 from ani.orchestrator.campaign.store import (CampaignStore, JournalEntry, current_environment, dataset_frame, export_dataset,
                                     store_status)
 from campaign_helpers import ani, make_scenarios, write_campaign
@@ -26,6 +28,19 @@ def _meta(run_id: str, **kw) -> RunMeta:
                    scenario_source="cut.json", overrides={"load_factor": 0.5}, seed=1, **kw)
 
 
+RUN_KPIS = RunKpis(flows=110, tx_packets=1000, rx_packets=990, loss_ratio=0.01, throughput_bps=1e6,
+                   mean_delay_s=0.01, max_p99_delay_s=0.02, no_route_packets=0, congested_links=0,
+                   emerged_failures=0, cascade_depth=0)
+
+
+def _comparison(impacted_flows: int, impacted_nodes: list[str]) -> ScenarioKpis:
+    return ScenarioKpis(flows=110, impacted_flows=impacted_flows, lost_all_flows=0, impacted_nodes=impacted_nodes,
+                        mean_delta_delay_s=None, max_delta_delay_s=None, baseline_loss_ratio=0.0,
+                        scenario_loss_ratio=0.01, baseline_throughput_bps=1e6, scenario_throughput_bps=1e6,
+                        disrupted_flows=0, unrecovered_flows=0, reroute_time_median_s=None,
+                        reroute_time_max_s=None, convergence_time_s=None, congested_links=0)
+
+
 def _record(root: Path, run_id: str, status: str = "ok", **kw) -> RunRecord:
     folder = root / "runs" / "Abilene" / f"cut-{run_id}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -34,7 +49,7 @@ def _record(root: Path, run_id: str, status: str = "ok", **kw) -> RunRecord:
                        graph_name="Abilene", graph_digest="g" * 16, scenario_name="cut", scenario_digest="s" * 16,
                        seed=1, wall_s=0.5, stderr_tail="" if status == "ok" else "line 1\nboom\n",
                        repro_cmd=f"sh {folder}/run.sh",
-                       kpis={"flows": 110, "loss_ratio": 0.01} if status == "ok" else None, **kw)
+                       kpis=RUN_KPIS if status == "ok" else None, **kw)
     save_record(record)
     return record
 
@@ -123,7 +138,7 @@ def test_runs_finished_after_the_journal_was_last_written_are_adopted_from_run_j
 def test_dataset_has_one_row_per_run_with_the_documented_columns(tmp_path: Path) -> None:
     store = CampaignStore(tmp_path)
     _open(store, ["a", "b", "c"])
-    comparison = {"schema_version": 1, "impacted_flows": 4, "impacted_nodes": ["Denver", "Houston"]}
+    comparison = _comparison(4, ["Denver", "Houston"])
     store.append(JournalEntry(kind="record", meta=_meta("a", baseline_run_id="c"),
                               record=_record(tmp_path, "a", comparison=comparison), executor="local"))
     store.append(JournalEntry(kind="record", meta=_meta("b"), record=_record(tmp_path, "b", "failed"),
