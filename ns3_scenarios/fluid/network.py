@@ -1,0 +1,231 @@
+"""The fluid tier's view of a network: arrays of arcs, flows and routes (numpy / scipy.sparse).
+
+A link ``k`` of ``g.edges`` (the twin's link order) gives two arcs (link
+directions): ``2k`` from its first end to its second, ``2k + 1`` back. Routing
+is the twin's: shortest paths by OSPF cost, and among equal-cost next hops the
+one on the router's lowest link index (``ecmp`` off, as
+:func:`ani.ns3_scenarios.sizing.twin_next_hops`), or an even split over them
+(``ecmp`` on: the expectation of the twin's per-flow hash).
+
+Routes are recomputed incrementally: a routing state is a set of changes
+against the baseline (links down, routers down, link costs), and only the
+destinations whose shortest-path tree touches a changed component are
+recomputed (:meth:`FluidNetwork.routes`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from ani.ns3_scenarios.sizing import WIRE_OVERHEAD_BYTES
+
+NO_ARC = -1
+
+
+@dataclass(frozen=True)
+class RoutingState:
+    """Changes against the baseline the routers know of: links and routers down, link cost overrides."""
+
+    links_down: frozenset[int] = frozenset()
+    nodes_down: frozenset[int] = frozenset()
+    costs: tuple[tuple[int, float], ...] = ()
+
+    @property
+    def is_baseline(self) -> bool:
+        return not (self.links_down or self.nodes_down or self.costs)
+
+
+@dataclass
+class Routes:
+    """Next-hop arcs toward every destination: ``nh[d, v]`` (``NO_ARC``: none, or ``v == d``)."""
+
+    nh: np.ndarray                      # (N, N) int: destination x node -> arc
+    dist: np.ndarray                    # (N, N) float: destination x node -> cost (inf: unreachable)
+    split: dict[int, np.ndarray] = field(default_factory=dict)  # ECMP: d -> (N, A) share of v's traffic on arc
+    changed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # destinations recomputed
+
+
+class FluidNetwork:
+    """Arrays of one graph for the fluid tier.
+
+    Parameters
+    ----------
+    g : nx.Graph
+        The knowledge graph's network layer (``capacity_bps``, ``delay_s``, ``ospf_cost`` on links).
+    capacity_scale : float
+        Multiplies every capacity, as in the packet tier.
+    ecmp : bool
+        Split over equal-cost next hops instead of the twin's lowest-link tie-break.
+    """
+
+    def __init__(self, g: nx.Graph, capacity_scale: float, ecmp: bool = False) -> None:
+        self.g, self.ecmp = g, ecmp
+        self.nodes = [str(n) for n in g.nodes]
+        self.index = {n: i for i, n in enumerate(self.nodes)}
+        self.N = len(self.nodes)
+        ends = np.array([(self.index[str(u)], self.index[str(v)]) for u, v in g.edges], dtype=np.int64)
+        ends = ends.reshape(-1, 2)
+        self.L = len(ends)
+        self.A = 2 * self.L
+        self.tail = np.empty(self.A, np.int64)
+        self.head = np.empty(self.A, np.int64)
+        self.tail[0::2], self.head[0::2] = ends[:, 0], ends[:, 1]
+        self.tail[1::2], self.head[1::2] = ends[:, 1], ends[:, 0]
+        data = [d for _, _, d in g.edges(data=True)]
+        self.link_ids = [str(d["link_id"]) for d in data]
+        self.link_index = {lid: k for k, lid in enumerate(self.link_ids)}
+        self.cost = np.repeat(np.array([float(d["ospf_cost"]) for d in data]), 2)
+        self.capacity_bps = np.repeat(np.array([float(d["capacity_bps"]) * capacity_scale for d in data]), 2)
+        self.delay_s = np.repeat(np.array([float(d["delay_s"]) for d in data]), 2)
+        self.link_of = np.arange(self.A) // 2
+        # arcs sorted by (tail, link index): the first tight one per tail is the twin's next hop
+        self._order = np.lexsort((self.link_of, self.tail))
+        tails = self.tail[self._order]
+        self._starts = np.flatnonzero(np.r_[True, tails[1:] != tails[:-1]]) if self.A else np.array([], int)
+        self._group_node = tails[self._starts] if self.A else np.array([], int)
+        self._cache: dict[RoutingState, Routes] = {}
+        self.base = self._full(RoutingState())
+
+    # ------------------------------------------------------------------ costs and routes
+
+    def arc_costs(self, state: RoutingState) -> np.ndarray:
+        """Cost of every arc in ``state`` (inf: down)."""
+        c = self.cost.copy()
+        for k, cost in state.costs:
+            c[2 * k:2 * k + 2] = cost
+        for k in state.links_down:
+            c[2 * k:2 * k + 2] = np.inf
+        if state.nodes_down:
+            dead = np.isin(self.tail, list(state.nodes_down)) | np.isin(self.head, list(state.nodes_down))
+            c[dead] = np.inf
+        return c
+
+    def _dist(self, c: np.ndarray, dests: np.ndarray) -> np.ndarray:
+        ok = np.isfinite(c)
+        # dist from d over reversed arcs = dist to d (arc costs are symmetric per link anyway)
+        w = csr_matrix((c[ok], (self.head[ok], self.tail[ok])), shape=(self.N, self.N))
+        return dijkstra(w, directed=True, indices=dests)
+
+    def _next_hops(self, c: np.ndarray, dist: np.ndarray, dests: np.ndarray) -> tuple[np.ndarray, dict]:
+        """Next-hop arcs (rows: ``dests``) and, with ECMP, the split of each node's traffic over arcs."""
+        with np.errstate(invalid="ignore"):
+            tight = (dist[:, self.head] + c[None, :] == dist[:, self.tail]) & np.isfinite(c)[None, :]
+        nh = np.full((len(dests), self.N), NO_ARC, np.int64)
+        if self.A:
+            ts = tight[:, self._order]
+            pos = np.where(ts, np.arange(self.A)[None, :], self.A)
+            first = np.minimum.reduceat(pos, self._starts, axis=1)
+            nh[:, self._group_node] = np.where(first < self.A, self._order[np.minimum(first, self.A - 1)], NO_ARC)
+        nh[np.arange(len(dests)), dests] = NO_ARC
+        split = {}
+        if self.ecmp:
+            for i, d in enumerate(dests):
+                t = tight[i].astype(float)
+                t[self.tail == d] = 0.0
+                n = np.bincount(self.tail, weights=t, minlength=self.N)
+                split[int(d)] = np.divide(t, n[self.tail], out=np.zeros_like(t), where=n[self.tail] > 0)
+        return nh, split
+
+    def _full(self, state: RoutingState) -> Routes:
+        c = self.arc_costs(state)
+        dests = np.arange(self.N)
+        dist = self._dist(c, dests)
+        nh, split = self._next_hops(c, dist, dests)
+        return Routes(nh=nh, dist=dist, split=split)
+
+    def affected_destinations(self, state: RoutingState) -> np.ndarray:
+        """Destinations whose routes may differ from the baseline's in ``state``."""
+        base, hit = self.base, np.zeros(self.N, bool)
+        worse = set(state.links_down) | {k for k, c in state.costs if c > self.cost[2 * k]}
+        for n in state.nodes_down:
+            worse |= set(self.link_of[(self.tail == n)].tolist())
+            hit[n] = True
+        for k in worse:
+            on_tree = (base.nh[:, self.tail[2 * k]] == 2 * k) | (base.nh[:, self.tail[2 * k + 1]] == 2 * k + 1)
+            if self.ecmp:
+                on_tree |= np.array([base.split[d][2 * k] > 0 or base.split[d][2 * k + 1] > 0
+                                     for d in range(self.N)])
+            hit |= on_tree
+        for k, c in state.costs:
+            if c < self.cost[2 * k]:
+                u, v = self.tail[2 * k], self.head[2 * k]
+                hit |= np.abs(base.dist[:, u] - base.dist[:, v]) >= c
+        return np.flatnonzero(hit)
+
+    def routes(self, state: RoutingState) -> Routes:
+        """The routes of ``state``: the baseline's, recomputed for the affected destinations only (cached)."""
+        if state.is_baseline:
+            return self.base
+        if state not in self._cache:
+            dests = self.affected_destinations(state)
+            r = Routes(nh=self.base.nh.copy(), dist=self.base.dist.copy(), split=dict(self.base.split),
+                       changed=dests)
+            if len(dests):
+                c = self.arc_costs(state)
+                dist = self._dist(c, dests)
+                nh, split = self._next_hops(c, dist, dests)
+                r.nh[dests], r.dist[dests] = nh, dist
+                r.split.update(split)
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[state] = r
+        return self._cache[state]
+
+    # ------------------------------------------------------------------ paths
+
+    def paths(self, routes: Routes, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Arc sequence of each flow (``F x H``, padded with ``NO_ARC``) and whether it reaches ``dst``.
+
+        One numpy step per hop over all flows at once (no loop per flow).
+        """
+        F = len(src)
+        cur, hops = src.copy(), []
+        alive = (cur != dst) & np.isfinite(routes.dist[dst, src])
+        for _ in range(self.N):
+            if not alive.any():
+                break
+            arc = np.where(alive, routes.nh[dst, cur], NO_ARC)
+            alive &= arc != NO_ARC
+            arc = np.where(alive, arc, NO_ARC)
+            hops.append(arc)
+            cur = np.where(alive, self.head[np.maximum(arc, 0)], cur)
+            alive &= cur != dst
+        reached = cur == dst
+        P = np.stack(hops, axis=1) if hops else np.full((F, 0), NO_ARC, np.int64)
+        return P, reached
+
+    def split_incidence(self, routes: Routes, src: np.ndarray, dst: np.ndarray) -> tuple[csr_matrix, np.ndarray]:
+        """ECMP: share of each flow on each arc (``F x A`` sparse) and whether it reaches ``dst``.
+
+        Mass moves hop by hop along each destination's equal-cost DAG (one
+        sparse product per hop for all flows).
+        """
+        F = len(src)
+        rows, cols, vals = [], [], []
+        mass = csr_matrix((np.ones(F), (np.arange(F), src)), shape=(F, self.N)).toarray()
+        reached = np.zeros(F)
+        for _ in range(self.N):
+            at_dst = mass[np.arange(F), dst]
+            reached += at_dst
+            mass[np.arange(F), dst] = 0.0
+            f, v = np.nonzero(mass > 1e-12)
+            if not len(f):
+                break
+            shares = np.stack([routes.split[int(d)] for d in dst[f]]) if len(f) else np.zeros((0, self.A))
+            on_arc = shares[:, :] * (self.tail[None, :] == v[:, None]) * mass[f, v][:, None]
+            ff, aa = np.nonzero(on_arc)
+            rows.append(f[ff]); cols.append(aa); vals.append(on_arc[ff, aa])
+            mass = np.zeros_like(mass)
+            np.add.at(mass, (f[ff], self.head[aa]), on_arc[ff, aa])
+        inc = csr_matrix((np.concatenate(vals) if vals else [], (np.concatenate(rows) if rows else [],
+                          np.concatenate(cols) if cols else [])), shape=(F, self.A))
+        return inc, reached > 0.999
+
+    def wire_factor(self, packet_bytes: np.ndarray) -> np.ndarray:
+        """Bits on the wire per payload bit."""
+        return (packet_bytes + WIRE_OVERHEAD_BYTES) / packet_bytes
