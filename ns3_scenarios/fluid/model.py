@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict
 from ani.kg.errors import ScenarioError, UnknownComponentError
 from ani.kg.scenario import EventType, Scenario
 from ani.kg.topology import graph_digest
-from ani.ns3_scenarios.events import attack_demands, event_rows
+from ani.ns3_scenarios.events import EventRow, attack_demands, event_rows
 from ani.ns3_scenarios.fluid.incremental import Base, applicable, fast_segment
 from ani.ns3_scenarios.fluid.network import NO_ARC, FluidNetwork, RoutingState
 from ani.ns3_scenarios.fluid.timeline import Physical, Segment, flood_matrix, segments
@@ -258,13 +258,11 @@ class FluidTwin:
         rows = [self._row(scenario, e) for e in scenario.events]
         start, stop, _ = timeline(self.params, scenario)
         cpu = self._cpu(rows)
-        spikes = [r for r in rows if r.event_type == EventType.traffic_spike.value]
-        attack = attack_demands(self.g, spikes, self.net.nodes, self.scale) if spikes else []
         segs = segments(rows, self.net, self.params, self.flood, start, stop, self._lsa)
         base = self.base
         acc = _Accumulator(self.n_demands, self.net.A)
         for s in segs:
-            acc.add(s, self.segment(s.physical, s.routing, cpu, self._attacks(rows, attack, s)))
+            acc.add(s, self.segment(s.physical, s.routing, cpu, self._attacks(s.physical)))
         return acc.kpis(self, base, stop - start)
 
     def _cpu(self, rows: list[Any]) -> np.ndarray:
@@ -283,10 +281,13 @@ class FluidTwin:
                 raise FluidRefusal(f"scenario {scenario.name!r}: {exc}") from exc
         return self._rows[e]
 
-    def _attacks(self, rows, attack, seg: Segment) -> _Flows | None:
-        on = [(d, a, b) for d, a, b in attack if a <= seg.t0 and seg.t1 <= b + 1e-12]
-        if not on:
+    def _attacks(self, phys: Physical) -> _Flows | None:
+        """The attack flows of the spikes on in ``phys`` (:func:`attack_demands`: the packet tier's)."""
+        if not phys.attacks:
             return None
+        rows = [EventRow(time_s=0.0, event_type=EventType.traffic_spike.value, magnitude=m, duration_s=1.0,
+                         label="spike", target_kind="node", targets=[v]) for v, m in phys.attacks]
+        on = attack_demands(self.g, rows, self.net.nodes, self.scale)
         idx, size = self.net.index, float(self.params["packet_bytes"])
         return _Flows(np.array([idx[d.src] for d, _, _ in on]), np.array([idx[d.dst] for d, _, _ in on]),
                       np.array([d.rate_bps for d, _, _ in on]), np.full(len(on), size))

@@ -45,7 +45,7 @@ class Physical:
     nodes_down: frozenset[int] = frozenset()
     degraded: tuple[tuple[int, float, float], ...] = ()     # (link, loss probability, extra delay s)
     cpu_factor: tuple[tuple[int, float], ...] = ()          # (node, share of CPU capacity left)
-    attacks: tuple[int, ...] = ()                           # event rows whose attack flows are on
+    attacks: tuple[tuple[int, float], ...] = ()             # (victim, magnitude) of the spikes on
     cleared: frozenset[int] = frozenset()                   # routers with an empty table (failed, or
                                                             # restored but before their own SPF)
 
@@ -65,7 +65,7 @@ class _State:
     costs: dict[int, float] = field(default_factory=dict)
     degraded: dict[int, tuple[float, float]] = field(default_factory=dict)
     cpu: dict[int, float] = field(default_factory=dict)
-    attacks: set[int] = field(default_factory=set)
+    attacks: set[tuple[int, float]] = field(default_factory=set)
     cleared: set[int] = field(default_factory=set)
 
     def copy(self) -> "_State":
@@ -115,7 +115,7 @@ def _apply(state: _State, row: EventRow, idx: int, on: bool, net: FluidNetwork) 
             if not on:
                 state.cpu.pop(n)
     elif kind == T.traffic_spike.value:
-        (state.attacks.add if on else state.attacks.discard)(idx)
+        (state.attacks.add if on else state.attacks.discard)((targets[0], row.magnitude))
     return False
 
 
