@@ -87,13 +87,15 @@ def fast_segment(twin: "FluidTwin", phys: Physical, rs: RoutingState) -> "Segmen
     from ani.ns3_scenarios.fluid.model import SegmentResult, _Flows, _proportional
 
     b, net, f = twin.base_fast, twin.net, twin.flows
-    routes = net.routes(rs)
     if all(c > net.cost[2 * k] for k, c in rs.costs):
-        # only worse: a flow whose path avoids every changed part keeps its path (and the twin's tie-break)
+        # only worse: a flow whose path avoids every changed part keeps its path (and the twin's tie-break),
+        # so only the destinations of the flows that cross one need new routes
         arcs = [a for k in (*rs.links_down, *(k for k, _ in rs.costs)) for a in (2 * k, 2 * k + 1)]
         moved = np.union1d(_union(b.on_arc, arcs), _union(b.on_node, rs.nodes_down))
         moved = np.union1d(moved, np.concatenate([b.by_dst[n] for n in rs.nodes_down])) if rs.nodes_down else moved
+        routes = net.routes(rs, np.unique(f.dst[moved]))
     else:
+        routes = net.routes(rs)
         moved = np.concatenate([b.by_dst[d] for d in routes.changed]) if len(routes.changed) else np.zeros(0, np.int64)
     newP, newR = net.paths(routes, f.src[moved], f.dst[moved])
     newP = _width(newP, b.P.shape[1])

@@ -43,10 +43,12 @@ import networkx as nx
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from ani.kg.demands import Demand
 from ani.kg.errors import ScenarioError, UnknownComponentError
 from ani.kg.scenario import EventType, Scenario
 from ani.kg.topology import graph_digest
-from ani.ns3_scenarios.events import EventRow, attack_demands, event_rows
+from ani.kg.event_types import LINK_EVENTS
+from ani.ns3_scenarios.events import DEFAULT_SPIKE_S, SAFE_LABEL, EventRow, attack_demands, event_rows, magnitudes
 from ani.ns3_scenarios.fluid.incremental import Base, applicable, fast_segment
 from ani.ns3_scenarios.fluid.network import NO_ARC, FluidNetwork, RoutingState
 from ani.ns3_scenarios.fluid.timeline import Physical, Segment, flood_matrix, segments
@@ -118,13 +120,17 @@ _TWINS: dict[tuple[Any, ...], "FluidTwin"] = {}
 class FluidTwin:
     """The fluid model of one graph under one parameter set (build with :func:`fluid_twin`, cached)."""
 
-    def __init__(self, g: nx.Graph, params: dict[str, Any], sharing: Sharing = "proportional") -> None:
+    def __init__(self, g: nx.Graph, params: dict[str, Any], sharing: Sharing = "proportional",
+                 demands: list[Demand] | None = None) -> None:
         refuse_setup(params)
         self.g, self.params, self.sharing = g, auto_sized(g, params), sharing
         p = self.params
         self.scale = float(p["capacity_scale"])
         self.net = FluidNetwork(g, self.scale, ecmp=bool(p["ecmp"]))
-        demands, probes, self.sizing = sized_traffic(g, p)
+        if demands is None:
+            demands, probes, self.sizing = sized_traffic(g, p)
+        else:  # the caller's demands, as render() takes them (probes still sized)
+            _, probes, self.sizing = sized_traffic(g, p, demands=False)
         idx, size = self.net.index, int(p["packet_bytes"])
         both = [*demands, *probes]
         self.flows = _Flows(np.array([idx[d.src] for d in both], np.int64),
@@ -275,11 +281,28 @@ class FluidTwin:
     def _row(self, scenario: Scenario, e: Any) -> Any:
         """The event's resolved row (cached: resolving a target by name is slow)."""
         if e not in self._rows:
+            row = self._direct_row(e)
             try:
-                self._rows[e] = event_rows(self.g, [e], SUPPORTED, self.net.index)[0]
+                self._rows[e] = row or event_rows(self.g, [e], SUPPORTED, self.net.index)[0]
             except (UnknownComponentError, ScenarioError) as exc:
                 raise FluidRefusal(f"scenario {scenario.name!r}: {exc}") from exc
         return self._rows[e]
+
+    def _direct_row(self, e: Any) -> EventRow | None:
+        """:func:`event_rows`' row for a target named exactly by its id (None: let event_rows resolve it)."""
+        if not SAFE_LABEL.match(e.target):
+            return None
+        if e.event_type in LINK_EVENTS and e.target in self.net.link_index:
+            kind, target = "link", self.net.link_index[e.target]
+        elif e.event_type not in LINK_EVENTS and e.event_type != EventType.srlg_cut and e.target in self.net.index:
+            kind, target = "node", self.net.index[e.target]
+        else:
+            return None
+        m1, m2 = magnitudes(e)
+        duration = e.duration_s or (DEFAULT_SPIKE_S if e.event_type == EventType.traffic_spike else 0.0)
+        return EventRow(time_s=e.timestamp, event_type=e.event_type.value, magnitude=m1, magnitude2=m2,
+                        duration_s=duration, label=e.target,
+                        target_kind=kind, targets=[target])
 
     def _attacks(self, phys: Physical) -> _Flows | None:
         """The attack flows of the spikes on in ``phys`` (:func:`attack_demands`: the packet tier's)."""

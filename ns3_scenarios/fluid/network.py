@@ -88,7 +88,7 @@ class FluidNetwork:
         tails = self.tail[self._order]
         self._starts = np.flatnonzero(np.r_[True, tails[1:] != tails[:-1]]) if self.A else np.array([], int)
         self._group_node = tails[self._starts] if self.A else np.array([], int)
-        self._cache: dict[RoutingState, Routes] = {}
+        self._cache: dict[object, Routes] = {}
         self.base = self._full(RoutingState())
 
     # ------------------------------------------------------------------ costs and routes
@@ -157,12 +157,18 @@ class FluidNetwork:
                 hit |= np.abs(base.dist[:, u] - base.dist[:, v]) >= c
         return np.flatnonzero(hit)
 
-    def routes(self, state: RoutingState) -> Routes:
-        """The routes of ``state``: the baseline's, recomputed for the affected destinations only (cached)."""
+    def routes(self, state: RoutingState, dests: np.ndarray | None = None) -> Routes:
+        """The routes of ``state``: the baseline's, recomputed for the affected destinations only (cached).
+
+        ``dests``: recompute only these (the caller knows no other destination's
+        routes matter to it); the result is then cached for this caller's use only.
+        """
         if state.is_baseline:
             return self.base
-        if state not in self._cache:
-            dests = self.affected_destinations(state)
+        key = state if dests is None else (state, "partial")
+        if key not in self._cache:
+            if dests is None:
+                dests = self.affected_destinations(state)
             r = Routes(nh=self.base.nh.copy(), dist=self.base.dist.copy(), split=dict(self.base.split),
                        changed=dests)
             if len(dests):
@@ -173,8 +179,8 @@ class FluidNetwork:
                 r.split.update(split)
             if len(self._cache) > 4096:
                 self._cache.clear()
-            self._cache[state] = r
-        return self._cache[state]
+            self._cache[key] = r
+        return self._cache[key]
 
     # ------------------------------------------------------------------ paths
 
