@@ -23,8 +23,10 @@ def _params(pairs: tuple[str, ...]) -> dict[str, str]:
 
 @click.command()
 @click.option("--topology", required=True, help="'abilene', a .graphml file or a project .yaml/.json knowledge graph")
-@click.option("--generator", "generator_name", required=True, type=click.Choice(available()),
-              help="registered generator")
+@click.option("--generator", "generator_name", type=click.Choice(available()),
+              help="registered generator (required unless --exhaustive)")
+@click.option("--exhaustive", type=click.Choice(["n1"]),
+              help="instead of a generator: every single link, router and SRLG failure (N-1)")
 @click.option("-n", "n", type=click.IntRange(1, 1_000_000), default=1000, show_default=True, help="scenarios")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--min-events", type=click.IntRange(1, 100), default=1, show_default=True)
@@ -32,16 +34,21 @@ def _params(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--top", type=click.IntRange(1), default=20, show_default=True, help="rows of the ranked list")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="template parameter override")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write every row as JSON lines")
-def screen(topology: str, generator_name: str, n: int, seed: int, min_events: int, max_events: int, top: int,
+def screen(topology: str, generator_name: str | None, exhaustive: str | None, n: int, seed: int, min_events: int, max_events: int, top: int,
            params: tuple[str, ...], out: Path | None) -> None:
     """Screen N generated scenarios with the fluid tier; print the ranked list and scenarios/s."""
-    from ani.orchestrator.evaluate.screen import screen as run
+    from ani.orchestrator.evaluate.screen import screen as run, screen_n1
 
     if min_events > max_events:
         raise click.BadParameter(f"--min-events {min_events} exceeds --max-events {max_events}",
                                  param_hint="--min-events")
-    result = run(topology, generator_name, n, _params(params), seed=seed, min_events=min_events,
-                 max_events=max_events)
+    if (generator_name is None) == (exhaustive is None):
+        raise click.UsageError("give either --generator NAME or --exhaustive n1")
+    if exhaustive:
+        result = screen_n1(topology, _params(params))
+    else:
+        result = run(topology, generator_name, n, _params(params), seed=seed, min_events=min_events,
+                     max_events=max_events)
     click.echo(result.table(top))
     if out is not None:
         out.write_text("".join(json.dumps(_row(r)) + "\n" for r in result.rows))

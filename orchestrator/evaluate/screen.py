@@ -101,6 +101,20 @@ def network_of(kg: Any) -> nx.Graph:
     return g
 
 
+def _open(topology: str, params: dict[str, Any] | None, template: str) -> tuple[Any, dict[str, Any], Any]:
+    from ani.kg.io import open_kg
+    from ani.ns3_scenarios.templates import get_template
+
+    tmpl = get_template(template)
+    return tmpl, tmpl.params({k: str(v) for k, v in (params or {}).items()}), open_kg(topology)
+
+
+def screen_n1(topology: str, params: dict[str, Any] | None = None, template: str = "ospf_failure") -> ScreenResult:
+    """:func:`worst_case_n1` on a topology file, with template parameter overrides."""
+    _, values, kg = _open(topology, params, template)
+    return worst_case_n1(network_of(kg), values)
+
+
 def screen(topology: str, generator: str, n: int, params: dict[str, Any] | None = None, seed: int = 0,
            template: str = "ospf_failure", min_events: int = 1, max_events: int = 4,
            **gen_options: Any) -> ScreenResult:
@@ -108,17 +122,32 @@ def screen(topology: str, generator: str, n: int, params: dict[str, Any] | None 
 
     ``params`` are template parameter overrides (strings or values, validated by the template).
     """
-    from ani.kg.io import open_kg
+    from ani.kg.scenario import EventType
     from ani.llm.base import run_generator
     from ani.llm.constraints import GenerationConstraints
     from ani.llm.registry import get_generator
-    from ani.ns3_scenarios.templates import get_template
 
-    tmpl = get_template(template)
-    values = tmpl.params({k: str(v) for k, v in (params or {}).items()})
-    kg = open_kg(topology)
-    from ani.kg.scenario import EventType
+    tmpl, values, kg = _open(topology, params, template)
 
     constraints = GenerationConstraints(seed=seed, min_events=min_events, max_events=max_events, event_types=tuple(EventType(t) for t in tmpl.manifest.events))
     scenarios = run_generator(get_generator(generator, **gen_options), kg, n, constraints).scenarios
     return screen_scenarios(network_of(kg), scenarios, values)
+
+
+def single_failures(g: nx.Graph, at_s: float = 1.0) -> list[Scenario]:
+    """Every single failure of ``g``: each link, each router with links, each SRLG (``g.graph["srlgs"]``)."""
+    from ani.kg.scenario import Event, EventType
+
+    def one(kind: EventType, target: str) -> Scenario:
+        return Scenario(name=f"n1-{kind.value}-{target}", events=[Event(event_type=kind, target=target,
+                                                                         timestamp=at_s)])
+
+    out = [one(EventType.fiber_link_failure, d["link_id"]) for _, _, d in g.edges(data=True)]
+    out += [one(EventType.router_failure, str(n)) for n, k in g.nodes(data="kind") if k == "router" and g.degree(n)]
+    out += [one(EventType.srlg_cut, f"srlg:{s}") for s in sorted(g.graph.get("srlgs", {}))]
+    return out
+
+
+def worst_case_n1(g: nx.Graph, params: dict[str, Any]) -> ScreenResult:
+    """Exhaustive N-1 with the fluid tier: every single link, router and SRLG failure, ranked by damage."""
+    return screen_scenarios(g, single_failures(g, float(params.get("warmup_s", 1.0)) + 0.5), params)
