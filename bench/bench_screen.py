@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import networkx as nx
-
 from ani.kg.io import load_network
 from ani.kg.scenario import Event, Scenario
 from ani.ns3_scenarios.fluid import FluidTwin

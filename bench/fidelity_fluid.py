@@ -29,7 +29,6 @@ from pathlib import Path
 
 import networkx as nx
 import numpy as np
-
 from ani.kg.io import load_network
 from ani.kg.scenario import Event, Scenario
 
@@ -193,8 +192,8 @@ def table(names: list[str], out: Path) -> None:
     groups = [("all", "all", ok)]
     groups += [(n, "all", d) for n, d in ok.groupby("network", sort=False)]
     groups += [("all", k, d) for k, d in ok.groupby("kind", sort=False)]
-    lines, records = [f"{'network':<10} {'event type':<20} {'n':>4} {'rho':>6}  95% CI          "
-                      f"{'mean |d| diff':>13}"], []
+    lines, records = [(f"{'network':<10} {'event type':<20} {'n':>4} {'rho':>6}  95% CI          "
+                      f"{'mean |d| diff':>13}")], []
     for net_, kind, d in groups:
         x, y = d["fluid"].to_numpy(float), d["packet"].to_numpy(float)
         rho, lo, hi = spearman_ci(x, y) if len(d) > 2 and np.ptp(x) > 0 and np.ptp(y) > 0 else (np.nan,) * 3

@@ -14,22 +14,31 @@ computation's (tests check it).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
+from ani.ns3_scenarios.fluid.network import NO_ARC, FluidNetwork, RoutingState
+from ani.ns3_scenarios.fluid.sharing import SegmentResult, _Flows, _proportional
+from ani.ns3_scenarios.fluid.timeline import Physical
 from scipy.sparse import csr_matrix
 
-from ani.ns3_scenarios.fluid.network import NO_ARC, RoutingState
-from ani.ns3_scenarios.fluid.timeline import Physical
 
-if TYPE_CHECKING:
-    from ani.ns3_scenarios.fluid.model import FluidTwin, SegmentResult
+class FluidTwin(Protocol):
+    """What the fast path needs of :class:`~ani.ns3_scenarios.fluid.model.FluidTwin`."""
+
+    net: FluidNetwork
+    flows: _Flows
+    params: dict[str, Any]
+    sharing: str
+    base_fast: Base | None
+
+    def _routes_of(self, rs: RoutingState, extra: _Flows | None) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 class Base:
     """The baseline of a twin, arranged for incremental updates."""
 
-    def __init__(self, twin: "FluidTwin", base: "SegmentResult") -> None:
+    def __init__(self, twin: FluidTwin, base: SegmentResult) -> None:
         net, f = twin.net, twin.flows
         self.P, self.reached = twin._routes_of(RoutingState(), None)
         F, A = len(f.src), net.A
@@ -51,7 +60,7 @@ class Base:
         self.by_src = np.split(order, np.searchsorted(f.src[order], np.arange(1, net.N)))
 
     @staticmethod
-    def _wait(twin: "FluidTwin", load: np.ndarray) -> np.ndarray:
+    def _wait(twin: FluidTwin, load: np.ndarray) -> np.ndarray:
         p, cap = twin.params, twin.net.capacity_bps
         service = 8 * (float(p["packet_bytes"]) + 30) / cap
         full = float(p["queue_packets"]) * service
@@ -69,7 +78,7 @@ def _union(groups: list[np.ndarray], idx) -> np.ndarray:
     return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
 
 
-def applicable(twin: "FluidTwin", phys: Physical, cpu: np.ndarray, attacks: object) -> bool:
+def applicable(twin: FluidTwin, phys: Physical, cpu: np.ndarray, attacks: object) -> bool:
     return (twin.sharing == "proportional" and not twin.net.ecmp and not phys.degraded and attacks is None
             and not cpu.any() and twin.base_fast is not None and twin.base_fast.ok)
 
@@ -82,10 +91,8 @@ def _rows(m: csr_matrix, idx) -> np.ndarray:
     return np.unique(sub.indices)
 
 
-def fast_segment(twin: "FluidTwin", phys: Physical, rs: RoutingState) -> "SegmentResult":
+def fast_segment(twin: FluidTwin, phys: Physical, rs: RoutingState) -> SegmentResult:
     """The segment's result computed from the baseline's (see the module docstring)."""
-    from ani.ns3_scenarios.fluid.model import SegmentResult, _Flows, _proportional
-
     b, net, f = twin.base_fast, twin.net, twin.flows
     if all(c > net.cost[2 * k] for k, c in rs.costs):
         # only worse: a flow whose path avoids every changed part keeps its path (and the twin's tie-break),

@@ -36,24 +36,35 @@ by > 0.01, its mean delay by > 10 % and > 1 ms, or it delivers nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import networkx as nx
 import numpy as np
-from pydantic import BaseModel, ConfigDict
-
 from ani.kg.demands import Demand
 from ani.kg.errors import ScenarioError, UnknownComponentError
+from ani.kg.event_types import LINK_EVENTS
 from ani.kg.scenario import EventType, Scenario
 from ani.kg.topology import graph_digest
-from ani.kg.event_types import LINK_EVENTS
-from ani.ns3_scenarios.events import DEFAULT_SPIKE_S, SAFE_LABEL, EventRow, attack_demands, event_rows, magnitudes
+from ani.ns3_scenarios.events import (
+    DEFAULT_SPIKE_S,
+    SAFE_LABEL,
+    EventRow,
+    attack_demands,
+    event_rows,
+    magnitudes,
+)
 from ani.ns3_scenarios.fluid.incremental import Base, applicable, fast_segment
 from ani.ns3_scenarios.fluid.network import NO_ARC, FluidNetwork, RoutingState
+from ani.ns3_scenarios.fluid.sharing import (
+    SegmentResult,
+    _Flows,
+    _maxmin,
+    _proportional,
+)
 from ani.ns3_scenarios.fluid.timeline import Physical, Segment, flood_matrix, segments
 from ani.ns3_scenarios.render import cpu_capacities, timeline
 from ani.ns3_scenarios.sizing import auto_sized, sized_traffic
+from pydantic import BaseModel, ConfigDict
 
 #: kpis.py's thresholds, repeated here (this layer cannot import the orchestrator; a test checks they agree).
 IMPACT_LOSS_DELTA, IMPACT_DELAY_RATIO, IMPACT_DELAY_DELTA_S, MIN_MEASURABLE_PACKETS = 0.01, 1.1, 1e-3, 20
@@ -97,24 +108,7 @@ class FluidKpis(BaseModel):
         return self.model_dump(exclude={"disconnected_demands", "outage_lost_bits", "congestion_lost_bits"})
 
 
-@dataclass
-class _Flows:
-    src: np.ndarray
-    dst: np.ndarray
-    rate: np.ndarray          # payload bit/s
-    pkt: np.ndarray           # payload bytes per packet
-
-
-@dataclass
-class SegmentResult:
-    frac: np.ndarray          # delivered share of each flow (network flows, then attack flows)
-    delay: np.ndarray         # mean one-way delay of what is delivered (s)
-    dead: np.ndarray          # bool: delivered nothing for want of a route / a live path
-    util: np.ndarray          # carried load / capacity per arc
-    drops: np.ndarray         # bool per arc: offered more than capacity
-
-
-_TWINS: dict[tuple[Any, ...], "FluidTwin"] = {}
+_TWINS: dict[tuple[Any, ...], FluidTwin] = {}
 
 
 class FluidTwin:
@@ -160,7 +154,7 @@ class FluidTwin:
             return P, ok
         P2, ok2 = self.net.paths(self.net.routes(rs), extra.src, extra.dst)
         H = max(P.shape[1], P2.shape[1])
-        pad = lambda M: np.pad(M, ((0, 0), (0, H - M.shape[1])), constant_values=NO_ARC)  # noqa: E731
+        pad = lambda M: np.pad(M, ((0, 0), (0, H - M.shape[1])), constant_values=NO_ARC)
         return np.vstack([pad(P), pad(P2)]), np.r_[ok, ok2]
 
     def segment(self, phys: Physical, rs: RoutingState, cpu: np.ndarray, attacks: _Flows | None) -> SegmentResult:
@@ -314,45 +308,6 @@ class FluidTwin:
         idx, size = self.net.index, float(self.params["packet_bytes"])
         return _Flows(np.array([idx[d.src] for d, _, _ in on]), np.array([idx[d.dst] for d, _, _ in on]),
                       np.array([d.rate_bps for d, _, _ in on]), np.full(len(on), size))
-
-
-def _proportional(E, coef, capE, passE, r, M, offered):
-    """DropTail sharing: every element forwards min(1, capacity / offered) of each flow (fixed point)."""
-    x = np.broadcast_to(r[:, None], E.shape).copy()
-    if not E.shape[1]:
-        return x, (r > 0).astype(float)
-    s = np.minimum(1.0, np.divide(capE, offered, out=np.ones(M + 1), where=offered > 0))
-    if (s >= 1).all() and (passE >= 1).all():
-        return x, (r > 0).astype(float)
-    for _ in range(60):
-        pf = s[E] * passE[E]
-        cp = np.cumprod(pf, axis=1)
-        x_new = r[:, None] * np.c_[np.ones(len(r)), cp[:, :-1]]
-        load = np.bincount(E.ravel(), weights=(x_new * coef).ravel(), minlength=M + 1)
-        s = np.minimum(1.0, np.divide(capE, load, out=np.ones(M + 1), where=load > 0))
-        done = np.abs(x_new - x).max() <= 1e-9 * max(r.max(), 1.0)
-        x = x_new
-        if done:
-            break
-    frac = np.divide(x[:, -1] * s[E[:, -1]] * passE[E[:, -1]], r, out=np.zeros_like(r), where=r > 0)
-    return x, frac
-
-
-def _maxmin(E, coef, capE, r, M):
-    """Max-min fair allocation with demands ``r`` (progressive filling; one step per bottleneck level)."""
-    alloc, active = np.zeros_like(r), r > 0
-    remaining = capE.copy()
-    for _ in range(M + len(r) + 1):
-        if not active.any():
-            break
-        w = np.bincount(E[active].ravel(), weights=coef[active].ravel(), minlength=M + 1)
-        share = np.divide(remaining, w, out=np.full(M + 1, np.inf), where=w > 0)
-        theta = min(share.min(), (r - alloc)[active].min())
-        alloc[active] += theta
-        remaining -= theta * w
-        full = remaining <= 1e-9 * np.maximum(capE, 1.0)
-        active &= ~full[E].any(axis=1) & (alloc < r * (1 - 1e-12))
-    return alloc
 
 
 class _Accumulator:

@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
+from ani.ns3_scenarios.sizing import WIRE_OVERHEAD_BYTES
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
-
-from ani.ns3_scenarios.sizing import WIRE_OVERHEAD_BYTES
 
 NO_ARC = -1
 

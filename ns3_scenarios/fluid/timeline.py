@@ -20,17 +20,17 @@ degradation ends); a traffic_spike without one lasts ``DEFAULT_SPIKE_S``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
-
 from ani.kg.scenario import EventType
 from ani.ns3_scenarios.events import EventRow
 from ani.ns3_scenarios.fluid.network import FluidNetwork, RoutingState
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
 
 T = EventType
 FAILURES = {T.fiber_link_failure.value, T.router_failure.value, T.srlg_cut.value}
@@ -68,7 +68,7 @@ class _State:
     attacks: set[tuple[int, float]] = field(default_factory=set)
     cleared: set[int] = field(default_factory=set)
 
-    def copy(self) -> "_State":
+    def copy(self) -> _State:
         return _State(set(self.links_down), set(self.nodes_down), dict(self.costs), dict(self.degraded),
                       dict(self.cpu), set(self.attacks), set(self.cleared))
 
@@ -201,7 +201,7 @@ def segments(rows: list[EventRow], net: FluidNetwork, params: dict[str, Any], fl
     cuts = sorted({start, stop, *(t for t, _ in timeline[1:]), *(t for t, _ in installs[1:])})
     cuts = [t for t in cuts if start <= t <= stop]
     out = []
-    for t0, t1 in zip(cuts, cuts[1:]):
+    for t0, t1 in itertools.pairwise(cuts):
         if t1 - t0 <= 1e-12:
             continue
         p = [s for t, s in timeline if t <= t0][-1].physical()

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
 from ani.llm.registry import available
 
 
@@ -37,7 +36,8 @@ def _params(pairs: tuple[str, ...]) -> dict[str, str]:
 def screen(topology: str, generator_name: str | None, exhaustive: str | None, n: int, seed: int, min_events: int, max_events: int, top: int,
            params: tuple[str, ...], out: Path | None) -> None:
     """Screen N generated scenarios with the fluid tier; print the ranked list and scenarios/s."""
-    from ani.orchestrator.evaluate.screen import screen as run, screen_n1
+    from ani.orchestrator.evaluate.screen import screen as run
+    from ani.orchestrator.evaluate.screen import screen_n1
 
     if min_events > max_events:
         raise click.BadParameter(f"--min-events {min_events} exceeds --max-events {max_events}",

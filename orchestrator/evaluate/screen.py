@@ -15,13 +15,12 @@ import time
 from typing import Any
 
 import networkx as nx
-from pydantic import BaseModel, ConfigDict
-
 from ani.kg.errors import ScenarioError
 from ani.kg.scenario import Scenario
 from ani.ns3_scenarios.fluid import FluidKpis, fluid_twin
 from ani.orchestrator.measure.damage import damage, damage_terms
 from ani.orchestrator.measure.kpis import ScenarioKpis
+from pydantic import BaseModel, ConfigDict
 
 
 class ScreenRow(BaseModel):

@@ -8,7 +8,6 @@ import random
 import networkx as nx
 import numpy as np
 import pytest
-
 from ani.kg.demands import Demand
 from ani.kg.scenario import Event, Scenario
 from ani.kg.topology import load_topology
@@ -55,7 +54,7 @@ def test_ring_with_one_cut_loses_rate_times_the_convergence_timeline() -> None:
     assert k.reroute_time_max_s == pytest.approx(outage)
     ser = 8 * 1030 / 1e7
     before, after = 0.001 + ser, 3 * (0.001 + ser)   # then A-D-C-B
-    rho_wait = lambda rho: rho / (2 * (1 - rho)) * ser  # noqa: E731
+    rho_wait = lambda rho: rho / (2 * (1 - rho)) * ser
     # C->D shares nothing with A->B before; afterwards D-C carries both (rho = 2 * 1.03e6 / 1e7)
     d_ab = (0.5 * before + (span - 0.5 - outage) * (after + rho_wait(0.103) + rho_wait(0.206) + rho_wait(0.103))) \
         / (span - outage)

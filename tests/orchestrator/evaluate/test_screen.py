@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
 from ani.kg.scenario import Event, Scenario
 from ani.kg.topology import load_topology
 from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.cli.main import main
 from ani.orchestrator.evaluate.screen import screen_scenarios
+from click.testing import CliRunner
 
 SHORT = {"warmup_s": "0.2", "observe_s": "0.8", "capacity_scale": "0.01", "auto_size": "false"}
 CUT = Scenario(name="cut", events=[Event(event_type="fiber_link_failure", target="Denver-Kansas_City",
