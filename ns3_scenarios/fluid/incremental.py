@@ -52,6 +52,7 @@ class Base:
         self.delay, self.frac = base.delay.copy(), base.frac.copy()
         self.ok = bool((self.load <= net.capacity_bps * (1 + 1e-9)).all() and (base.frac[self.reached] > 0).all())
         self.wait = self._wait(twin, self.load)
+        self.moved: dict[RoutingState, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.on_arc = _groups(arcs, rows, A)
         self.on_node = _groups(net.tail[arcs], rows, net.N)
         order = np.argsort(f.dst, kind="stable")
@@ -91,24 +92,66 @@ def _rows(m: csr_matrix, idx) -> np.ndarray:
     return np.unique(sub.indices)
 
 
-def fast_segment(twin: FluidTwin, phys: Physical, rs: RoutingState) -> SegmentResult:
-    """The segment's result computed from the baseline's (see the module docstring)."""
+def _worse_only(net: FluidNetwork, rs: RoutingState) -> bool:
+    return all(c > net.cost[2 * k] for k, c in rs.costs)
+
+
+def _keep_changed(b: Base, moved: np.ndarray, newP: np.ndarray, newR: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows whose path differs from the baseline's."""
+    newP = _width(newP, b.P.shape[1])
+    oldP = _width(b.P[moved], newP.shape[1])
+    diff = (oldP != newP).any(axis=1) | (newR != b.reached[moved])
+    return moved[diff], newP[diff], newR[diff]
+
+
+def moved_paths(twin: FluidTwin, rs: RoutingState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flows whose path differs from the baseline's in routing state ``rs``, their paths and reach (cached).
+
+    With only worse changes (links or routers down, costs up) a flow whose path
+    avoids every changed part keeps it, tie-break included; and from a cached
+    state with one link fewer down, only the flows whose path there crosses that
+    link move again.
+    """
     b, net, f = twin.base_fast, twin.net, twin.flows
-    if all(c > net.cost[2 * k] for k, c in rs.costs):
-        # only worse: a flow whose path avoids every changed part keeps its path (and the twin's tie-break),
-        # so only the destinations of the flows that cross one need new routes
+    if rs in b.moved:
+        return b.moved[rs]
+    parent = next((p for p in (RoutingState(rs.links_down - {k}, rs.nodes_down, rs.costs)
+                               for k in sorted(rs.links_down)) if p in b.moved), None) \
+        if _worse_only(net, rs) else None
+    if parent is not None:
+        pm, pP, pR = b.moved[parent]
+        (k,) = rs.links_down - parent.links_down
+        arcs = np.array([2 * k, 2 * k + 1])
+        base_on = _union(b.on_arc, arcs)
+        redo = np.union1d(base_on[~np.isin(base_on, pm)], pm[np.isin(pP, arcs).any(axis=1)])
+        routes = net.routes(rs, np.unique(f.dst[redo]))
+        rP, rR = net.paths(routes, f.src[redo], f.dst[redo])
+        keep = ~np.isin(pm, redo)
+        H = max(pP.shape[1], rP.shape[1])
+        moved = np.r_[pm[keep], redo]
+        newP = np.vstack([_width(pP[keep], H), _width(rP, H)])
+        newR = np.r_[pR[keep], rR]
+    elif _worse_only(net, rs):
         arcs = [a for k in (*rs.links_down, *(k for k, _ in rs.costs)) for a in (2 * k, 2 * k + 1)]
         moved = np.union1d(_union(b.on_arc, arcs), _union(b.on_node, rs.nodes_down))
         moved = np.union1d(moved, np.concatenate([b.by_dst[n] for n in rs.nodes_down])) if rs.nodes_down else moved
         routes = net.routes(rs, np.unique(f.dst[moved]))
+        newP, newR = net.paths(routes, f.src[moved], f.dst[moved])
     else:
         routes = net.routes(rs)
         moved = np.concatenate([b.by_dst[d] for d in routes.changed]) if len(routes.changed) else np.zeros(0, np.int64)
-    newP, newR = net.paths(routes, f.src[moved], f.dst[moved])
-    newP = _width(newP, b.P.shape[1])
-    oldP = _width(b.P[moved], newP.shape[1])
-    diff = (oldP != newP).any(axis=1) | (newR != b.reached[moved])
-    moved, newP, newR = moved[diff], newP[diff], newR[diff]
+        newP, newR = net.paths(routes, f.src[moved], f.dst[moved])
+    if len(b.moved) > 20000:
+        b.moved.clear()
+    b.moved[rs] = _keep_changed(b, moved, newP, newR)
+    return b.moved[rs]
+
+
+def fast_segment(twin: FluidTwin, phys: Physical, rs: RoutingState) -> SegmentResult:
+    """The segment's result computed from the baseline's (see the module docstring)."""
+    b, net, f = twin.base_fast, twin.net, twin.flows
+    moved, newP, newR = moved_paths(twin, rs)
     # dead: on a failed part (old path for unmoved flows, new path for moved ones), no route, ends down
     down_arcs = np.zeros(net.A + 1, bool)
     for k in phys.links_down:
