@@ -64,3 +64,26 @@ def test_fluid_damage_agrees_with_a_packet_level_run(tmp_path: Path) -> None:
     assert fluid.damage == pytest.approx(damage(packet), abs=0.03)
     assert fluid.kpis.scenario_loss_ratio == pytest.approx(packet.scenario_loss_ratio, abs=0.005)
     assert abs(fluid.kpis.impacted_flows - packet.impacted_flows) <= 2
+
+
+def test_loop_screening_keeps_the_most_damaging_candidates() -> None:
+    from ani.orchestrator.loop.screening import screen_candidates
+
+    g = load_topology("abilene")
+    params = get_template("ospf_failure").params({**SHORT, "cascades": "true"})  # the loop's: screened without
+    calm = Scenario(name="calm", events=[Event(event_type="link_degradation", target="Denver-Kansas_City",
+                                               timestamp=0.3, severity="low")])
+    bad = Scenario(name="bad", events=[Event(event_type="router_failure", target="Atlantis", timestamp=0.3)])
+    kept, scores = screen_candidates(g, params, [(calm, "a"), (bad, "b"), (CUT, "c")], 2)
+    assert [s.name for s, _ in kept] == ["cut", "calm"]
+    assert scores[1] is None and scores[2] > scores[0]
+
+
+def test_exhaustive_n1_covers_every_link_and_router() -> None:
+    from ani.orchestrator.evaluate.screen import worst_case_n1
+
+    g = load_topology("abilene")
+    result = worst_case_n1(g, get_template("ospf_failure").params(SHORT))
+    assert len(result.rows) == g.number_of_edges() + len(g)
+    assert all(r.refused is None for r in result.rows)
+    assert result.rows[0].damage >= result.rows[-1].damage
