@@ -76,20 +76,14 @@ def _groups(keys: np.ndarray, values: np.ndarray, n: int) -> list[np.ndarray]:
 
 def _union(groups: list[np.ndarray], idx) -> np.ndarray:
     parts = [groups[i] for i in idx]
-    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+    if not parts:
+        return np.zeros(0, np.int64)
+    return np.unique(np.concatenate(parts)) if len(parts) > 1 else parts[0]
 
 
 def applicable(twin: FluidTwin, phys: Physical, cpu: np.ndarray, attacks: object) -> bool:
     return (twin.sharing == "proportional" and not twin.net.ecmp and not phys.degraded and attacks is None
             and not cpu.any() and twin.base_fast is not None and twin.base_fast.ok)
-
-
-def _rows(m: csr_matrix, idx) -> np.ndarray:
-    idx = np.asarray(list(idx), np.int64)
-    if not len(idx):
-        return np.zeros(0, np.int64)
-    sub = m[idx]
-    return np.unique(sub.indices)
 
 
 def _worse_only(net: FluidNetwork, rs: RoutingState) -> bool:
@@ -124,10 +118,14 @@ def moved_paths(twin: FluidTwin, rs: RoutingState) -> tuple[np.ndarray, np.ndarr
         (k,) = rs.links_down - parent.links_down
         arcs = np.array([2 * k, 2 * k + 1])
         base_on = _union(b.on_arc, arcs)
-        redo = np.union1d(base_on[~np.isin(base_on, pm)], pm[np.isin(pP, arcs).any(axis=1)])
+        in_pm = np.zeros(len(f.src), bool)
+        in_pm[pm] = True
+        redo = np.union1d(base_on[~in_pm[base_on]], pm[((pP == arcs[0]) | (pP == arcs[1])).any(axis=1)])
         routes = net.routes(rs, np.unique(f.dst[redo]))
         rP, rR = net.paths(routes, f.src[redo], f.dst[redo])
-        keep = ~np.isin(pm, redo)
+        in_redo = np.zeros(len(f.src), bool)
+        in_redo[redo] = True
+        keep = ~in_redo[pm]
         H = max(pP.shape[1], rP.shape[1])
         moved = np.r_[pm[keep], redo]
         newP = np.vstack([_width(pP[keep], H), _width(rP, H)])
@@ -160,8 +158,10 @@ def fast_segment(twin: FluidTwin, phys: Physical, rs: RoutingState) -> SegmentRe
     if nodes:
         down_arcs[:net.A] |= np.isin(net.tail, nodes) | np.isin(net.head, nodes)
     dead = np.zeros(len(f.src), bool)
-    dead[_union(b.on_arc, np.flatnonzero(down_arcs[:net.A]))] = True
-    dead[_union(b.on_node, phys.cleared)] = True
+    for a in np.flatnonzero(down_arcs[:net.A]):
+        dead[b.on_arc[a]] = True
+    for n in phys.cleared:
+        dead[b.on_node[n]] = True
     for n in nodes:
         dead[b.by_src[n]] = True
         dead[b.by_dst[n]] = True
@@ -170,15 +170,16 @@ def fast_segment(twin: FluidTwin, phys: Physical, rs: RoutingState) -> SegmentRe
     cleared[list(phys.cleared)] = True
     Pm = np.where(newP >= 0, newP, net.A)
     dead_m = ~newR | down_arcs[Pm].any(axis=1) | cleared[np.where(newP >= 0, net.tail[np.maximum(newP, 0)], net.N)].any(axis=1)
-    dead_m |= np.isin(f.src[moved], nodes) | np.isin(f.dst[moved], nodes) | cleared[f.src[moved]]
+    if nodes:
+        node_down = np.zeros(net.N, bool)
+        node_down[nodes] = True
+        dead_m |= node_down[f.src[moved]] | node_down[f.dst[moved]]
+    dead_m |= cleared[f.src[moved]]
     dead[moved] = dead_m
     # loads: the baseline's minus the old contributions of moved and dead flows, plus the moved ones' new
     gone_mask = dead.copy()
     gone_mask[moved] = True
-    gone = np.flatnonzero(gone_mask)
-    Pg = b.P[gone]
-    ok = Pg >= 0
-    load = b.load - np.bincount(Pg[ok], weights=np.broadcast_to(b.w[gone, None], Pg.shape)[ok], minlength=net.A)
+    load = b.load - b.arc_flows @ np.where(gone_mask, b.w, 0.0)
     live = moved[~dead_m]
     Pl = np.where(newP[~dead_m] >= 0, newP[~dead_m], net.A)
     load = load + np.bincount(Pl.ravel(), weights=np.repeat(b.w[live], Pl.shape[1]), minlength=net.A + 1)[:net.A]
@@ -191,9 +192,9 @@ def fast_segment(twin: FluidTwin, phys: Physical, rs: RoutingState) -> SegmentRe
     dw = wait - b.wait
     delay = b.delay + b.flows_arcs @ dw
     if len(live):
-        delay[live] = (net.delay_s[Pl.clip(max=net.A - 1)] * (Pl < net.A)).sum(axis=1) \
-            + (wait[Pl.clip(max=net.A - 1)] * (Pl < net.A)).sum(axis=1) \
-            + 8 * (f.pkt[live] + 30) * ((Pl < net.A) / cap[Pl.clip(max=net.A - 1)]).sum(axis=1)
+        per_arc = np.r_[net.delay_s + wait, 0.0]
+        inv_cap = np.r_[1.0 / cap, 0.0]
+        delay[live] = per_arc[Pl].sum(axis=1) + 8 * (f.pkt[live] + 30) * inv_cap[Pl].sum(axis=1)
     util = np.minimum(load, cap) / cap
     return SegmentResult(frac=frac, delay=delay, dead=dead, util=util, drops=load > cap * (1 + 1e-9))
 
