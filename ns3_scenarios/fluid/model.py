@@ -166,11 +166,24 @@ class FluidTwin:
             res = fast_segment(self, phys, rs)
             self._segments[key] = res
             return res
-        net = self.net
         f = self.flows if attacks is None else _Flows(*(np.r_[a, b] for a, b in zip(
             (self.flows.src, self.flows.dst, self.flows.rate, self.flows.pkt),
             (attacks.src, attacks.dst, attacks.rate, attacks.pkt))))
-        P, reached = self._routes_of(rs, attacks)
+        if self.net.ecmp:
+            res = self._segment_ecmp(phys, rs, cpu, f)
+        else:
+            P, reached = self._routes_of(rs, attacks)
+            dead = self._dead(P, reached, f, phys)
+            res = self._share(P, f, np.where(dead, 0.0, f.rate), phys, cpu)
+            res.dead = dead
+        if len(self._segments) > 20000:
+            self._segments.clear()
+        self._segments[key] = res
+        return res
+
+    def _dead(self, P: np.ndarray, reached: np.ndarray, f: _Flows, phys: Physical) -> np.ndarray:
+        """Flows that deliver nothing: no route, an end down, or a failed link or emptied router on the path."""
+        net = self.net
         arc_down = np.zeros(net.A + 1, bool)
         for k in phys.links_down:
             arc_down[2 * k:2 * k + 2] = True
@@ -182,12 +195,19 @@ class FluidTwin:
             cleared = np.zeros(net.N + 1, bool)
             cleared[list(phys.cleared)] = True
             dead |= cleared[f.src] | cleared[np.where(P >= 0, net.tail[np.maximum(P, 0)], net.N)].any(axis=1)
-        res = self._share(P, f, np.where(dead, 0.0, f.rate), phys, cpu)
-        res.dead = dead
-        if len(self._segments) > 20000:
-            self._segments.clear()
-        self._segments[key] = res
-        return res
+        return dead
+
+    def _segment_ecmp(self, phys: Physical, rs: RoutingState, cpu: np.ndarray, f: _Flows) -> SegmentResult:
+        """ECMP: each flow split evenly over its equal-cost paths (the expectation of the twin's per-flow hash)."""
+        P, reached, owner, w = self.net.ecmp_paths(self.net.routes(rs), f.src, f.dst)
+        sub = _Flows(f.src[owner], f.dst[owner], f.rate[owner] * w, f.pkt[owner])
+        dead = self._dead(P, reached, sub, phys)
+        res = self._share(P, sub, np.where(dead, 0.0, sub.rate), phys, cpu)
+        F = len(f.src)
+        frac = np.bincount(owner, w * res.frac, F)
+        delay = np.divide(np.bincount(owner, w * res.frac * res.delay, F), frac, out=np.zeros(F), where=frac > 0)
+        alive = np.bincount(owner, w * ~dead, F)
+        return SegmentResult(frac=frac, delay=delay, dead=alive <= 1e-12, util=res.util, drops=res.drops)
 
     def _elements(self, P: np.ndarray, f: _Flows, phys: Physical, cpu: np.ndarray):
         """Path elements (arcs, and router CPUs when modelled), their capacity, loss, and per-flow weights."""

@@ -204,6 +204,54 @@ class FluidNetwork:
         P = np.stack(hops, axis=1) if hops else np.full((F, 0), NO_ARC, np.int64)
         return P, reached
 
+    def ecmp_paths(self, routes: Routes, src: np.ndarray, dst: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """ECMP: every equal-cost path of each flow, with the share of the flow an even split puts on it.
+
+        Returns ``(P, reached, owner, weight)``: one row per path (``P`` padded with
+        ``NO_ARC``), the flow it belongs to and its share (a flow's shares sum to 1).
+        Enumerated one hop at a time for all partial paths at once.
+        """
+        if not hasattr(self, "_out"):
+            deg = np.bincount(self.tail, minlength=self.N)
+            self._out = np.full((self.N, max(int(deg.max(initial=0)), 1)), self.A, np.int64)
+            order = np.argsort(self.tail, kind="stable")
+            pos = np.arange(self.A) - np.searchsorted(self.tail[order], self.tail[order])
+            self._out[self.tail[order], pos] = order
+        S = np.zeros((self.N, self.A + 1))
+        for d, share in routes.split.items():
+            S[d, :self.A] = share
+        owner = np.arange(len(src))
+        weight = np.ones(len(src))
+        cur = src.copy()
+        done_rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]] = []
+        hops: list[np.ndarray] = []
+        alive = (cur != dst[owner]) & np.isfinite(routes.dist[dst, src])
+        finished = ~alive
+        done_rows.append((owner[finished], weight[finished], cur[finished] == dst[owner[finished]], []))
+        owner, weight, cur = owner[alive], weight[alive], cur[alive]
+        for step in range(self.N):
+            if not len(owner):
+                break
+            cand = self._out[cur]                                     # (m, maxdeg)
+            share = S[dst[owner][:, None], cand]
+            i, j = np.nonzero(share > 0)
+            arc = cand[i, j]
+            hops = [h[i] for h in hops] + [arc]
+            owner, weight, cur = owner[i], weight[i] * share[i, j], self.head[arc]
+            end = cur == dst[owner]
+            if end.any() or step == self.N - 1:
+                done_rows.append((owner[end], weight[end], np.ones(end.sum(), bool), [h[end] for h in hops]))
+                hops = [h[~end] for h in hops]
+                owner, weight, cur = owner[~end], weight[~end], cur[~end]
+        if len(owner):
+            done_rows.append((owner, weight, np.zeros(len(owner), bool), hops))
+        H = max((len(h) for *_, h in done_rows), default=0)
+        P = np.vstack([np.column_stack(h + [np.full(len(o), NO_ARC)] * (H - len(h))) if H else
+                       np.zeros((len(o), 0), np.int64) for o, _, _, h in done_rows]).astype(np.int64)
+        return (P, np.concatenate([r for _, _, r, _ in done_rows]),
+                np.concatenate([o for o, _, _, _ in done_rows]), np.concatenate([w for _, w, _, _ in done_rows]))
+
     def split_incidence(self, routes: Routes, src: np.ndarray, dst: np.ndarray) -> tuple[csr_matrix, np.ndarray]:
         """ECMP: share of each flow on each arc (``F x A`` sparse) and whether it reaches ``dst``.
 

@@ -200,3 +200,13 @@ def test_thresholds_match_the_packet_tiers_kpis() -> None:
                  "CONGESTED_UTILISATION"):
         assert getattr(model, name) == getattr(kpis, name), name
     assert math.isclose(WIRE, 1030 / 1000)
+
+
+def test_ecmp_splits_evenly_over_equal_cost_paths() -> None:
+    g = graph([("A", "B"), ("B", "D"), ("A", "C"), ("C", "D")])
+    twin = FluidTwin(g, params(ecmp=True), demands=[Demand(src="A", dst="D", rate_bps=4e6)])
+    share = twin.base.util * twin.net.capacity_bps / (4e6 * WIRE)
+    on = {twin.net.link_ids[a // 2] for a in np.flatnonzero(share > 0)}
+    assert on == {"A-B", "B-D", "A-C", "C-D"} and share[share > 0] == pytest.approx([0.5] * 4)
+    k = twin.evaluate(cut("A-B"))   # half the flow crossed the cut until reconvergence
+    assert k.scenario_loss_ratio == pytest.approx(0.5 * (0.05 + 0.0015 + 0.2 + 0.05) / 1.5, rel=0.02)
