@@ -24,8 +24,8 @@ def _params(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--topology", required=True, help="'abilene', a .graphml file or a project .yaml/.json knowledge graph")
 @click.option("--generator", "generator_name", type=click.Choice(available()),
               help="registered generator (required unless --exhaustive)")
-@click.option("--exhaustive", type=click.Choice(["n1"]),
-              help="instead of a generator: every single link, router and SRLG failure (N-1)")
+@click.option("--exhaustive", type=click.Choice(["n1", "n2"]),
+              help="instead of a generator: n1 = every single link, router and SRLG failure; n2 = every pair of links")
 @click.option("-n", "n", type=click.IntRange(1, 1_000_000), default=1000, show_default=True, help="scenarios")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--min-events", type=click.IntRange(1, 100), default=1, show_default=True)
@@ -33,19 +33,20 @@ def _params(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--top", type=click.IntRange(1), default=20, show_default=True, help="rows of the ranked list")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="template parameter override")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write every row as JSON lines")
-def screen(topology: str, generator_name: str | None, exhaustive: str | None, n: int, seed: int, min_events: int, max_events: int, top: int,
-           params: tuple[str, ...], out: Path | None) -> None:
-    """Screen N generated scenarios with the fluid tier; print the ranked list and scenarios/s."""
+def screen(topology: str, generator_name: str | None, exhaustive: str | None, n: int, seed: int,
+           min_events: int, max_events: int, top: int, params: tuple[str, ...], out: Path | None) -> None:
+    """Screen N generated scenarios (or every N-1 / N-2 failure) with the fluid tier; print the ranked list
+    and scenarios/s."""
     from ani.orchestrator.evaluate.screen import screen as run
-    from ani.orchestrator.evaluate.screen import screen_n1
+    from ani.orchestrator.evaluate.screen import screen_exhaustive
 
     if min_events > max_events:
         raise click.BadParameter(f"--min-events {min_events} exceeds --max-events {max_events}",
                                  param_hint="--min-events")
     if (generator_name is None) == (exhaustive is None):
-        raise click.UsageError("give either --generator NAME or --exhaustive n1")
+        raise click.UsageError("give either --generator NAME or --exhaustive n1|n2")
     if exhaustive:
-        result = screen_n1(topology, _params(params))
+        result = screen_exhaustive(topology, exhaustive, _params(params))
     else:
         result = run(topology, generator_name, n, _params(params), seed=seed, min_events=min_events,
                      max_events=max_events)

@@ -108,10 +108,11 @@ def _open(topology: str, params: dict[str, Any] | None, template: str) -> tuple[
     return tmpl, tmpl.params({k: str(v) for k, v in (params or {}).items()}), open_kg(topology)
 
 
-def screen_n1(topology: str, params: dict[str, Any] | None = None, template: str = "ospf_failure") -> ScreenResult:
-    """:func:`worst_case_n1` on a topology file, with template parameter overrides."""
+def screen_exhaustive(topology: str, mode: str = "n1", params: dict[str, Any] | None = None,
+                      template: str = "ospf_failure") -> ScreenResult:
+    """:func:`worst_case_n1` (``mode="n1"``) or :func:`worst_case_n2` on a topology file."""
     _, values, kg = _open(topology, params, template)
-    return worst_case_n1(network_of(kg), values)
+    return (worst_case_n1 if mode == "n1" else worst_case_n2)(network_of(kg), values)
 
 
 def screen(topology: str, generator: str, n: int, params: dict[str, Any] | None = None, seed: int = 0,
@@ -145,6 +146,33 @@ def single_failures(g: nx.Graph, at_s: float = 1.0) -> list[Scenario]:
     out += [one(EventType.router_failure, str(n)) for n, k in g.nodes(data="kind") if k == "router" and g.degree(n)]
     out += [one(EventType.srlg_cut, f"srlg:{s}") for s in sorted(g.graph.get("srlgs", {}))]
     return out
+
+
+def double_link_failures(g: nx.Graph, at_s: float = 1.0) -> list[Scenario]:
+    """Every pair of links failing together (N-2 of links): ``L (L - 1) / 2`` scenarios."""
+    from itertools import combinations
+
+    from ani.kg.scenario import Event, EventType
+
+    links = [d["link_id"] for _, _, d in g.edges(data=True)]
+    return [Scenario(name=f"n2-{a}+{b}", events=[Event(event_type=EventType.fiber_link_failure, target=x,
+                                                        timestamp=at_s) for x in (a, b)])
+            for a, b in combinations(links, 2)]
+
+
+#: N-2 is refused above this many scenarios (it grows with the square of the links)
+MAX_N2 = 200_000
+
+
+def worst_case_n2(g: nx.Graph, params: dict[str, Any]) -> ScreenResult:
+    """Exhaustive N-2 of links with the fluid tier, ranked; refused beyond :data:`MAX_N2` pairs."""
+    from ani.ns3_scenarios.fluid import FluidRefusal
+
+    pairs = g.number_of_edges() * (g.number_of_edges() - 1) // 2
+    if pairs > MAX_N2:
+        raise FluidRefusal(f"N-2 of {g.number_of_edges()} links is {pairs:,} scenarios, above the limit "
+                           f"of {MAX_N2:,}: screen a sample with a generator instead")
+    return screen_scenarios(g, double_link_failures(g, float(params.get("warmup_s", 1.0)) + 0.5), params)
 
 
 def worst_case_n1(g: nx.Graph, params: dict[str, Any]) -> ScreenResult:

@@ -87,3 +87,19 @@ def test_exhaustive_n1_covers_every_link_and_router() -> None:
     assert len(result.rows) == g.number_of_edges() + len(g)
     assert all(r.refused is None for r in result.rows)
     assert result.rows[0].damage >= result.rows[-1].damage
+
+
+def test_exhaustive_n2_on_a_small_network_and_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ani.ns3_scenarios.fluid import FluidRefusal
+    from ani.orchestrator.evaluate import screen as S
+
+    g = load_topology("abilene")
+    L = g.number_of_edges()
+    result = S.worst_case_n2(g, get_template("ospf_failure").params(SHORT))
+    assert len(result.rows) == L * (L - 1) // 2
+    assert result.rows[0].damage >= max(r.damage for r in S.worst_case_n1(
+        g, get_template("ospf_failure").params(SHORT)).rows if r.scenario.events[0].event_type.value
+        == "fiber_link_failure")
+    monkeypatch.setattr(S, "MAX_N2", 10)
+    with pytest.raises(FluidRefusal, match="above the limit"):
+        S.worst_case_n2(g, get_template("ospf_failure").params(SHORT))
