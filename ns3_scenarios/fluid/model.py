@@ -117,6 +117,7 @@ class FluidTwin:
     def __init__(self, g: nx.Graph, params: dict[str, Any], sharing: Sharing = "proportional",
                  demands: list[Demand] | None = None) -> None:
         refuse_setup(params)
+        refuse_graph(g)
         self.g, self.params, self.sharing = g, auto_sized(g, params), sharing
         p = self.params
         self.scale = float(p["capacity_scale"])
@@ -398,6 +399,17 @@ def _impacted_nodes(twin: FluidTwin, hit: np.ndarray, measurable: np.ndarray, sh
     tot = np.bincount(f.src[:n], w, N) + np.bincount(f.dst[:n], w, N)
     h = np.bincount(f.src[:n], w * hit, N) + np.bincount(f.dst[:n], w * hit, N)
     return sorted(twin.net.nodes[i] for i in np.flatnonzero((tot > 0) & (h >= share * tot)))
+
+
+#: The fluid tier keeps dense N x N tables (distances, next hops, LSA flooding): 24 bytes per node pair.
+MAX_NODES = 3000
+
+
+def refuse_graph(g: nx.Graph) -> None:
+    """Raise :class:`FluidRefusal` for a graph too large for the fluid tier's dense route tables."""
+    if len(g) > MAX_NODES:
+        raise FluidRefusal(f"graph of {len(g):,} nodes: the fluid tier keeps N x N route tables "
+                           f"(~{24 * len(g) ** 2 / 1e9:.1f} GB here); its limit is {MAX_NODES:,} nodes")
 
 
 def refuse_setup(params: dict[str, Any]) -> None:
