@@ -252,33 +252,6 @@ class FluidNetwork:
         return (P, np.concatenate([r for _, _, r, _ in done_rows]),
                 np.concatenate([o for o, _, _, _ in done_rows]), np.concatenate([w for _, w, _, _ in done_rows]))
 
-    def split_incidence(self, routes: Routes, src: np.ndarray, dst: np.ndarray) -> tuple[csr_matrix, np.ndarray]:
-        """ECMP: share of each flow on each arc (``F x A`` sparse) and whether it reaches ``dst``.
-
-        Mass moves hop by hop along each destination's equal-cost DAG (one
-        sparse product per hop for all flows).
-        """
-        F = len(src)
-        rows, cols, vals = [], [], []
-        mass = csr_matrix((np.ones(F), (np.arange(F), src)), shape=(F, self.N)).toarray()
-        reached = np.zeros(F)
-        for _ in range(self.N):
-            at_dst = mass[np.arange(F), dst]
-            reached += at_dst
-            mass[np.arange(F), dst] = 0.0
-            f, v = np.nonzero(mass > 1e-12)
-            if not len(f):
-                break
-            shares = np.stack([routes.split[int(d)] for d in dst[f]]) if len(f) else np.zeros((0, self.A))
-            on_arc = shares[:, :] * (self.tail[None, :] == v[:, None]) * mass[f, v][:, None]
-            ff, aa = np.nonzero(on_arc)
-            rows.append(f[ff]); cols.append(aa); vals.append(on_arc[ff, aa])
-            mass = np.zeros_like(mass)
-            np.add.at(mass, (f[ff], self.head[aa]), on_arc[ff, aa])
-        inc = csr_matrix((np.concatenate(vals) if vals else [], (np.concatenate(rows) if rows else [],
-                          np.concatenate(cols) if cols else [])), shape=(F, self.A))
-        return inc, reached > 0.999
-
     def wire_factor(self, packet_bytes: np.ndarray) -> np.ndarray:
         """Bits on the wire per payload bit."""
         return (packet_bytes + WIRE_OVERHEAD_BYTES) / packet_bytes
