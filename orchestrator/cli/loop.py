@@ -129,6 +129,8 @@ def _apply(options: list[Any]) -> Any:
 @_apply(common)
 @click.option("--seed", type=click.IntRange(1), default=1, show_default=True, help="ns-3 and generation seed")
 @click.option("--feedback/--no-feedback", default=True, show_default=True, help="feed results back to the generator")
+@click.option("--screen", type=click.IntRange(1), default=1, show_default=True,
+              help="generate K x the candidates, rank them with the fluid tier, simulate the best (budget unchanged)")
 @click.option("--strategies", default=",".join(DEFAULT_STRATEGIES), show_default=True,
               help=f"mitigation strategies, comma-separated (of {', '.join(strategy_names())})")
 @click.option("--replay-file", "replay_files", multiple=True, type=click.Path(dir_okay=False, exists=True),
@@ -154,7 +156,7 @@ def loop(**o: Any) -> None:
                         budget=o["budget"], template=o["template_name"], params=_params(o["params"]), seed=o["seed"],
                         max_events=o["max_events"], feedback=o["feedback"], strategies=strategies,
                         mitigate=bool(strategies) and o["mitigate_top"] > 0, mitigate_top=o["mitigate_top"],
-                        workers=o["workers"], timeout_s=o["timeout_s"])
+                        workers=o["workers"], timeout_s=o["timeout_s"], screen=o["screen"])
     network = str(g.graph.get("name", "network")).replace(" ", "_")
     out = o["out"] or o["results"] / "loops" / f"{network}-{o['generator_name']}-seed{o['seed']}"
     with _executor(o, o["results"]) as executor:

@@ -138,5 +138,7 @@ main.add_command(_generate)
 from ani.orchestrator.cli.loop import evaluate as _evaluate, loop as _loop  # noqa: E402
 main.add_command(_loop)
 main.add_command(_evaluate)
+from ani.orchestrator.cli.screen import screen as _screen  # noqa: E402
+main.add_command(_screen)
 if __name__ == "__main__":
     main()

@@ -106,6 +106,7 @@ class LoopConfig(BaseModel):
     archive_size: int = Field(default=10, ge=1)
     workers: int = Field(default=2, ge=1)
     timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0)
+    screen: int = Field(default=1, ge=1, description="generate screen x the candidates, simulate the fluid tier's best")
 
 
 class LoopSummary(BaseModel):
@@ -297,7 +298,11 @@ class ClosedLoop:
         t0, sim0, reuse0 = time.monotonic(), self.runner.simulated, self.runner.reused
         used = len(self.rows)
         need = math.ceil((self.config.budget - used) / (self.config.iterations - it))
-        result, planned = self.generate(it, need)
+        result, planned = self.generate(it, need * self.config.screen)
+        if self.config.screen > 1:
+            from ani.orchestrator.loop.screening import screen_candidates
+
+            planned, _ = screen_candidates(self.g, dict(self.params), planned, need)
         fresh = [s for s, _, _ in planned]
         self.log(f"iteration {it}: {len(fresh)} new scenario(s) of {len(result.scenarios)} generated")
         evaluated = self.simulate(it, planned)

@@ -1,0 +1,242 @@
+"""The fast path of a segment: only the flows a change touches are recomputed.
+
+Against the baseline (computed once per twin), a segment whose changes are
+topological (links or routers down, costs changed; no degradation, CPU model
+or attack) differs only in the flows whose destination's routes were
+recomputed (:meth:`~.network.FluidNetwork.routes`) and the flows that cross a
+failed part. Their old contributions leave the link loads, their new ones
+enter; sharing (the fixed point of :func:`.model._proportional`) runs only on
+the flows crossing an overloaded link direction, with everything else as
+background load; the queueing estimate of every other flow moves by the change
+of the waits on its path (one sparse product). The result equals the full
+computation's (tests check it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+from ani.ns3_scenarios.fluid.network import NO_ARC, FluidNetwork, RoutingState
+from ani.ns3_scenarios.fluid.sharing import SegmentResult, _Flows, _proportional
+from ani.ns3_scenarios.fluid.timeline import Physical
+from scipy.sparse import csr_matrix
+
+
+class FluidTwin(Protocol):
+    """What the fast path needs of :class:`~ani.ns3_scenarios.fluid.model.FluidTwin`."""
+
+    net: FluidNetwork
+    flows: _Flows
+    params: dict[str, Any]
+    sharing: str
+    base_fast: Base | None
+
+    def _routes_of(self, rs: RoutingState, extra: _Flows | None) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class Base:
+    """The baseline of a twin, arranged for incremental updates."""
+
+    def __init__(self, twin: FluidTwin, base: SegmentResult) -> None:
+        net, f = twin.net, twin.flows
+        self.P, self.reached = twin._routes_of(RoutingState(), None)
+        F, A = len(f.src), net.A
+        self.w = f.rate * net.wire_factor(f.pkt)                   # wire bit/s of each flow
+        rows, cols = np.nonzero(self.P >= 0)
+        arcs = self.P[rows, cols]
+        self.arc_flows = csr_matrix((np.ones(len(rows)), (arcs, rows)), shape=(A, F))  # arc -> flows
+        self.flows_arcs = self.arc_flows.T.tocsr()
+        self.node_flows = csr_matrix((np.ones(len(rows)), (net.tail[arcs], rows)), shape=(net.N, F))
+        self.load = np.bincount(arcs, weights=self.w[rows], minlength=A)
+        self.delay, self.frac = base.delay.copy(), base.frac.copy()
+        self.ok = bool((self.load <= net.capacity_bps * (1 + 1e-9)).all() and (base.frac[self.reached] > 0).all())
+        self.wait = self._wait(twin, self.load)
+        self.moved: dict[RoutingState, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.on_arc = _groups(arcs, rows, A)
+        self.on_node = _groups(net.tail[arcs], rows, net.N)
+        order = np.argsort(f.dst, kind="stable")
+        self.by_dst = np.split(order, np.searchsorted(f.dst[order], np.arange(1, net.N)))
+        order = np.argsort(f.src, kind="stable")
+        self.by_src = np.split(order, np.searchsorted(f.src[order], np.arange(1, net.N)))
+
+    @staticmethod
+    def _wait(twin: FluidTwin, load: np.ndarray) -> np.ndarray:
+        p, cap = twin.params, twin.net.capacity_bps
+        service = 8 * (float(p["packet_bytes"]) + 30) / cap
+        full = float(p["queue_packets"]) * service
+        rho = load / cap
+        return np.where(rho >= 1 - 1e-9, full, np.minimum(full, rho / (2 * np.maximum(1 - rho, 1e-9)) * service))
+
+
+def _groups(keys: np.ndarray, values: np.ndarray, n: int) -> list[np.ndarray]:
+    order = np.argsort(keys, kind="stable")
+    return np.split(values[order], np.searchsorted(keys[order], np.arange(1, n)))
+
+
+def _union(groups: list[np.ndarray], idx) -> np.ndarray:
+    parts = [groups[i] for i in idx]
+    if not parts:
+        return np.zeros(0, np.int64)
+    return np.unique(np.concatenate(parts)) if len(parts) > 1 else parts[0]
+
+
+def applicable(twin: FluidTwin, phys: Physical, cpu: np.ndarray, attacks: object) -> bool:
+    return (twin.sharing == "proportional" and not twin.net.ecmp and not phys.degraded and attacks is None
+            and not cpu.any() and twin.base_fast is not None and twin.base_fast.ok)
+
+
+def _worse_only(net: FluidNetwork, rs: RoutingState) -> bool:
+    return all(c > net.cost[2 * k] for k, c in rs.costs)
+
+
+def _keep_changed(b: Base, moved: np.ndarray, newP: np.ndarray, newR: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows whose path differs from the baseline's."""
+    newP = _width(newP, b.P.shape[1])
+    oldP = _width(b.P[moved], newP.shape[1])
+    diff = (oldP != newP).any(axis=1) | (newR != b.reached[moved])
+    return moved[diff], newP[diff], newR[diff]
+
+
+def moved_paths(twin: FluidTwin, rs: RoutingState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flows whose path differs from the baseline's in routing state ``rs``, their paths and reach (cached).
+
+    With only worse changes (links or routers down, costs up) a flow whose path
+    avoids every changed part keeps it, tie-break included; and from a cached
+    state with one link fewer down, only the flows whose path there crosses that
+    link move again.
+    """
+    b, net, f = twin.base_fast, twin.net, twin.flows
+    if rs in b.moved:
+        return b.moved[rs]
+    parent = next((p for p in (RoutingState(rs.links_down - {k}, rs.nodes_down, rs.costs)
+                               for k in sorted(rs.links_down)) if p in b.moved), None) \
+        if _worse_only(net, rs) else None
+    if parent is not None:
+        pm, pP, pR = b.moved[parent]
+        (k,) = rs.links_down - parent.links_down
+        arcs = np.array([2 * k, 2 * k + 1])
+        base_on = _union(b.on_arc, arcs)
+        in_pm = np.zeros(len(f.src), bool)
+        in_pm[pm] = True
+        redo = np.union1d(base_on[~in_pm[base_on]], pm[((pP == arcs[0]) | (pP == arcs[1])).any(axis=1)])
+        routes = net.routes(rs, np.unique(f.dst[redo]))
+        rP, rR = net.paths(routes, f.src[redo], f.dst[redo])
+        in_redo = np.zeros(len(f.src), bool)
+        in_redo[redo] = True
+        keep = ~in_redo[pm]
+        H = max(pP.shape[1], rP.shape[1])
+        moved = np.r_[pm[keep], redo]
+        newP = np.vstack([_width(pP[keep], H), _width(rP, H)])
+        newR = np.r_[pR[keep], rR]
+    elif _worse_only(net, rs):
+        arcs = [a for k in (*rs.links_down, *(k for k, _ in rs.costs)) for a in (2 * k, 2 * k + 1)]
+        moved = np.union1d(_union(b.on_arc, arcs), _union(b.on_node, rs.nodes_down))
+        moved = np.union1d(moved, np.concatenate([b.by_dst[n] for n in rs.nodes_down])) if rs.nodes_down else moved
+        routes = net.routes(rs, np.unique(f.dst[moved]))
+        newP, newR = net.paths(routes, f.src[moved], f.dst[moved])
+    else:
+        routes = net.routes(rs)
+        moved = np.concatenate([b.by_dst[d] for d in routes.changed]) if len(routes.changed) else np.zeros(0, np.int64)
+        newP, newR = net.paths(routes, f.src[moved], f.dst[moved])
+    if len(b.moved) > 20000:
+        b.moved.clear()
+    b.moved[rs] = _keep_changed(b, moved, newP, newR)
+    return b.moved[rs]
+
+
+def fast_segment(twin: FluidTwin, phys: Physical, rs: RoutingState) -> SegmentResult:
+    """The segment's result computed from the baseline's (see the module docstring)."""
+    b, net, f = twin.base_fast, twin.net, twin.flows
+    moved, newP, newR = moved_paths(twin, rs)
+    # dead: on a failed part (old path for unmoved flows, new path for moved ones), no route, ends down
+    down_arcs = np.zeros(net.A + 1, bool)
+    for k in phys.links_down:
+        down_arcs[2 * k:2 * k + 2] = True
+    nodes = list(phys.nodes_down)
+    if nodes:
+        down_arcs[:net.A] |= np.isin(net.tail, nodes) | np.isin(net.head, nodes)
+    dead = np.zeros(len(f.src), bool)
+    for a in np.flatnonzero(down_arcs[:net.A]):
+        dead[b.on_arc[a]] = True
+    for n in phys.cleared:
+        dead[b.on_node[n]] = True
+    for n in nodes:
+        dead[b.by_src[n]] = True
+        dead[b.by_dst[n]] = True
+    dead[~b.reached] = True
+    cleared = np.zeros(net.N + 1, bool)
+    cleared[list(phys.cleared)] = True
+    Pm = np.where(newP >= 0, newP, net.A)
+    dead_m = ~newR | down_arcs[Pm].any(axis=1) | cleared[np.where(newP >= 0, net.tail[np.maximum(newP, 0)], net.N)].any(axis=1)
+    if nodes:
+        node_down = np.zeros(net.N, bool)
+        node_down[nodes] = True
+        dead_m |= node_down[f.src[moved]] | node_down[f.dst[moved]]
+    dead_m |= cleared[f.src[moved]]
+    dead[moved] = dead_m
+    # loads: the baseline's minus the old contributions of moved and dead flows, plus the moved ones' new
+    gone_mask = dead.copy()
+    gone_mask[moved] = True
+    load = b.load - b.arc_flows @ np.where(gone_mask, b.w, 0.0)
+    live = moved[~dead_m]
+    Pl = np.where(newP[~dead_m] >= 0, newP[~dead_m], net.A)
+    load = load + np.bincount(Pl.ravel(), weights=np.repeat(b.w[live], Pl.shape[1]), minlength=net.A + 1)[:net.A]
+    frac = np.where(dead, 0.0, 1.0)
+    cap = net.capacity_bps
+    hot = np.flatnonzero(load > cap * (1 + 1e-9))
+    if len(hot):
+        frac, load = _share_hot(twin, b, hot, load, frac, moved, newP, dead, _proportional)
+    wait = Base._wait(twin, load)
+    dw = wait - b.wait
+    delay = b.delay + b.flows_arcs @ dw
+    if len(live):
+        per_arc = np.r_[net.delay_s + wait, 0.0]
+        inv_cap = np.r_[1.0 / cap, 0.0]
+        delay[live] = per_arc[Pl].sum(axis=1) + 8 * (f.pkt[live] + 30) * inv_cap[Pl].sum(axis=1)
+    util = np.minimum(load, cap) / cap
+    return SegmentResult(frac=frac, delay=delay, dead=dead, util=util, drops=load > cap * (1 + 1e-9))
+
+
+def _width(P: np.ndarray, H: int) -> np.ndarray:
+    """``P`` padded with ``NO_ARC`` to at least ``H`` columns."""
+    if P.shape[1] >= H:
+        return P
+    out = np.full((P.shape[0], H), NO_ARC, P.dtype)
+    out[:, :P.shape[1]] = P
+    return out
+
+
+def _paths_of(b: Base, moved: np.ndarray, newP: np.ndarray, idx: np.ndarray, A: int) -> np.ndarray:
+    """Arc rows (padded with ``A``) of flows ``idx``: their new path if moved, else the baseline's."""
+    H = max(newP.shape[1], b.P.shape[1])
+    P = _width(b.P[idx], H)
+    pos = {int(m): i for i, m in enumerate(moved)}
+    sel = np.array([pos.get(int(i), -1) for i in idx]) if len(moved) else np.full(len(idx), -1)
+    if (sel >= 0).any():
+        P[sel >= 0] = _width(newP, H)[sel[sel >= 0]]
+    return np.where(P >= 0, P, A)
+
+
+def _share_hot(twin, b, hot, load, frac, moved, newP, dead, _proportional):
+    """Proportional sharing among the flows that cross an overloaded arc; the rest is background."""
+    net, f = twin.net, twin.flows
+    A = net.A
+    on_hot_old = _union(b.on_arc, hot)
+    on_hot_old = on_hot_old[~np.isin(on_hot_old, moved)]
+    Pn = np.where(newP >= 0, newP, A)
+    on_hot_new = moved[np.isin(Pn, hot).any(axis=1)]
+    S = np.union1d(on_hot_old, on_hot_new)
+    S = S[~dead[S]]
+    E = _paths_of(b, moved, newP, S, A)
+    wf = net.wire_factor(f.pkt[S])
+    coef = np.where(E < A, wf[:, None], 0.0)
+    own = np.bincount(E.ravel(), weights=(f.rate[S, None] * coef).ravel(), minlength=A + 1)
+    background = np.r_[load, 0.0] - own
+    capE = np.maximum(np.r_[net.capacity_bps, np.inf] - background, 1e-9)
+    x, fr = _proportional(E, coef, capE, np.ones(A + 1), f.rate[S], A, own)
+    frac = frac.copy()
+    frac[S] = fr
+    arriving = np.bincount(E.ravel(), weights=(x * coef).ravel(), minlength=A + 1)
+    return frac, (background + arriving)[:A]

@@ -1,0 +1,257 @@
+"""The fluid tier's view of a network: arrays of arcs, flows and routes (numpy / scipy.sparse).
+
+A link ``k`` of ``g.edges`` (the twin's link order) gives two arcs (link
+directions): ``2k`` from its first end to its second, ``2k + 1`` back. Routing
+is the twin's: shortest paths by OSPF cost, and among equal-cost next hops the
+one on the router's lowest link index (``ecmp`` off, as
+:func:`ani.ns3_scenarios.sizing.twin_next_hops`), or an even split over them
+(``ecmp`` on: the expectation of the twin's per-flow hash).
+
+Routes are recomputed incrementally: a routing state is a set of changes
+against the baseline (links down, routers down, link costs), and only the
+destinations whose shortest-path tree touches a changed component are
+recomputed (:meth:`FluidNetwork.routes`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+from ani.ns3_scenarios.sizing import WIRE_OVERHEAD_BYTES
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+NO_ARC = -1
+
+
+@dataclass(frozen=True)
+class RoutingState:
+    """Changes against the baseline the routers know of: links and routers down, link cost overrides."""
+
+    links_down: frozenset[int] = frozenset()
+    nodes_down: frozenset[int] = frozenset()
+    costs: tuple[tuple[int, float], ...] = ()
+
+    @property
+    def is_baseline(self) -> bool:
+        return not (self.links_down or self.nodes_down or self.costs)
+
+
+@dataclass
+class Routes:
+    """Next-hop arcs toward every destination: ``nh[d, v]`` (``NO_ARC``: none, or ``v == d``)."""
+
+    nh: np.ndarray                      # (N, N) int: destination x node -> arc
+    dist: np.ndarray                    # (N, N) float: destination x node -> cost (inf: unreachable)
+    split: dict[int, np.ndarray] = field(default_factory=dict)  # ECMP: d -> (N, A) share of v's traffic on arc
+    changed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # destinations recomputed
+
+
+class FluidNetwork:
+    """Arrays of one graph for the fluid tier.
+
+    Parameters
+    ----------
+    g : nx.Graph
+        The knowledge graph's network layer (``capacity_bps``, ``delay_s``, ``ospf_cost`` on links).
+    capacity_scale : float
+        Multiplies every capacity, as in the packet tier.
+    ecmp : bool
+        Split over equal-cost next hops instead of the twin's lowest-link tie-break.
+    """
+
+    def __init__(self, g: nx.Graph, capacity_scale: float, ecmp: bool = False) -> None:
+        self.g, self.ecmp = g, ecmp
+        self.nodes = [str(n) for n in g.nodes]
+        self.index = {n: i for i, n in enumerate(self.nodes)}
+        self.N = len(self.nodes)
+        ends = np.array([(self.index[str(u)], self.index[str(v)]) for u, v in g.edges], dtype=np.int64)
+        ends = ends.reshape(-1, 2)
+        self.L = len(ends)
+        self.A = 2 * self.L
+        self.tail = np.empty(self.A, np.int64)
+        self.head = np.empty(self.A, np.int64)
+        self.tail[0::2], self.head[0::2] = ends[:, 0], ends[:, 1]
+        self.tail[1::2], self.head[1::2] = ends[:, 1], ends[:, 0]
+        data = [d for _, _, d in g.edges(data=True)]
+        self.link_ids = [str(d["link_id"]) for d in data]
+        self.link_index = {lid: k for k, lid in enumerate(self.link_ids)}
+        self.cost = np.repeat(np.array([float(d["ospf_cost"]) for d in data]), 2)
+        self.capacity_bps = np.repeat(np.array([float(d["capacity_bps"]) * capacity_scale for d in data]), 2)
+        self.delay_s = np.repeat(np.array([float(d["delay_s"]) for d in data]), 2)
+        self.link_of = np.arange(self.A) // 2
+        # arcs sorted by (tail, link index): the first tight one per tail is the twin's next hop
+        self._order = np.lexsort((self.link_of, self.tail))
+        tails = self.tail[self._order]
+        self._starts = np.flatnonzero(np.r_[True, tails[1:] != tails[:-1]]) if self.A else np.array([], int)
+        self._group_node = tails[self._starts] if self.A else np.array([], int)
+        self._cache: dict[object, Routes] = {}
+        self.base = self._full(RoutingState())
+
+    # ------------------------------------------------------------------ costs and routes
+
+    def arc_costs(self, state: RoutingState) -> np.ndarray:
+        """Cost of every arc in ``state`` (inf: down)."""
+        c = self.cost.copy()
+        for k, cost in state.costs:
+            c[2 * k:2 * k + 2] = cost
+        for k in state.links_down:
+            c[2 * k:2 * k + 2] = np.inf
+        if state.nodes_down:
+            dead = np.isin(self.tail, list(state.nodes_down)) | np.isin(self.head, list(state.nodes_down))
+            c[dead] = np.inf
+        return c
+
+    def _dist(self, c: np.ndarray, dests: np.ndarray) -> np.ndarray:
+        ok = np.isfinite(c)
+        # dist from d over reversed arcs = dist to d (arc costs are symmetric per link anyway)
+        w = csr_matrix((c[ok], (self.head[ok], self.tail[ok])), shape=(self.N, self.N))
+        return dijkstra(w, directed=True, indices=dests)
+
+    def _next_hops(self, c: np.ndarray, dist: np.ndarray, dests: np.ndarray) -> tuple[np.ndarray, dict]:
+        """Next-hop arcs (rows: ``dests``) and, with ECMP, the split of each node's traffic over arcs."""
+        with np.errstate(invalid="ignore"):
+            tight = (dist[:, self.head] + c[None, :] == dist[:, self.tail]) & np.isfinite(c)[None, :]
+        nh = np.full((len(dests), self.N), NO_ARC, np.int64)
+        if self.A:
+            ts = tight[:, self._order]
+            pos = np.where(ts, np.arange(self.A)[None, :], self.A)
+            first = np.minimum.reduceat(pos, self._starts, axis=1)
+            nh[:, self._group_node] = np.where(first < self.A, self._order[np.minimum(first, self.A - 1)], NO_ARC)
+        nh[np.arange(len(dests)), dests] = NO_ARC
+        split = {}
+        if self.ecmp:
+            for i, d in enumerate(dests):
+                t = tight[i].astype(float)
+                t[self.tail == d] = 0.0
+                n = np.bincount(self.tail, weights=t, minlength=self.N)
+                split[int(d)] = np.divide(t, n[self.tail], out=np.zeros_like(t), where=n[self.tail] > 0)
+        return nh, split
+
+    def _full(self, state: RoutingState) -> Routes:
+        c = self.arc_costs(state)
+        dests = np.arange(self.N)
+        dist = self._dist(c, dests)
+        nh, split = self._next_hops(c, dist, dests)
+        return Routes(nh=nh, dist=dist, split=split)
+
+    def affected_destinations(self, state: RoutingState) -> np.ndarray:
+        """Destinations whose routes may differ from the baseline's in ``state``."""
+        base, hit = self.base, np.zeros(self.N, bool)
+        worse = set(state.links_down) | {k for k, c in state.costs if c > self.cost[2 * k]}
+        for n in state.nodes_down:
+            worse |= set(self.link_of[(self.tail == n)].tolist())
+            hit[n] = True
+        for k in worse:
+            on_tree = (base.nh[:, self.tail[2 * k]] == 2 * k) | (base.nh[:, self.tail[2 * k + 1]] == 2 * k + 1)
+            if self.ecmp:
+                on_tree |= np.array([base.split[d][2 * k] > 0 or base.split[d][2 * k + 1] > 0
+                                     for d in range(self.N)])
+            hit |= on_tree
+        for k, c in state.costs:
+            if c < self.cost[2 * k]:
+                u, v = self.tail[2 * k], self.head[2 * k]
+                hit |= np.abs(base.dist[:, u] - base.dist[:, v]) >= c
+        return np.flatnonzero(hit)
+
+    def routes(self, state: RoutingState, dests: np.ndarray | None = None) -> Routes:
+        """The routes of ``state``: the baseline's, recomputed for the affected destinations only (cached).
+
+        ``dests``: recompute only these (the caller knows no other destination's
+        routes matter to it); the result is then cached for this caller's use only.
+        """
+        if state.is_baseline:
+            return self.base
+        key = state if dests is None else (state, "partial")
+        if key not in self._cache:
+            if dests is None:
+                dests = self.affected_destinations(state)
+            r = Routes(nh=self.base.nh.copy(), dist=self.base.dist.copy(), split=dict(self.base.split),
+                       changed=dests)
+            if len(dests):
+                c = self.arc_costs(state)
+                dist = self._dist(c, dests)
+                nh, split = self._next_hops(c, dist, dests)
+                r.nh[dests], r.dist[dests] = nh, dist
+                r.split.update(split)
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[key] = r
+        return self._cache[key]
+
+    # ------------------------------------------------------------------ paths
+
+    def paths(self, routes: Routes, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Arc sequence of each flow (``F x H``, padded with ``NO_ARC``) and whether it reaches ``dst``.
+
+        One numpy step per hop over all flows at once (no loop per flow).
+        """
+        F = len(src)
+        cur, hops = src.copy(), []
+        alive = (cur != dst) & np.isfinite(routes.dist[dst, src])
+        for _ in range(self.N):
+            if not alive.any():
+                break
+            arc = np.where(alive, routes.nh[dst, cur], NO_ARC)
+            alive &= arc != NO_ARC
+            arc = np.where(alive, arc, NO_ARC)
+            hops.append(arc)
+            cur = np.where(alive, self.head[np.maximum(arc, 0)], cur)
+            alive &= cur != dst
+        reached = cur == dst
+        P = np.stack(hops, axis=1) if hops else np.full((F, 0), NO_ARC, np.int64)
+        return P, reached
+
+    def ecmp_paths(self, routes: Routes, src: np.ndarray, dst: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """ECMP: every equal-cost path of each flow, with the share of the flow an even split puts on it.
+
+        Returns ``(P, reached, owner, weight)``: one row per path (``P`` padded with
+        ``NO_ARC``), the flow it belongs to and its share (a flow's shares sum to 1).
+        Enumerated one hop at a time for all partial paths at once.
+        """
+        if not hasattr(self, "_out"):
+            deg = np.bincount(self.tail, minlength=self.N)
+            self._out = np.full((self.N, max(int(deg.max(initial=0)), 1)), self.A, np.int64)
+            order = np.argsort(self.tail, kind="stable")
+            pos = np.arange(self.A) - np.searchsorted(self.tail[order], self.tail[order])
+            self._out[self.tail[order], pos] = order
+        S = np.zeros((self.N, self.A + 1))
+        for d, share in routes.split.items():
+            S[d, :self.A] = share
+        owner = np.arange(len(src))
+        weight = np.ones(len(src))
+        cur = src.copy()
+        done_rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]] = []
+        hops: list[np.ndarray] = []
+        alive = (cur != dst[owner]) & np.isfinite(routes.dist[dst, src])
+        finished = ~alive
+        done_rows.append((owner[finished], weight[finished], cur[finished] == dst[owner[finished]], []))
+        owner, weight, cur = owner[alive], weight[alive], cur[alive]
+        for step in range(self.N):
+            if not len(owner):
+                break
+            cand = self._out[cur]                                     # (m, maxdeg)
+            share = S[dst[owner][:, None], cand]
+            i, j = np.nonzero(share > 0)
+            arc = cand[i, j]
+            hops = [h[i] for h in hops] + [arc]
+            owner, weight, cur = owner[i], weight[i] * share[i, j], self.head[arc]
+            end = cur == dst[owner]
+            if end.any() or step == self.N - 1:
+                done_rows.append((owner[end], weight[end], np.ones(end.sum(), bool), [h[end] for h in hops]))
+                hops = [h[~end] for h in hops]
+                owner, weight, cur = owner[~end], weight[~end], cur[~end]
+        if len(owner):
+            done_rows.append((owner, weight, np.zeros(len(owner), bool), hops))
+        H = max((len(h) for *_, h in done_rows), default=0)
+        P = np.vstack([np.column_stack(h + [np.full(len(o), NO_ARC)] * (H - len(h))) if H else
+                       np.zeros((len(o), 0), np.int64) for o, _, _, h in done_rows]).astype(np.int64)
+        return (P, np.concatenate([r for _, _, r, _ in done_rows]),
+                np.concatenate([o for o, _, _, _ in done_rows]), np.concatenate([w for _, w, _, _ in done_rows]))
+
+    def wire_factor(self, packet_bytes: np.ndarray) -> np.ndarray:
+        """Bits on the wire per payload bit."""
+        return (packet_bytes + WIRE_OVERHEAD_BYTES) / packet_bytes

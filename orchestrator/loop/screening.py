@@ -1,0 +1,36 @@
+"""``ani loop --screen K``: generate K x the candidates, rank them with the fluid tier, simulate the best.
+
+The fluid tier sees no emergent cascades (queue dynamics held over time), so
+candidates are ranked with ``cascades`` off; the packet-level runs keep the
+loop's parameters. Candidates the fluid tier refuses are ranked last (kept
+only if too few others are left). The budget counts packet-level runs only:
+screening is free of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import networkx as nx
+from ani.kg.errors import ScenarioError
+from ani.kg.scenario import Scenario
+from ani.ns3_scenarios.fluid import fluid_twin
+from ani.orchestrator.evaluate.screen import fluid_damage
+
+P = TypeVar("P", bound=tuple)
+
+
+def screen_candidates(g: nx.Graph, params: dict[str, Any], planned: Sequence[P], keep: int
+                      ) -> tuple[list[P], list[float | None]]:
+    """The ``keep`` candidates (tuples whose first item is a Scenario) of highest fluid damage, and all damages."""
+    twin = fluid_twin(g, {**params, "cascades": False})
+    scores: list[float | None] = []
+    for item in planned:
+        s: Scenario = item[0]
+        try:
+            scores.append(fluid_damage(twin.evaluate(s))[0])
+        except ScenarioError:
+            scores.append(None)
+    order = sorted(range(len(planned)), key=lambda i: (scores[i] is None, -(scores[i] or 0.0)))
+    return [planned[i] for i in order[:keep]], scores
