@@ -201,7 +201,8 @@ def _states(folder: Path, incidents: list[Incident], data: MapData) -> None:
             data.stressed[kind] -= comps
 
 
-def _window(spec: dict[str, Any], incidents: list[Incident]) -> tuple[float, float]:
+def utilisation_window(spec: dict[str, Any], incidents: list[Incident]) -> tuple[float, float]:
+    """From the first injected event (the traffic start when none) to the end of the demand traffic."""
     stops = [f["stop_s"] for f in spec.get("flows", []) if f.get("kind", "demand") == "demand"]
     starts = [f["start_s"] for f in spec.get("flows", [])]
     stop = max(stops, default=float(spec.get("duration_s", 0.0)))
@@ -265,7 +266,7 @@ def read_map_data(folder: str | Path, baseline: str | Path | None = None,
     links = [(l["link_id"], names[l["u"]], names[l["v"]]) for l in spec["links"]]
     pos, geographic = layout(names, links, coords if coords is not None else spec.get("coords"))
     incidents = read_incidents(folder, spec)
-    window = _window(spec, incidents)
+    window = utilisation_window(spec, incidents)
     scen = spec.get("scenario", {})
     data = MapData(title=f"{scen.get('name', folder.name)} on {spec.get('graph_name', 'graph')}", nodes=names,
                    links=links, pos=pos, geographic=geographic,

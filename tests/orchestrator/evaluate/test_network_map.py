@@ -7,18 +7,14 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pytest
-from loop_helpers import SHORT
 
 from ani.kg.scenario import Event, Scenario
-from ani.kg.topology import load_topology
 from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.evaluate.network_map import (EMERGED_COLOR, INJECTED_COLOR, LOSS_COLOR, MapFiles,
                                                    find_baseline, read_map_data, write_map)
 from ani.orchestrator.execute.scenario_run import ScenarioResult, run_scenario
 
 pytestmark = [pytest.mark.ns3, pytest.mark.slow]
-CUT = Scenario(name="cut", events=[Event(event_type="fiber_link_failure", target="Denver-Kansas_City",
-                                         timestamp=0.4)])
 
 
 def rgb_of(hex_color: str) -> np.ndarray:
@@ -39,15 +35,6 @@ def near(img: np.ndarray, color: str, tol: int = 40) -> np.ndarray:
 def around(mask: np.ndarray, xy: tuple[float, float], r: int) -> int:
     x, y = int(round(xy[0])), int(round(xy[1]))
     return int(mask[max(0, y - r):y + r + 1, max(0, x - r):x + r + 1].sum())
-
-
-@pytest.fixture(scope="module")
-def cut_run(tmp_path_factory: pytest.TempPathFactory) -> ScenarioResult:
-    template = get_template("ospf_failure")
-    result = run_scenario(load_topology("abilene"), CUT, template, template.params(SHORT),
-                          tmp_path_factory.mktemp("map-runs"))
-    assert result.scenario.status == "ok" and result.baseline is not None and result.baseline.status == "ok"
-    return result
 
 
 @pytest.fixture(scope="module")
