@@ -77,8 +77,9 @@ class _Counts:
     def line(self) -> str:
         eta = self.eta_s()
         parts = ", ".join(f"{s} {self.counts[s]}" for s in STATUSES)
+        before = f"; {self.done_before} of them done before (the counts are this run's)" if self.done_before else ""
         return (f"{self.description}: {self.finished}/{self.total} done ({parts}); elapsed "
-                f"{_clock(time.monotonic() - self.t0)}, ETA {_clock(eta) if eta is not None else '?'}")
+                f"{_clock(time.monotonic() - self.t0)}, ETA {_clock(eta) if eta is not None else '?'}{before}")
 
 
 def _clock(seconds: float) -> str:

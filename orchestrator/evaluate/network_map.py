@@ -192,8 +192,8 @@ def _states(folder: Path, incidents: list[Incident], data: MapData) -> None:
         if etype in FAILURES and phase == "inject":
             data.down[kind] |= comps
             data.restored[kind] -= comps
-        elif etype in RESTORES or phase == "restore":
-            data.restored[kind] |= comps & data.down[kind] if etype not in RESTORES else comps
+        elif etype in RESTORES or phase == "restore":  # a restore event, or a failure's own end
+            data.restored[kind] |= comps
             data.down[kind] -= comps
         elif phase == "inject":
             data.stressed[kind] |= comps
@@ -226,8 +226,8 @@ def _link_utilisation(folder: Path, window: tuple[float, float]) -> pd.Series:
 
 
 def read_utilisation(folder: Path, baseline: Path | None, window: tuple[float, float]) -> pd.DataFrame:
-    """Per link id: the scenario's and the baseline's utilisation and their difference (busier-changed
-    direction: the direction whose utilisation changed most)."""
+    """Per link id: the scenario's and the baseline's utilisation and their difference, in the direction
+    whose utilisation changed most (without a baseline: the busier direction)."""
     scen = _link_utilisation(folder, window)
     base = _link_utilisation(baseline, window) if baseline is not None else scen * math.nan
     both = pd.DataFrame({"scenario": scen, "baseline": base.reindex(scen.index)}).fillna({"scenario": 0.0})

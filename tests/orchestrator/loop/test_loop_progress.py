@@ -15,7 +15,7 @@ from ani.orchestrator.loop.budget_progress import BudgetProgress, run_status
 
 SHORT_ARGS = ["--param", "warmup_s=0.2", "--param", "observe_s=0.6", "--param", "drain_s=0.2"]
 LINE = re.compile(r"^(ani [a-z]+(?: \([a-z-]+\))?): (\d+)/(\d+) done \(ok (\d+), failed (\d+), timeout (\d+), "
-                  r"lost (\d+)\); elapsed \d+:\d\d:\d\d, ETA (?:\d+:\d\d:\d\d|\?)$")
+                  r"lost (\d+)\); elapsed \d+:\d\d:\d\d, ETA (?:\d+:\d\d:\d\d|\?)(; \d+ of them done before .*)?$")
 
 
 def lines(text: str) -> list[tuple[int, int, int, int]]:
@@ -45,6 +45,7 @@ def test_counts_statuses_shrinks_for_short_loops_and_counts_reused_ones() -> Non
     assert got[0] == (0, 10, 0, 0)
     assert got[-1] == (8, 8, 3, 1)  # 2 + 3 reused + 3 of a total shrunk by the 2 unused runs
     assert all(f <= t for f, t, _, _ in got)
+    assert "3 of them done before" in stream.getvalue().splitlines()[-1]
     assert run_status("baseline timeout") == "failed" and run_status("timeout") == "timeout"
 
 
@@ -73,3 +74,4 @@ def test_ani_evaluate_counts_every_loop_and_a_rerun_counts_reused_ones(tmp_path:
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 0, again.output
     assert lines(again.output)[-1] == (2, 2, 0, 0)  # reused: done, but nothing ran again
+    assert "2 of them done before (the counts are this run's)" in again.output
