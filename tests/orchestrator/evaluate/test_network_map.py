@@ -33,7 +33,7 @@ def near(img: np.ndarray, color: str, tol: int = 40) -> np.ndarray:
 
 
 def around(mask: np.ndarray, xy: tuple[float, float], r: int) -> int:
-    x, y = int(round(xy[0])), int(round(xy[1]))
+    x, y = round(xy[0]), round(xy[1])
     return int(mask[max(0, y - r):y + r + 1, max(0, x - r):x + r + 1].sum())
 
 
