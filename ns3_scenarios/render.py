@@ -96,6 +96,8 @@ class RunSpec(BaseModel):
     trace_digest: str | None = None
     mitigations: list[MitigationRow] = Field(default_factory=list)
     sizing: TrafficSizing | None = None
+    #: [lat, lon] of each node (None where the graph has none), for maps; the program never sees it
+    coords: list[tuple[float, float] | None] | None = None
 
     def input_text(self) -> str:
         """The program's ``input.txt``."""
@@ -245,7 +247,13 @@ def render(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str
                    ns3_version=ns3_version(), params=params, duration_s=end,
                    graph_name=str(g.graph.get("name", "graph")), graph_digest=graph_digest(g),
                    scenario=scenario, nodes=nodes, cpu_pps=cpu, links=links, flows=flows, events=events,
-                   probes=probes, mitigations=mrows, sizing=sizing)
+                   probes=probes, mitigations=mrows, sizing=sizing, coords=node_coords(g))
+
+
+def node_coords(g: nx.Graph) -> list[tuple[float, float] | None]:
+    """Each node's (lat, lon), None where the graph has no coordinates for it."""
+    return [None if d.get("lat") is None or d.get("lon") is None else (float(d["lat"]), float(d["lon"]))
+            for _, d in g.nodes(data=True)]
 
 
 RUN_SH = """#!/bin/sh

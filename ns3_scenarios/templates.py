@@ -17,6 +17,8 @@ validated against the manifest before anything runs.
 
 from __future__ import annotations
 
+import difflib
+
 import hashlib
 import tomllib
 from pathlib import Path
@@ -160,8 +162,11 @@ class Template(BaseModel):
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - set(self.manifest.parameters))
         if unknown:
+            close = {u: difflib.get_close_matches(u, list(self.manifest.parameters), n=3, cutoff=0.6) for u in unknown}
+            hint = "; ".join(f"{u}: did you mean {' or '.join(c)}?" for u, c in close.items() if c)
             known = ", ".join(sorted(self.manifest.parameters))
-            raise TemplateError(f"template {self.manifest.name}: unknown parameter(s) {unknown}; known: {known}")
+            raise TemplateError(f"template {self.manifest.name}: unknown parameter(s) {unknown}"
+                                + (f" ({hint})" if hint else "") + f"; known: {known}")
         if "auto_size" in self.manifest.parameters and "auto_size" not in overrides \
                 and not {"capacity_scale", "packet_bytes"}.isdisjoint(overrides):
             overrides["auto_size"] = False

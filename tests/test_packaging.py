@@ -39,6 +39,7 @@ WHEEL_DATA = [
     "ani/ns3_scenarios/ospf_failure/scenario.cc",
     "ani/ns3_scenarios/ospf_failure/manifest.toml",
     "ani/kg/data/abilene.graphml",
+    "ani/orchestrator/evaluate/report.html.j2",
 ]
 NOT_IN_SOURCE_COPY = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "results",
                                             "__pycache__", ".pytest_cache", ".hypothesis", "tests", "bench")

@@ -38,6 +38,12 @@ class Progress(Protocol):
     def close(self) -> None:
         """The campaign run ended (finished or interrupted)."""
 
+    def resize(self, total: int) -> None:
+        """The plan changed: ``total`` runs in all (a loop that ended under its budget)."""
+
+    def reuse(self, n: int) -> None:
+        """``n`` more runs were found done before (they count as done, not towards the ETA)."""
+
 
 class _Counts:
     """Counting and the ETA shared by both displays."""
@@ -52,6 +58,12 @@ class _Counts:
         self.total, self.done_before, self.description = total, done, description
         self.t0 = time.monotonic()
 
+    def resize(self, total: int) -> None:
+        self.total = max(total, self.finished)
+
+    def reuse(self, n: int) -> None:
+        self.done_before += n
+
     @property
     def finished(self) -> int:
         return self.done_before + sum(self.counts.values())
@@ -65,8 +77,9 @@ class _Counts:
     def line(self) -> str:
         eta = self.eta_s()
         parts = ", ".join(f"{s} {self.counts[s]}" for s in STATUSES)
+        before = f"; {self.done_before} of them done before (the counts are this run's)" if self.done_before else ""
         return (f"{self.description}: {self.finished}/{self.total} done ({parts}); elapsed "
-                f"{_clock(time.monotonic() - self.t0)}, ETA {_clock(eta) if eta is not None else '?'}")
+                f"{_clock(time.monotonic() - self.t0)}, ETA {_clock(eta) if eta is not None else '?'}{before}")
 
 
 def _clock(seconds: float) -> str:
@@ -95,6 +108,10 @@ class PlainProgress(_Counts):
 
     def note(self, message: str) -> None:
         self._print(f"{self.description}: {message}")
+
+    def reuse(self, n: int) -> None:
+        super().reuse(n)
+        self._print(self.line())
 
     def close(self) -> None:
         if self.finished < self.total:
@@ -134,6 +151,14 @@ class RichProgress(_Counts):
 
     def note(self, message: str) -> None:
         self.console.print(message)
+
+    def resize(self, total: int) -> None:
+        super().resize(total)
+        self.bar.update(self.task, total=self.total)
+
+    def reuse(self, n: int) -> None:
+        super().reuse(n)
+        self.bar.update(self.task, advance=n)
 
     def close(self) -> None:
         self.bar.stop()

@@ -96,9 +96,14 @@ def summary(graph: KnowledgeGraph) -> dict[str, Any]:
 @kg.command()
 @click.argument("source")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
-def show(source: str, as_json: bool) -> None:
-    """Summary of SOURCE: counts per kind, SRLGs, demands, dependency relations, notes."""
-    info = summary(open_kg(source))
+@click.option("--links", "with_links", is_flag=True,
+              help="also list every link: its id (what a scenario's target names), ends, capacity, delay, cost")
+def show(source: str, as_json: bool, with_links: bool) -> None:
+    """Summary of SOURCE: counts per kind, SRLGs, demands, dependency relations, notes (and links)."""
+    graph = open_kg(source)
+    info = summary(graph)
+    if with_links:
+        info["links"] = link_rows(graph)
     if as_json:
         click.echo(json.dumps(info, indent=1))
         return
@@ -112,6 +117,17 @@ def show(source: str, as_json: bool) -> None:
     click.echo("dependency relations: " + ", ".join(f"{k} {v}" for k, v in info["dependency_relations"].items()))
     for note in info["notes"]:
         click.echo(f"note: {note}")
+    if with_links:
+        click.echo(f"links ({len(info['links'])}): id, ends, capacity, delay, OSPF cost")
+        for row in info["links"]:
+            click.echo(f"  {row['link_id']:<30} {row['a']} - {row['b']}  {row['capacity_bps'] / 1e9:g} Gb/s  "
+                       f"{row['delay_s'] * 1e3:.2f} ms  cost {row['ospf_cost']}")
+
+
+def link_rows(graph: KnowledgeGraph) -> list[dict[str, Any]]:
+    """One row per link of ``graph``'s network: id, ends, capacity, delay and OSPF cost."""
+    return [{"link_id": d["link_id"], "a": str(u), "b": str(v), "capacity_bps": d["capacity_bps"],
+             "delay_s": d["delay_s"], "ospf_cost": d["ospf_cost"]} for u, v, d in graph.topology.edges(data=True)]
 
 
 @kg.command()

@@ -12,7 +12,9 @@ import click
 
 from ani.kg.io import KG_SUFFIXES, load_network, open_kg
 from ani.llm.registry import available
+from ani.orchestrator.campaign.progress import make_progress
 from ani.orchestrator.execute.executors import Executor, make_executor
+from ani.orchestrator.loop.budget_progress import BudgetProgress
 from ani.orchestrator.loop.mitigate import DEFAULT_STRATEGIES, strategy_names
 
 DEFAULT_RESULTS = Path("results")
@@ -159,14 +161,19 @@ def loop(**o: Any) -> None:
                         workers=o["workers"], timeout_s=o["timeout_s"], screen=o["screen"])
     network = str(g.graph.get("name", "network")).replace(" ", "_")
     out = o["out"] or o["results"] / "loops" / f"{network}-{o['generator_name']}-seed{o['seed']}"
-    with _executor(o, o["results"]) as executor:
-        result = run_loop(g, config, out, results=o["results"], executor=executor, kg=kg, log=click.echo,
-                          command=_command())
+    tally = BudgetProgress(make_progress(), config.budget, f"ani loop ({o['generator_name']})")
+    try:
+        with _executor(o, o["results"]) as executor:
+            result = run_loop(g, config, out, results=o["results"], executor=executor, kg=kg, log=click.echo,
+                              command=_command(), on_run=tally.run)
+    finally:
+        tally.loop_ended(config.budget)
+        tally.close()
     cols = ["iteration", "scenario_runs", "best_damage", "mean_damage", "best_so_far", "diversity_jaccard",
             "validity_after_repair", "cascade_depth_mean", "mitigation_effectiveness_mean"]
-    click.echo("  ".join(c[:14].rjust(14) for c in cols))
+    click.echo("  ".join(c.rjust(max(len(c), 9)) for c in cols))  # full names: no truncation
     for _, row in result.iterations.iterrows():
-        click.echo("  ".join(_fmt(row[c]).rjust(14) for c in cols))
+        click.echo("  ".join(_fmt(row[c]).rjust(max(len(c), 9)) for c in cols))
     s = result.summary
     click.echo(f"{s.budget_used} scenario runs, {s.runs_simulated} ns-3 runs simulated, {s.runs_reused} reused, "
                f"best damage {_fmt(s.best_damage)}, {s.wall_s:.0f} s; tables in {out}")
@@ -201,7 +208,8 @@ def evaluate(**o: Any) -> None:
                                                     **_llm_options(o["provider"], o["model"], o["base_url"])})
     out = o["out"]
     with _executor(o, out / "runs") as executor:
-        result = run_evaluation(config, out, executor=executor, log=click.echo, command=_command())
+        result = run_evaluation(config, out, executor=executor, log=click.echo, command=_command(),
+                                progress=make_progress())
     for note in result.summary.notes:
         click.echo(f"note: {note}")
     _print_table(result.table)

@@ -68,9 +68,10 @@ jobs_option = click.option("--jobs", type=click.IntRange(1), default=2, show_def
 @results_option
 @param_option
 @jobs_option
-def demo(results: Path, params: tuple[str, ...], jobs: int) -> None:
+@click.option("--map", "draw_map", is_flag=True, help="also draw map.png (and .svg) into the run folder")
+def demo(results: Path, params: tuple[str, ...], jobs: int, draw_map: bool) -> None:
     """Fiber cut on the embedded Abilene network, against its baseline; prints the KPIs."""
-    _run(load_topology("abilene"), DEMO_SCENARIO, "ospf_failure", params, results, True, jobs)
+    _run(load_topology("abilene"), DEMO_SCENARIO, "ospf_failure", params, results, True, jobs, draw_map=draw_map)
 
 
 @main.command()
@@ -94,20 +95,22 @@ def demo(results: Path, params: tuple[str, ...], jobs: int) -> None:
 @click.option("--demands", "demands_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="demand matrix (CSV src,dst,rate_bps or JSON) instead of the gravity traffic; rates in the "
                    "real network's bit/s, scaled by capacity_scale like the links")
+@click.option("--map", "draw_map", is_flag=True,
+              help="also draw map.png (and .svg) of the run against its baseline into its folder (report extra)")
 def run(scenario_file: Path, topology: str, template_name: str, params: tuple[str, ...], results: Path,
         jobs: int, baseline: bool, timeout_s: float, trace: Path | None, trace_mode: str, cluster: str | None,
-        image: str | None, demands_file: Path | None) -> None:
+        image: str | None, demands_file: Path | None, draw_map: bool) -> None:
     """Run SCENARIO_FILE (JSON) on a topology and print its KPIs (a run finished before is reused)."""
     if cluster and image:
         raise click.UsageError("give either --cluster or --docker, not both")
     _run(load_network(topology), load_scenario(scenario_file), template_name, params, results, baseline,
-         jobs, timeout_s, trace, trace_mode, cluster, image, demands_file)
+         jobs, timeout_s, trace, trace_mode, cluster, image, demands_file, draw_map)
 
 
 def _run(g, scenario: Scenario, template_name: str, params: tuple[str, ...], results: Path,
          baseline: bool, jobs: int, timeout_s: float = 3600, trace: Path | None = None,
          trace_mode: str = "hash", cluster: str | None = None, image: str | None = None,
-         demands_file: Path | None = None) -> None:
+         demands_file: Path | None = None, draw_map: bool = False) -> None:
     template = get_template(template_name)
     values = template.params(_parse_params(params))
     demands = None
@@ -125,6 +128,10 @@ def _run(g, scenario: Scenario, template_name: str, params: tuple[str, ...], res
                           timeout_s=timeout_s, trace_file=trace_file, cluster=cluster, image=image,
                           demands=demands)
     click.echo(format_result(result))
+    if draw_map and result.scenario.status == "ok":
+        from ani.orchestrator.cli.reports import map_of_result
+
+        click.echo(map_of_result(result, g))
     if result.scenario.status != "ok" or (result.baseline and result.baseline.status != "ok"):
         sys.exit(1)
 from ani.orchestrator.cli.campaign import campaign as _campaign  # noqa: E402
@@ -140,5 +147,8 @@ main.add_command(_loop)
 main.add_command(_evaluate)
 from ani.orchestrator.cli.screen import screen as _screen  # noqa: E402
 main.add_command(_screen)
+from ani.orchestrator.cli.reports import map_command as _map, report as _report  # noqa: E402
+main.add_command(_report)
+main.add_command(_map)
 if __name__ == "__main__":
     main()

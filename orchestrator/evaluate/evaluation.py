@@ -69,8 +69,10 @@ from ani.llm.registry import get_generator
 from ani.kg.scenario import Event, EventType, Scenario
 from ani.kg.settings import load_settings
 from ani.ns3_scenarios.templates import get_template
+from ani.orchestrator.campaign.progress import Progress
 from ani.orchestrator.execute.executors import Executor
 from ani.orchestrator.execute.cached_runner import CachedRunner
+from ani.orchestrator.loop.budget_progress import BudgetProgress
 from ani.orchestrator.loop.closed_loop import FAMILY_KPIS, LOOP_DEFAULTS, LoopConfig, LoopResult, read_loop, run_loop
 from ani.orchestrator.execute.records import write_json_atomic
 from ani.orchestrator.execute.run import DEFAULT_TIMEOUT_S
@@ -287,17 +289,21 @@ def _network_params(config: EvalConfig, g: nx.Graph) -> dict[str, Any]:
 
 
 def evaluate(config: EvalConfig, folder: str | Path, executor: Executor | None = None,
-             log: Callable[[str], None] | None = None, command: str | None = None) -> EvalResult:
+             log: Callable[[str], None] | None = None, command: str | None = None,
+             progress: Progress | None = None) -> EvalResult:
     """Run every arm on every network and seed at an equal budget; write the tables into ``folder``.
 
     See the module docstring for the arms, the outputs and how traffic is sized.
     An arm that cannot run on a network (e.g. a generator error) is skipped with a note.
+    ``progress`` (:func:`~ani.orchestrator.campaign.progress.make_progress`) counts the scenario runs.
     """
     folder, log = Path(folder), log or (lambda _: None)
     t0 = time.monotonic()
     summary = EvalSummary(config=config, command=command)
     arms = _arms(config, summary.notes)
     summary.arms_run = [a.name for a in arms]
+    total = len(config.networks) * len(config.seeds) * sum(loop_config(config, a, 1, {}).budget for a in arms)
+    tally = BudgetProgress(progress, total, "ani evaluate")
     runner = CachedRunner(folder / "runs", executor, config.workers, config.timeout_s)
     results: list[tuple[str, Arm, LoopResult]] = []
     try:
@@ -307,9 +313,10 @@ def evaluate(config: EvalConfig, folder: str | Path, executor: Executor | None =
             summary.networks.append(NetworkInfo(label=label, source=source, nodes=g.number_of_nodes(),
                                                 links=g.number_of_edges(), params=params,
                                                 routers=sum(1 for _, k in g.nodes(data="kind") if k == "router")))
-            results += _network(config, label, g, params, arms, runner, folder, summary.notes, log)
+            results += _network(config, label, g, params, arms, runner, folder, summary.notes, log, tally)
     finally:
         runner.close()
+        tally.close()
     summary.loops, summary.runs_simulated, summary.runs_reused = len(results), runner.simulated, runner.reused
     summary.wall_s = time.monotonic() - t0
     return write_tables(folder, summary, results)
@@ -317,7 +324,7 @@ def evaluate(config: EvalConfig, folder: str | Path, executor: Executor | None =
 
 def _network(config: EvalConfig, label: str, g: nx.Graph, params: dict[str, Any], arms: Sequence[Arm],
              runner: CachedRunner, folder: Path, notes: list[str],
-             log: Callable[[str], None]) -> list[tuple[str, Arm, LoopResult]]:
+             log: Callable[[str], None], tally: BudgetProgress) -> list[tuple[str, Arm, LoopResult]]:
     kg = build_kg(g, load_factor=float(params.get("load_factor", LOOP_DEFAULTS["load_factor"])))
     start = float(params.get("warmup_s", LOOP_DEFAULTS["warmup_s"])) + 0.1
     incidents = write_incidents(synthetic_incidents(g, 2 * config.budget, start), folder / "incidents" / label)
@@ -330,17 +337,21 @@ def _network(config: EvalConfig, label: str, g: nx.Graph, params: dict[str, Any]
             if done is not None and done.summary.config == cfg and done.summary.kg_digest == kg.digest:
                 log(f"{label}: {arm.name}, seed {seed}: done in an earlier evaluation here, reused")
                 notes.append(f"{label}/{arm.name}/seed {seed}: loop reused from {loop_dir}")
+                tally.loop_reused(cfg.budget, done.summary.budget_used)
                 out.append((label, arm, done))
                 continue
             log(f"{label}: {arm.name}, seed {seed}, budget {cfg.budget}")
             opts = {**cfg.generator_options, **({"incidents": incidents} if arm.generator == "replay" else {})}
+            tally.loop_started()
             try:
                 gen = get_generator(arm.generator, **opts)
-                res = run_loop(g, cfg, loop_dir, runner=runner, generator=gen, kg=kg)
+                res = run_loop(g, cfg, loop_dir, runner=runner, generator=gen, kg=kg, on_run=tally.run)
             except ProjectError as exc:
                 notes.append(f"{label}/{arm.name}/seed {seed}: skipped: {type(exc).__name__}: {exc}")
                 log(notes[-1])
                 continue
+            finally:
+                tally.loop_ended(cfg.budget)
             out.append((label, arm, res))
     return out
 

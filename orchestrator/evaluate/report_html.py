@@ -32,16 +32,11 @@ import pandas as pd
 
 from ani.kg.errors import ProjectError
 from ani.orchestrator.loop.feedback import ScenarioRow
+from ani.orchestrator.evaluate.event_marks import events_text, full_bins, mark_events
 from ani.orchestrator.measure.summary import ensure_kpi_tables
 
 ABLATION_CLIP = 3.0
 DEPTH_BINS = [(0, 0, "0"), (1, 1, "1"), (2, 2, "2"), (3, 5, "3-5"), (6, 10, "6-10"), (11, 10**9, ">10")]
-CSS = """body{font-family:sans-serif;max-width:1150px;margin:1em auto;color:#222;background:#fff}
-h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #bbb;margin-top:1.5em}
-table{border-collapse:collapse;font-size:.8em;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;
-text-align:right}th{background:#eee}td:first-child,th:first-child{text-align:left}
-img{display:block;width:1100px;max-width:100%;margin:.5em 0}.note{color:#555;font-size:.9em}
-code{background:#f3f3f3}"""
 
 
 class ReportError(ProjectError, ValueError):
@@ -81,10 +76,10 @@ def _table(df: pd.DataFrame, digits: int = 3) -> str:
     return df.to_html(index=False, float_format=lambda x: f"{x:.{digits}g}", na_rep="–", border=0, escape=True)
 
 
-def _page(title: str, sections: Sequence[tuple[str, str]]) -> str:
-    body = "\n".join(f"<h2>{html.escape(h)}</h2>\n{content}" for h, content in sections)
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>\n{body}\n</body></html>\n")
+def _page(title: str, sections: Sequence[tuple[str, str]], source: str | Path = "") -> str:
+    from ani.orchestrator.evaluate.html_page import render_page  # the Jinja2 page (report extra)
+
+    return render_page(title, sections, source=source)
 
 
 def _read(folder: Path, name: str) -> pd.DataFrame:
@@ -118,12 +113,7 @@ def network_series(run_folder: Path, flows: set[int] | None = None) -> pd.DataFr
     out = pd.DataFrame({"throughput_bps": g["rx_bytes"] * 8 / width,
                         "loss_ratio": (1 - g["rx_by_send"] / attempts.where(attempts > 0)),
                         "mean_delay_s": g["delay_sum_s"] / g["rx_packets"].where(g["rx_packets"] > 0)})
-    return out.reset_index()
-
-
-def _events(folder: Path) -> pd.DataFrame:
-    path = Path(folder) / "events.csv"
-    return pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=["time_s", "event_type", "target", "phase"])
+    return full_bins(out.reset_index(), run_folder, width)  # a bin the traffic stopped inside is partial
 
 
 def timeseries_figure(scenario_folder: str, baseline_folder: str, mitigated_folder: str | None = None,
@@ -145,17 +135,13 @@ def timeseries_figure(scenario_folder: str, baseline_folder: str, mitigated_fold
         axes[0].plot(s["t_start_s"], s["throughput_bps"] / 1e6, color=color, label=label, lw=1.6)
         axes[1].plot(s["t_start_s"], 100 * s["loss_ratio"], color=color, lw=1.6)
         axes[2].plot(s["t_start_s"], 1000 * s["mean_delay_s"], color=color, lw=1.6)
-    injected = _events(Path(scenario_folder))
-    for t, kind, phase in zip(injected["time_s"], injected["event_type"], injected["phase"]):
-        if phase in ("inject", "reconverge"):
-            for ax in axes:
-                ax.axvline(t, color="#1f77b4" if phase == "inject" else "#9467bd", ls="--", lw=0.8)
+    marks = mark_events(axes, scenario_folder)  # injected, emerged and reconvergence, told apart
     _reroute_note(axes[0], Path(scenario_folder))
     axes[0].set_ylabel("throughput Mb/s")
     axes[1].set_ylabel("loss %")
     axes[2].set_ylabel("delay ms")
-    axes[2].set_xlabel("simulated time (s); dashed: injected events (blue), reconvergence (purple)")
-    axes[0].legend(loc="lower left", fontsize=8)
+    axes[2].set_xlabel("simulated time (s); intervals that end after the traffic stopped are left out")
+    axes[0].legend(handles=axes[0].get_legend_handles_labels()[0] + marks, loc="lower left", fontsize=8)
     axes[0].set_title(title, fontsize=10)
     return figure_uri(fig)
 
@@ -184,7 +170,8 @@ def budget_curves_figure(curves: pd.DataFrame) -> str | None:
         sub = filled_curves(curves[curves["network"] == net])
         for arm, grp in sub.groupby("arm"):
             stats = grp.groupby("budget_index")["best_so_far"].agg(["mean", "min", "max"])
-            ax.plot(stats.index, stats["mean"], marker="o", ms=3, color=colors[arm], label=arm)
+            ax.plot(stats.index, stats["mean"], marker="o", ms=3, color=colors[arm],
+                    label=f"{arm} (n={grp['seed'].nunique()} seeds; band min..max)")
             ax.fill_between(stats.index, stats["min"], stats["max"], color=colors[arm], alpha=0.15)
         ax.set_title(net, fontsize=10)
         ax.set_xlabel("scenario runs (budget)")
@@ -297,6 +284,8 @@ def mitigation_figure(mitigations: pd.DataFrame) -> str | None:
         for i, (name, vals) in enumerate(groups):
             ax.bar(i, vals.mean(), yerr=vals.std() if len(vals) > 1 else 0, color=colors[str(name)], alpha=0.7,
                    capsize=3)
+            ax.annotate(f"n={len(vals)}", (i, vals.max()), xytext=(0, 4), textcoords="offset points",
+                        ha="center", fontsize=7)
             ax.scatter([i] * len(vals), vals, color="#333", s=8, zorder=3)
         ax.set_xticks(range(len(names)), names, fontsize=8, rotation=15)
         ax.axhline(0, color="#333", lw=0.8)
@@ -369,10 +358,11 @@ def loop_report(folder: str | Path, output: str | Path | None = None) -> Path:
         ("Mitigation effectiveness", _img(mitigation_figure(mit), "mitigation effectiveness")
          + _table(mit[[c for c in ("scenario_name", "candidate", "status", "damage_unmitigated", "damage_mitigated",
                                    "effectiveness", "rationale") if c in mit]] if len(mit) else mit)),
-        ("Archive", _table(arch[[c for c in cols if c in arch]] if len(arch) else arch)),
+        ("Archive", _table(arch.assign(events=arch["events"].map(events_text))[
+            [c for c in ["name", "events", *cols[1:]] if c in arch]] if len(arch) else arch)),
     ]
     out = Path(output) if output else folder / "report.html"
-    out.write_text(_page(f"Closed loop on {summary['network']}", sections))
+    out.write_text(_page(f"Closed loop on {summary['network']}", sections, folder))
     return out
 
 
@@ -401,7 +391,7 @@ def evaluation_report(folder: str | Path, output: str | Path | None = None) -> P
         ("Scenario families (Table 2) and their KPIs", _table(tables["families"])),
     ]
     out = Path(output) if output else folder / "report.html"
-    out.write_text(_page("Adversarial network imagination: evaluation", sections))
+    out.write_text(_page("Adversarial network imagination: evaluation", sections, folder))
     return out
 
 
@@ -422,7 +412,7 @@ def _summary_html(summary: pd.DataFrame) -> str:
     if summary.empty:
         return _table(summary)
     rows = summary[summary["network"] == "all"]
-    out = pd.DataFrame({"arm": rows["arm"], "role": rows["role"], "loops": rows["loops"]})
+    out = pd.DataFrame({"arm": rows["arm"], "role": rows["role"], "n (loops; mean ± std over them)": rows["loops"]})
     for m in ("first_try_validity", "validity_after_repair", "diversity", "cascade_depth_mean", "best_damage",
               "mean_damage", "mitigation_effectiveness"):
         out[m] = [_pm(a, b) for a, b in zip(rows[f"{m}_mean"], rows[f"{m}_std"])]

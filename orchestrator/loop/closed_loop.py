@@ -149,8 +149,9 @@ class ClosedLoop:
 
     def __init__(self, topology: nx.Graph, config: LoopConfig, runner: CachedRunner,
                  generator: Generator | None = None, kg: KnowledgeGraph | None = None,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, on_run: Callable[[str], None] | None = None) -> None:
         self.config, self.runner, self.log = config, runner, log or (lambda _: None)
+        self.on_run = on_run or (lambda _: None)
         self.template = get_template(config.template)
         self.params = self.template.params({**LOOP_DEFAULTS, "seed": config.seed, **config.params})
         self.kg = kg or build_kg(topology, load_factor=float(self.params["load_factor"]))
@@ -263,6 +264,7 @@ class ClosedLoop:
                                  default=math.nan)
         self.scenarios[d] = s
         self.rows.append(row)
+        self.on_run(row["status"])
         return row
 
     @staticmethod
@@ -392,7 +394,8 @@ def read_loop(folder: str | Path) -> LoopResult | None:
 def run_loop(topology: nx.Graph, config: LoopConfig, folder: str | Path, results: str | Path | None = None,
              runner: CachedRunner | None = None, executor: Executor | None = None,
              generator: Generator | None = None, kg: KnowledgeGraph | None = None,
-             log: Callable[[str], None] | None = None, command: str | None = None) -> LoopResult:
+             log: Callable[[str], None] | None = None, command: str | None = None,
+             on_run: Callable[[str], None] | None = None) -> LoopResult:
     """Run the closed loop on ``topology`` and write its tables into ``folder``.
 
     Parameters
@@ -412,6 +415,8 @@ def run_loop(topology: nx.Graph, config: LoopConfig, folder: str | Path, results
         :class:`~ani.orchestrator.execute.executors.Executor`, pass a ready generator or knowledge graph.
     log : callable, optional
         Receives one line per stage.
+    on_run : callable, optional
+        Called with the status of each scenario run as it is evaluated (progress displays).
 
     Returns
     -------
@@ -423,7 +428,7 @@ def run_loop(topology: nx.Graph, config: LoopConfig, folder: str | Path, results
     t0 = time.monotonic()
     sim0, reuse0 = runner.simulated, runner.reused
     try:
-        loop = ClosedLoop(topology, config, runner, generator, kg, log)
+        loop = ClosedLoop(topology, config, runner, generator, kg, log, on_run)
         for it in range(config.iterations):
             if len(loop.rows) >= config.budget:
                 break
