@@ -148,9 +148,7 @@ class LLMGenerator(BaseGenerator):
         :attr:`dialect` are tried in order until the server accepts one, which
         is then remembered (:class:`~ani.llm.providers.Dialect`).
         """
-        messages_mod = require("langchain_core.messages", "llm", "the LLM generator")
-        kinds = {"system": messages_mod.SystemMessage, "human": messages_mod.HumanMessage}
-        messages = [kinds[role](content=body) for role, body in prompt.messages]
+        messages = _messages(prompt)
         grammar = step_grammar(choices, constraints) if self.settings.provider in GRAMMAR_PROVIDERS else ""
         schema = step_schema(choices, constraints)
         openai = self.settings.provider == "openai" and self.settings.constrained
@@ -180,6 +178,13 @@ class LLMGenerator(BaseGenerator):
         note = (f" (the server also refused structured output as {', '.join(refused)}; "
                 "try --structured-output none)") if refused else ""
         return LLMCallError(f"{self.model_id} at {self.settings.endpoint}: chat call failed: {_cause(exc)}{note}")
+
+
+def _messages(prompt: StepPrompt) -> list[Any]:
+    """The prompt as langchain-core messages."""
+    messages_mod = require("langchain_core.messages", "llm", "the LLM generator")
+    kinds = {"system": messages_mod.SystemMessage, "human": messages_mod.HumanMessage}
+    return [kinds[role](content=body) for role, body in prompt.messages]
 
 
 def _cause(exc: Exception) -> str:

@@ -40,7 +40,7 @@ With ``constrained=False`` nothing is sent but the prompt (the allowed
 actions are still listed there): the post-hoc-filtering ablation.
 
 Settings come from arguments, then the environment (``ANI_LLM_PROVIDER``,
-``ANI_LLM_MODEL``, ``ANI_LLM_BASE_URL``, ``ANI_LLM_API_KEY`` or
+``ANI_LLM_MODEL``, ``ANI_LLM_BASE_URL``, ``ANI_LLM_STRUCTURED_OUTPUT``, ``ANI_LLM_API_KEY`` or
 ``OPENAI_API_KEY``), then defaults. LLM libraries are imported only when a
 chat model is built, with a message naming the extra to install.
 """
@@ -66,7 +66,8 @@ FORMS: tuple[str, ...] = ("json_schema", "json_object", "grammar")
 TokenField = Literal["auto", "max_tokens", "max_completion_tokens"]
 OPENAI_URL = "https://api.openai.com/v1"
 OLLAMA_URL = "http://localhost:11434"
-_ENV = {"provider": "ANI_LLM_PROVIDER", "model": "ANI_LLM_MODEL", "base_url": "ANI_LLM_BASE_URL"}
+_ENV = {"provider": "ANI_LLM_PROVIDER", "model": "ANI_LLM_MODEL", "base_url": "ANI_LLM_BASE_URL",
+        "structured_output": "ANI_LLM_STRUCTURED_OUTPUT"}
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _REFUSAL_WORDS = ("response_format", "json_schema", "json_object", "schema", "grammar", "guided")
 

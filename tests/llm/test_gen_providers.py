@@ -204,7 +204,8 @@ def test_settings_resolve_arguments_over_environment(monkeypatch) -> None:
     monkeypatch.setenv("ANI_LLM_PROVIDER", "ollama")
     monkeypatch.setenv("ANI_LLM_MODEL", "from-env")
     monkeypatch.setenv("OPENAI_API_KEY", "secret")
+    monkeypatch.setenv("ANI_LLM_STRUCTURED_OUTPUT", "json_object")
     s = LLMSettings.resolve(model="from-arg", base_url=None)
-    assert (s.provider, s.model, s.base_url) == ("ollama", "from-arg", None)
+    assert (s.provider, s.model, s.base_url, s.structured_output) == ("ollama", "from-arg", None, "json_object")
     assert s.api_key.get_secret_value() == "secret" and "secret" not in repr(s)
 
