@@ -32,7 +32,7 @@ def run(model: str, kg: Any, n: int, seed: int, max_events: int, context_chars: 
         listed_actions: int) -> dict[str, Any]:
     """One model: a warm-up scenario (load), then ``n`` timed scenarios."""
     path = str(smollm2_path()) if model == "smollm2" else model
-    settings = LLMSettings(provider="llamacpp", model=path, temperature=0.7, seed=seed, timeout_s=1200,
+    settings = LLMSettings(provider="llamacpp", model=path, temperature=0.7, seed=seed, local_timeout_s=1200,
                            context_chars=context_chars, listed_actions=listed_actions)
     gen = LLMGenerator(settings)
     constraints = GenerationConstraints(min_events=1, max_events=max_events, seed=seed)

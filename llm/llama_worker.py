@@ -133,7 +133,7 @@ class LlamaWorker:
         ``"module:attribute"`` of the model class (default ``llama_cpp:Llama``).
     """
 
-    def __init__(self, label: str, model_path: str, init: dict[str, Any], timeout_s: float = 120.0,
+    def __init__(self, label: str, model_path: str, init: dict[str, Any], timeout_s: float = 900.0,
                  loader: str = DEFAULT_LOADER) -> None:
         self.label, self.model_path, self.init = label, model_path, dict(init)
         self.timeout_s, self.loader = timeout_s, loader

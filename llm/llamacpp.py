@@ -50,7 +50,7 @@ class ChatLlamaCpp(BaseChatModel):
     max_tokens: int = 200
     seed: int = 0
     top_k: int = Field(default=40, ge=1)
-    timeout_s: float = Field(default=120.0, gt=0)
+    timeout_s: float = Field(default=900.0, gt=0)
     label: str = "llamacpp"
     loader: str = DEFAULT_LOADER
     _worker: LlamaWorker | None = PrivateAttr(default=None)

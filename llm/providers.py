@@ -91,7 +91,10 @@ class LLMSettings(BaseModel):
     api_key: SecretStr | None = None
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     max_tokens: int = Field(default=200, ge=16, le=8192)
-    timeout_s: float = Field(default=120.0, gt=0)
+    timeout_s: float = Field(default=120.0, gt=0, description="ollama/openai: HTTP timeout of one call")
+    local_timeout_s: float = Field(default=900.0, gt=0, description=(
+        "llamacpp/smollm2: longest model load or answer before the child process is stopped as hung "
+        "(CPU inference of a long prompt on a busy machine can take minutes)"))
     seed: int = 0
     constrained: bool = True
     context_chars: int = Field(default=2500, ge=0, le=100_000)
@@ -241,7 +244,7 @@ def make_chat_model(settings: LLMSettings, **client_options: Any) -> Any:
     mod = require("ani.llm.llamacpp", "llm", f"provider {settings.provider!r}")
     return mod.ChatLlamaCpp(model_path=str(path), n_ctx=settings.n_ctx, n_threads=settings.n_threads,
                             temperature=settings.temperature, max_tokens=settings.max_tokens, seed=settings.seed,
-                            timeout_s=settings.timeout_s, label=settings.model_id)
+                            timeout_s=settings.local_timeout_s, label=settings.model_id)
 
 
 def _gguf(settings: LLMSettings) -> Path:

@@ -98,7 +98,7 @@ def test_death_names_signals_and_exit_codes() -> None:
 
 
 def _generator(model: Path, timeout_s: float = 20.0) -> LLMGenerator:
-    settings = LLMSettings(provider="llamacpp", model=str(model), constrained=False, timeout_s=timeout_s)
+    settings = LLMSettings(provider="llamacpp", model=str(model), constrained=False, local_timeout_s=timeout_s)
     chat = ChatLlamaCpp(model_path=str(model), label=settings.model_id, loader=LOADER, timeout_s=timeout_s)
     return LLMGenerator(settings, chat_model=chat)
 

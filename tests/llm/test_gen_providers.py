@@ -185,7 +185,7 @@ def test_make_chat_model_builds_a_child_process_model(tmp_path) -> None:
     pytest.importorskip("llama_cpp", reason="the 'llm-local' extra is not installed")
     gguf = tmp_path / "model.gguf"
     gguf.write_bytes(b"GGUF" + bytes(60))
-    chat = make_chat_model(LLMSettings(provider="llamacpp", model=str(gguf), timeout_s=7))
+    chat = make_chat_model(LLMSettings(provider="llamacpp", model=str(gguf), local_timeout_s=7))
     assert chat.label == "llamacpp:model.gguf" and chat.timeout_s == 7 and chat.loader == "llama_cpp:Llama"
     assert chat.worker.pid is None, "no child runs before the first call"
 
