@@ -15,6 +15,10 @@ You get
     returned and counted, for generators with ``keeps_invalid``); provenance
     (generator, model, prompt hash, graph digest, seed, attempts) attached;
     counts of first-try validity, repairs, attempts and drops in the report.
+    If the backend fails mid-run (raise :class:`BackendError`: a model
+    server down, a crashed model process), :meth:`BaseGenerator.run` keeps
+    every scenario made so far and records the one-line message in
+    ``report.error``.
 
 Name a new generator in the table of :mod:`ani.llm.registry`. Importing this
 module imports no LLM library.
@@ -22,6 +26,7 @@ module imports no LLM library.
 
 from __future__ import annotations
 
+import logging
 import random
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -29,7 +34,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from ani.kg.contract import CausalModel
 from ani.kg.errors import ProjectError
@@ -38,8 +43,19 @@ from ani.llm.feedback import Feedback, Rejection, Violation
 from ani.kg.scenario import Event, Provenance, Scenario
 
 
+log = logging.getLogger(__name__)
+
+
 class GeneratorError(ProjectError, ValueError):
     """A generator cannot be built or cannot work on this graph (the message says why)."""
+
+
+class BackendError(ProjectError, RuntimeError):
+    """A generator's backend (a model server, a model process) failed mid-run; the message names it.
+
+    :meth:`BaseGenerator.run` catches it, keeps the scenarios made so far and
+    records the message in :attr:`GenerationReport.error`.
+    """
 
 
 @runtime_checkable
@@ -86,6 +102,7 @@ class GenerationReport(BaseModel):
     attempts: int = 0
     llm_calls: int = 0
     issue_codes: dict[str, int] = Field(default_factory=dict)
+    error: str | None = Field(default=None, description="why the run stopped early (a BackendError), if it did")
 
     @property
     def first_try_validity(self) -> float:
@@ -106,6 +123,7 @@ class GenerationResult(BaseModel):
     scenarios: list[Scenario]
     report: GenerationReport
     rejected: list[Rejection] = Field(default_factory=list)
+    _exception: BackendError | None = PrivateAttr(default=None)
 
 
 class BaseGenerator(ABC):
@@ -122,8 +140,15 @@ class BaseGenerator(ABC):
 
     def generate(self, kg: CausalModel, n: int, constraints: GenerationConstraints | None = None,
                  feedback: Feedback | None = None) -> list[Scenario]:
-        """At most ``n`` scenarios on ``kg``; each one passed ``kg.validate`` unless ``keeps_invalid``."""
-        return self.run(kg, n, constraints, feedback).scenarios
+        """At most ``n`` scenarios on ``kg``; each one passed ``kg.validate`` unless ``keeps_invalid``.
+
+        Raises :class:`BackendError` if the backend failed before any scenario
+        was made (use :meth:`run` to see a partial run's error).
+        """
+        result = self.run(kg, n, constraints, feedback)
+        if result._exception is not None and not result.scenarios:
+            raise result._exception
+        return result.scenarios
 
     def run(self, kg: CausalModel, n: int, constraints: GenerationConstraints | None = None,
             feedback: Feedback | None = None) -> GenerationResult:
@@ -134,8 +159,12 @@ class BaseGenerator(ABC):
         report = GenerationReport(generator=self.name, model=self.model_id, requested=n)
         result = GenerationResult(scenarios=[], report=report)
         codes: Counter[str] = Counter()
-        for cand in self.candidates(kg, n, constraints, feedback):
-            self._account(kg, cand, result, codes)
+        try:
+            for cand in self.candidates(kg, n, constraints, feedback):
+                self._account(kg, cand, result, codes)
+        except BackendError as exc:
+            report.error, result._exception = str(exc), exc
+            log.warning("%s stopped after %d scenario(s): %s", self.name, report.proposed, exc)
         report.issue_codes = dict(sorted(codes.items()))
         return result
 

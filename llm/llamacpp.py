@@ -1,10 +1,14 @@
-"""An in-process llama.cpp chat model (``llama-cpp-python``) with GBNF grammar support.
+"""llama.cpp as a langchain-core chat model (``llama-cpp-python``) with GBNF grammar support.
 
 A small langchain-core :class:`BaseChatModel`: ``chat.bind(grammar=GBNF,
 seed=N).invoke(messages)`` decodes under the grammar, so the answer can only
-be a string the grammar accepts. The model file is loaded once, on first use.
-Needs the ``llm-local`` extra (``llama-cpp-python``); this module itself
-needs the ``llm`` extra (``langchain-core``).
+be a string the grammar accepts. The model runs in a child process owned by
+the chat model (:class:`~ani.llm.llama_worker.LlamaWorker`), loaded on first
+use: a native crash, an out-of-memory kill or a hang of llama.cpp becomes a
+one-line :class:`~ani.llm.providers.LLMCallError` naming the provider and the
+model, and the caller keeps what it made so far. Needs the ``llm-local``
+extra (``llama-cpp-python``); this module itself needs the ``llm`` extra
+(``langchain-core``).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field, PrivateAttr
 
-from ani.llm.providers import require
+from ani.llm.llama_worker import DEFAULT_LOADER, LlamaWorker
+from ani.llm.providers import LLMCallError, require
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
@@ -29,10 +34,13 @@ def _as_dicts(messages: list[BaseMessage]) -> list[dict[str, str]]:
 
 
 class ChatLlamaCpp(BaseChatModel):
-    """llama.cpp in this process, on a GGUF file.
+    """llama.cpp on a GGUF file, in a child process.
 
     Call options (``bind`` or ``invoke`` keyword arguments): ``grammar`` (GBNF
-    text; compiled once and cached) and ``seed`` (per call).
+    text; compiled once in the child and cached) and ``seed`` (per call).
+    ``timeout_s`` bounds the model load and each answer; ``label``
+    (``provider:model``) names the model in errors; ``loader`` is the model
+    class as ``"module:attribute"`` (tests use fakes that crash or hang).
     """
 
     model_path: str
@@ -42,43 +50,45 @@ class ChatLlamaCpp(BaseChatModel):
     max_tokens: int = 200
     seed: int = 0
     top_k: int = Field(default=40, ge=1)
-    _llama: Any = PrivateAttr(default=None)
-    _grammars: dict[str, Any] = PrivateAttr(default_factory=dict)
+    timeout_s: float = Field(default=900.0, gt=0)
+    label: str = "llamacpp"
+    loader: str = DEFAULT_LOADER
+    _worker: LlamaWorker | None = PrivateAttr(default=None)
 
     @property
     def _llm_type(self) -> str:
-        return "llama-cpp-in-process"
+        return "llama-cpp-child-process"
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_path": self.model_path, "n_ctx": self.n_ctx, "temperature": self.temperature}
 
-    def _client(self) -> Any:
-        if self._llama is None:
-            llama_cpp = require("llama_cpp", "llm-local", "in-process llama.cpp")
-            self._llama = llama_cpp.Llama(model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
-                                          seed=self.seed, verbose=False)
-        return self._llama
+    @property
+    def worker(self) -> LlamaWorker:
+        """The child process that holds the model (started on the first call)."""
+        if self._worker is None:
+            if self.loader == DEFAULT_LOADER:
+                require("llama_cpp", "llm-local", "in-process llama.cpp")  # fail here, not in the child
+            init = {"n_ctx": self.n_ctx, "n_threads": self.n_threads, "seed": self.seed, "verbose": False}
+            self._worker = LlamaWorker(self.label, self.model_path, init, self.timeout_s, self.loader)
+        return self._worker
 
-    def _grammar(self, text: str | None) -> Any:
-        if not text:
-            return None
-        if text not in self._grammars:
-            llama_cpp = require("llama_cpp", "llm-local", "in-process llama.cpp")
-            if len(self._grammars) > 64:
-                self._grammars.clear()
-            self._grammars[text] = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
-        return self._grammars[text]
+    def close(self) -> None:
+        """Stop the child process (the next call starts a new one)."""
+        if self._worker is not None:
+            self._worker.close()
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
-        llama = self._client()
-        out = llama.create_chat_completion(
-            messages=_as_dicts(messages), grammar=self._grammar(kwargs.get("grammar")),
-            temperature=self.temperature, top_k=self.top_k, max_tokens=self.max_tokens, stop=stop,
-            seed=kwargs.get("seed", self.seed))
-        choice = out["choices"][0]
-        text = choice["message"].get("content") or ""
+        out = self.worker.complete({
+            "messages": _as_dicts(messages), "grammar": kwargs.get("grammar") or None,
+            "temperature": self.temperature, "top_k": self.top_k, "max_tokens": self.max_tokens, "stop": stop,
+            "seed": kwargs.get("seed", self.seed)})
+        choices = out.get("choices") or []
+        if not choices:
+            raise LLMCallError(f"{self.label} (model {self.model_path}): llama.cpp returned no choice")
+        choice = choices[0]
+        text = (choice.get("message") or {}).get("content") or ""
         meta = {"finish_reason": choice.get("finish_reason"), "usage": out.get("usage", {}),
                 "model_provider": "llamacpp"}
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text, response_metadata=meta))])

@@ -18,6 +18,7 @@ validity, validity after repair, attempts and drops apart.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -30,15 +31,13 @@ from ani.llm.base import BaseGenerator, Candidate, rng_for
 from ani.llm.constraints import GenerationConstraints, StepChoices, parse_step, step_choices, step_grammar, step_schema
 from ani.llm.feedback import Feedback, Rejection, Violation
 from ani.llm.prompts import StepPrompt, step_prompt
-from ani.llm.providers import LLMSettings, make_chat_model, request_options, require
+from ani.llm.providers import (Dialect, LLMCallError, LLMSettings, make_chat_model, refused_form, request_options,
+                               require)
 from ani.kg.scenario import Event, Scenario
 from ani.llm.text import describe
 
-GRAMMAR_PROVIDERS = ("llamacpp", "smollm2")
-
-
-class LLMCallError(ProjectError, RuntimeError):
-    """The chat model could not be called (server down, bad key, ...); names the model."""
+GRAMMAR_PROVIDERS = ("llamacpp", "smollm2", "openai")
+__all__ = ["LLMCallError", "LLMGenerator"]
 
 
 class LLMGenerator(BaseGenerator):
@@ -63,6 +62,7 @@ class LLMGenerator(BaseGenerator):
         self.model_id = self.settings.model_id
         self._chat = chat_model
         self._client_options = client_options
+        self.dialect = Dialect(self.settings.structured_output)
 
     @property
     def chat(self) -> Any:
@@ -142,20 +142,58 @@ class LLMGenerator(BaseGenerator):
         return kg.context(focus, budget_chars=self.settings.context_chars)
 
     def _ask(self, prompt: StepPrompt, choices: StepChoices, constraints: GenerationConstraints, seed: int) -> str:
-        """One chat call under the step's constraint; returns the answer's text."""
-        messages_mod = require("langchain_core.messages", "llm", "the LLM generator")
-        kinds = {"system": messages_mod.SystemMessage, "human": messages_mod.HumanMessage}
-        messages = [kinds[role](content=body) for role, body in prompt.messages]
+        """One chat call under the step's constraint; returns the answer's text.
+
+        For an OpenAI-compatible server the structured-output forms of
+        :attr:`dialect` are tried in order until the server accepts one, which
+        is then remembered (:class:`~ani.llm.providers.Dialect`).
+        """
+        messages = _messages(prompt)
         grammar = step_grammar(choices, constraints) if self.settings.provider in GRAMMAR_PROVIDERS else ""
-        options = request_options(self.settings, step_schema(choices, constraints), grammar, seed)
+        schema = step_schema(choices, constraints)
+        openai = self.settings.provider == "openai" and self.settings.constrained
+        forms: tuple[str | None, ...] = self.dialect.forms() if openai else (None,)
+        refused: list[str] = []
+        for form in forms:
+            try:
+                text = self._invoke(messages, request_options(self.settings, schema, grammar, seed, form))
+            except ProjectError:
+                raise
+            except Exception as exc:  # provider clients raise many types; name the model, URL and cause
+                if form is not None and form != forms[-1] and refused_form(exc):
+                    refused.append(form)
+                    continue
+                raise self._call_error(exc, refused) from exc
+            if form is not None:
+                self.dialect.accept(form)
+            return text
+        raise AssertionError("unreachable: the last form returns or raises")
+
+    def _invoke(self, messages: list[Any], options: dict[str, Any]) -> str:
         model = self.chat.bind(**options) if options else self.chat
-        try:
-            reply = model.invoke(messages)
-        except ProjectError:
-            raise
-        except Exception as exc:  # provider clients raise many types; name the model and the cause
-            raise LLMCallError(f"{self.model_id}: chat call failed: {type(exc).__name__}: {exc}") from exc
-        return str(reply.text)
+        return str(model.invoke(messages).text)
+
+    def _call_error(self, exc: Exception, refused: Sequence[str]) -> LLMCallError:
+        """``exc`` as a one-line project error naming the model and where it is."""
+        note = (f" (the server also refused structured output as {', '.join(refused)}; "
+                "try --structured-output none)") if refused else ""
+        return LLMCallError(f"{self.model_id} at {self.settings.endpoint}: chat call failed: {_cause(exc)}{note}")
+
+
+def _messages(prompt: StepPrompt) -> list[Any]:
+    """The prompt as langchain-core messages."""
+    messages_mod = require("langchain_core.messages", "llm", "the LLM generator")
+    kinds = {"system": messages_mod.SystemMessage, "human": messages_mod.HumanMessage}
+    return [kinds[role](content=body) for role, body in prompt.messages]
+
+
+def _cause(exc: Exception) -> str:
+    """What a client error says about the server's answer, in one line."""
+    if isinstance(exc, IndexError):
+        return "the answer has no choice (an empty 'choices' list)"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"the answer is not valid JSON ({_short(exc)})"
+    return f"{type(exc).__name__}: {_short(exc)}"
 
 
 def _short(exc: Exception) -> str:

@@ -22,7 +22,7 @@ from ani.llm.feedback import Feedback
 from ani.llm.metrics import ScenarioMetrics, scenario_metrics
 from ani.kg.scenario import EventType
 
-LLM_OPTIONS = ("provider", "model", "base_url", "temperature")
+LLM_OPTIONS = ("provider", "model", "base_url", "temperature", "structured_output")
 
 
 def _constraints(opts: dict[str, Any]) -> GenerationConstraints:
@@ -111,8 +111,10 @@ def _print(report: Any, metrics: ScenarioMetrics, out: Path) -> None:
 @click.option("--base", default="causal-walk", show_default=True, help="composer: generator of parent scenarios")
 @click.option("--provider", type=click.Choice(["ollama", "openai", "llamacpp", "smollm2"]),
               help="llm: provider (default $ANI_LLM_PROVIDER or smollm2)")
-@click.option("--model", help="llm: model name, or GGUF path for llamacpp")
+@click.option("--model", help="llm: model name (ollama/openai), or PATH.gguf for llamacpp")
 @click.option("--base-url", help="llm: server URL (Ollama, vLLM, llama.cpp server, OpenAI)")
+@click.option("--structured-output", type=click.Choice(["auto", "json_schema", "json_object", "grammar", "none"]),
+              help="llm/openai: how the step's schema is sent (default auto: the first form the server accepts)")
 @click.option("--temperature", type=click.FloatRange(0, 2))
 @click.option("--unconstrained", is_flag=True, help="llm: send no schema/grammar (post-hoc filtering ablation)")
 def generate(**opts: Any) -> None:
@@ -143,3 +145,5 @@ def _generate(opts: dict[str, Any]) -> None:
                                    "constraints": constraints.model_dump(mode="json"), "graph_digest": kg.digest,
                                    "rejected": [r.model_dump(mode="json") for r in result.rejected[:50]]})
     _print(result.report, metrics, out)
+    if result.report.error:  # the backend failed mid-run: what was made is written, the cause is one line
+        raise ProjectError(f"{result.report.error} (stopped early; {result.report.returned} scenario(s) kept)")
