@@ -19,6 +19,7 @@ from ani.kg.model import build_kg
 from ani.kg.scenario import Event
 from ani.kg.topology import load_topology
 from ani.orchestrator.evaluate import gap
+from ani.orchestrator.evaluate.report_html import evaluation_report
 from ani.orchestrator.evaluate.evaluation import (ARMS, DEFAULT_ARMS, EvalConfig, evaluate, loop_config, loop_row,
                                                   with_cost)
 from ani.orchestrator.loop.closed_loop import LoopConfig, LoopResult, LoopSummary
@@ -131,3 +132,6 @@ def test_controls_run_under_the_policy_with_intervals_and_verdicts(tmp_path: Pat
     info = json.loads((tmp_path / "eval.json").read_text())
     assert len(info["verdicts"]) == 2 and all("beats frontier-greedy" in v for v in info["verdicts"])
     assert set(info["invalid_proposed"]) == set(config.arms)
+    page = evaluation_report(tmp_path).read_text()
+    assert "Verdicts" in page and "random beats frontier-greedy (best_damage, all networks)" in page
+    assert "per unit of intervention cost" in page
