@@ -29,6 +29,7 @@ from ani.kg.contract import CausalModel
 from ani.kg.errors import ProjectError, ScenarioError
 from ani.llm.base import BaseGenerator, Candidate, rng_for
 from ani.llm.constraints import GenerationConstraints, StepChoices, parse_step, step_choices, step_grammar, step_schema
+from ani.llm.controls import shuffled_choices
 from ani.llm.feedback import Feedback, Rejection, Violation
 from ani.llm.prompts import StepPrompt, step_prompt
 from ani.llm.providers import (Dialect, LLMCallError, LLMSettings, make_chat_model, refused_form, request_options,
@@ -51,14 +52,20 @@ class LLMGenerator(BaseGenerator):
         A ready langchain-core chat model (tests, custom clients); built from
         ``settings`` when None. ``settings.provider`` still decides how each
         step is constrained.
+    shuffle_options
+        A control: the step's options in a random order at every step (seeded), in the prompt and
+        the enum alike (:func:`~ani.llm.controls.shuffled_choices`) -- does the model read the
+        options or their rank?
     client_options
         Passed to :func:`~ani.llm.providers.make_chat_model` (HTTP client options).
     """
 
     name = "llm"
 
-    def __init__(self, settings: LLMSettings | None = None, chat_model: Any = None, **client_options: Any) -> None:
+    def __init__(self, settings: LLMSettings | None = None, chat_model: Any = None, shuffle_options: bool = False,
+                 **client_options: Any) -> None:
         self.settings = settings or LLMSettings.resolve()
+        self.shuffle_options = bool(shuffle_options)
         self.model_id = self.settings.model_id
         self._chat = chat_model
         self._client_options = client_options
@@ -116,6 +123,8 @@ class LLMGenerator(BaseGenerator):
             choices = step_choices(frontier, constraints, rng, step=step)
             if not choices.actions:
                 break
+            if self.shuffle_options:
+                choices = shuffled_choices(choices, random.Random(seed * 1000 + step))
             prompt = step_prompt(self._context(kg, events, choices), feedback, events, violations, choices,
                                  step, constraints.max_events, self.settings.listed_actions)
             hasher.update(prompt.text().encode())

@@ -15,6 +15,7 @@ from ani.kg.scenario import Scenario
 from ani.llm.base import Generator, GeneratorError
 from ani.llm.composer import ComposerGenerator
 from ani.llm.constraints import GenerationConstraints
+from ani.llm.controls import FrontierGreedyGenerator, FrontierRandomGenerator
 from ani.llm.feedback import Feedback
 from ani.llm.generators import (CausalWalkGenerator, RandomGenerator, ReplayGenerator, RuleBasedGenerator,
                                 WorstCaseGenerator)
@@ -37,6 +38,8 @@ GENERATORS: dict[str, Factory] = {
     "worst-case": WorstCaseGenerator,
     "composer": _composer,
     "llm": make_llm_generator,
+    "frontier-greedy": FrontierGreedyGenerator,
+    "frontier-random": FrontierRandomGenerator,
 }
 
 

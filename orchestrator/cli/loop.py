@@ -184,10 +184,11 @@ def loop(**o: Any) -> None:
 @click.command("evaluate")
 @click.option("--networks", default="abilene,Geant2010,Deltacom,Ion,TataNld", show_default=True,
               help="comma-separated: 'abilene', Topology Zoo names (looked up in --zoo) or GraphML paths")
-@click.option("--seeds", default="1,2,3", show_default=True, help="comma-separated seeds")
+@click.option("--seeds", default="1,2,3,4,5", show_default=True, help="comma-separated seeds (>= 5 for the tests)")
 @click.option("--generators", default=None,
               help="comma-separated arms (default: all but composer): llm, causal-walk, rule-based, random, replay, "
-                   "worst-case, llm-no-kg, llm-no-causal, llm-no-feedback, composer")
+                   "worst-case, llm-no-kg, llm-no-causal, llm-no-feedback, frontier-greedy, frontier-random, "
+                   "llm-shuffled, llm-own-severity, frontier-greedy-own-severity, composer")
 @_apply(common)
 @click.option("--zoo", type=click.Path(file_okay=False, exists=True), help="folder of Topology Zoo GraphML files")
 @click.option("--llm-max-scenarios", type=click.IntRange(1), help="cap the LLM arms' budget (slow local models)")
@@ -213,6 +214,8 @@ def evaluate(**o: Any) -> None:
     for note in result.summary.notes:
         click.echo(f"note: {note}")
     _print_table(result.table)
+    for line in result.summary.verdicts:
+        click.echo(f"verdict: {line}")
     s = result.summary
     click.echo(f"{s.loops} loops, {s.runs_simulated} ns-3 runs simulated, {s.runs_reused} reused, {s.wall_s:.0f} s; "
                f"tables in {out}")
@@ -226,10 +229,11 @@ def _print_table(table: Any) -> None:
         return
     rows = table[table["network"] == "all"]
     cols = ["validity_after_repair", "diversity", "cascade_depth_mean", "best_damage", "mitigation_effectiveness"]
-    click.echo("arm".ljust(16) + "".join(c[:16].rjust(18) for c in cols))
+    click.echo("arm (mean [95 % CI])".ljust(30) + "".join(c[:24].rjust(26) for c in cols))
     for _, r in rows.iterrows():
-        cells = [f"{_fmt(r[f'{c}_mean'])} ± {_fmt(r[f'{c}_std'])}".rjust(18) for c in cols]
-        click.echo(str(r["arm"]).ljust(16) + "".join(cells))
+        cells = [f"{_fmt(r[f'{c}_mean'])} [{_fmt(r[f'{c}_ci95_low'])}, {_fmt(r[f'{c}_ci95_high'])}]".rjust(26)
+                 for c in cols]
+        click.echo(str(r["arm"]).ljust(30) + "".join(cells))
 
 
 __all__ = ["evaluate", "loop"]

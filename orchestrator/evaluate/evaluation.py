@@ -16,7 +16,28 @@ arm                what                                                         
 ``llm-no-causal``  the LLM decoding freely (no frontier grammar; validator + repair)    ablation
 ``llm-no-feedback`` the LLM without the loop's feedback digest                          ablation
 ``composer``       recombines the most damaging past scenarios (no LLM; optional)       framework
+``frontier-greedy`` the top-ranked option of the LLM's per-step enum, every step        control
+``frontier-random`` uniform over the options the LLM's prompt lists, every step         control
+``llm-shuffled``   the LLM with the enum's order shuffled at every step                control
+``llm-own-severity`` the LLM keeping its own severity choice (severity ablation)        ablation
+``frontier-greedy-own-severity`` frontier-greedy at its own severity, critical          ablation
 =================  ==================================================================  ==========
+
+**One intervention policy for every arm** (:class:`~ani.llm.policy.InterventionPolicy`,
+``EvalConfig.policy``): the same event types (the template's), the same maximum number of events,
+the same budget, and severity *fixed* at ``high`` for every event of every arm (an arm's own choice
+is overwritten, any explicit magnitude removed) -- except the ``*-own-severity`` arms, the
+severity ablation. A scenario ``kg.validate`` rejects is dropped before simulation and never
+counted in damage; ``loops.parquet`` reports it apart (``invalid_proposed``). Every scenario carries
+its intervention cost (:mod:`ani.orchestrator.measure.cost`), and the tables give damage raw, per
+unit of cost and its three terms apart. The controls are described in :mod:`ani.llm.controls`.
+
+**Statistics** (:mod:`ani.orchestrator.evaluate.stats`): 5 seeds per network by default; every cell of
+``summary.parquet`` has ``<metric>_ci95_low`` / ``_ci95_high`` (bootstrap) beside its mean;
+``tests.parquet`` holds paired permutation tests on shared (network, seed) of every arm against
+``llm`` and ``frontier-greedy`` with Δ, its interval, d_z and Holm-adjusted p; ``eval.json``'s
+``verdicts`` has one plain line per hypothesis (best damage, all networks pooled).
+The optimality gap is a hook (:mod:`ani.orchestrator.evaluate.gap`, ``EvalConfig.worst_case``).
 
 Each (network × seed × arm) is one :func:`~ani.orchestrator.loop.closed_loop.run_loop`
 with the same budget of scenario runs, template parameters and mitigation
@@ -38,8 +59,9 @@ recorded per network, so every loop of a network runs the same traffic.
 
 Written to the evaluation folder: ``eval.json`` (configuration, command,
 networks with their sizes and parameters, notes, wall time), ``loops.parquet``
-(one row per network × arm × seed), ``summary.parquet`` (mean and standard
-deviation over seeds), ``curves.parquet`` (best-so-far damage per scenario
+(one row per network × arm × seed), ``summary.parquet`` (mean, standard
+deviation and bootstrap 95 % interval over seeds), ``tests.parquet`` (paired tests), ``gap.parquet`` (when a
+worst-case reference is configured), ``curves.parquet`` (best-so-far damage per scenario
 run), ``scenarios.parquet`` and ``mitigations.parquet`` (every scenario and
 candidate), ``families.parquet`` (the paper's Table 2 families with their
 KPIs), ``ablation.parquet`` (metrics normalised to the full framework), the
@@ -65,6 +87,7 @@ from ani.kg.errors import ProjectError
 from ani.kg.model import build_kg
 from ani.kg.io import KG_SUFFIXES, load_network
 from ani.kg.topology import load_topology
+from ani.llm.policy import InterventionPolicy, with_policy
 from ani.llm.registry import get_generator
 from ani.kg.scenario import Event, EventType, Scenario
 from ani.kg.settings import load_settings
@@ -76,10 +99,19 @@ from ani.orchestrator.loop.budget_progress import BudgetProgress
 from ani.orchestrator.loop.closed_loop import FAMILY_KPIS, LOOP_DEFAULTS, LoopConfig, LoopResult, read_loop, run_loop
 from ani.orchestrator.execute.records import write_json_atomic
 from ani.orchestrator.execute.run import DEFAULT_TIMEOUT_S
+from ani.orchestrator.evaluate import gap as gap_mod
+from ani.orchestrator.evaluate.stats import compare_arms, summarise_ci, verdict_lines
+from ani.orchestrator.measure.cost import events_cost
 
 #: metrics of a loop, each "higher is better" except none; summarised over seeds and normalised for ablations
 METRICS = ("first_try_validity", "validity_after_repair", "diversity", "distinct_actions", "cascade_depth_mean",
-           "cascade_depth_max", "chain_length_mean", "best_damage", "mean_damage", "mitigation_effectiveness")
+           "cascade_depth_max", "chain_length_mean", "best_damage", "mean_damage", "mitigation_effectiveness",
+           "best_damage_per_cost", "mean_damage_per_cost", "cost_mean", "lost_traffic_max", "impacted_share_max",
+           "delay_term_max", "lost_traffic_mean", "impacted_share_mean", "delay_term_mean", "invalid_proposed")
+#: the damage terms of :mod:`ani.orchestrator.measure.damage`, reported apart
+DAMAGE_TERMS = ("lost_traffic", "impacted_share", "delay_term")
+#: metrics tested between arms (paired on shared seeds); the first is the verdicts' metric
+TESTED_METRICS = ("best_damage", "best_damage_per_cost", "mean_damage")
 ABLATION_METRICS = ("validity_after_repair", "diversity", "cascade_depth_mean", "best_damage",
                     "mitigation_effectiveness")
 
@@ -94,8 +126,9 @@ class Arm(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
     feedback: bool = True
     llm: bool = False
-    role: Literal["framework", "baseline", "ablation"] = "baseline"
+    role: Literal["framework", "baseline", "ablation", "control"] = "baseline"
     label: str = ""
+    policy: InterventionPolicy | None = Field(default=None, description="None: the evaluation's policy")
 
 
 ARMS: dict[str, Arm] = {a.name: a for a in [
@@ -111,7 +144,19 @@ ARMS: dict[str, Arm] = {a.name: a for a in [
         label="- causal constraints"),
     Arm(name="llm-no-feedback", generator="llm", feedback=False, llm=True, role="ablation", label="- feedback"),
     Arm(name="composer", generator="composer", role="framework", label="composer (recombines past scenarios)"),
+    Arm(name="frontier-greedy", generator="frontier-greedy", role="control",
+        label="control: top-ranked option of the enum at every step"),
+    Arm(name="frontier-random", generator="frontier-random", role="control",
+        label="control: uniform over the listed options"),
+    Arm(name="llm-shuffled", generator="llm", options={"shuffle_options": True}, llm=True, role="control",
+        label="control: LLM, options shuffled every step"),
+    Arm(name="llm-own-severity", generator="llm", llm=True, role="ablation", policy=InterventionPolicy(severity="own"),
+        label="+ LLM chooses severity"),
+    Arm(name="frontier-greedy-own-severity", generator="frontier-greedy", role="ablation",
+        policy=InterventionPolicy(severity="own"), label="frontier-greedy at critical severity"),
 ]}
+#: generators that read ``listed_actions`` (the LLM's prompt size) like the LLM does
+CONTROL_GENERATORS = ("frontier-greedy", "frontier-random")
 DEFAULT_ARMS = tuple(a for a in ARMS if a != "composer")
 
 
@@ -122,7 +167,7 @@ class EvalConfig(BaseModel):
 
     schema_version: Literal[1] = 1
     networks: list[str] = Field(default_factory=lambda: ["abilene", "Geant2010", "Deltacom", "Ion", "TataNld"])
-    seeds: list[int] = Field(default_factory=lambda: [1, 2, 3])
+    seeds: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
     budget: int = Field(default=8, ge=1, description="scenario runs per loop (network x arm x seed)")
     iterations: int = Field(default=2, ge=1)
     arms: list[str] = Field(default_factory=lambda: list(DEFAULT_ARMS))
@@ -136,6 +181,9 @@ class EvalConfig(BaseModel):
     workers: int = Field(default=2, ge=1)
     timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0)
     zoo: str | None = Field(default=None, description="folder of Topology Zoo GraphML files")
+    policy: InterventionPolicy = Field(default_factory=InterventionPolicy,
+                                       description="what every arm may do (an arm's own policy overrides it)")
+    worst_case: str | None = Field(default=None, description="a worst-case reference of evaluate.gap.REFERENCES")
 
 
 class NetworkInfo(BaseModel):
@@ -166,6 +214,9 @@ class EvalSummary(BaseModel):
     runs_reused: int = 0
     wall_s: float = 0.0
     notes: list[str] = Field(default_factory=list)
+    verdicts: list[str] = Field(default_factory=list, description="one line per hypothesis (best damage, pooled)")
+    invalid_proposed: dict[str, int] = Field(default_factory=dict,
+                                             description="per arm: invalid scenarios dropped (never simulated)")
 
 
 @dataclass
@@ -261,6 +312,9 @@ def loop_config(config: EvalConfig, arm: Arm, seed: int, params: dict[str, Any])
     """The loop of one (arm, seed) on one network."""
     budget = min(config.budget, config.llm_max_scenarios) if arm.llm and config.llm_max_scenarios else config.budget
     options = {**config.llm_options, **arm.options} if arm.llm else dict(arm.options)
+    if arm.generator in CONTROL_GENERATORS:
+        options.setdefault("listed_actions", config.llm_options.get("listed_actions", 40))
+    options["policy"] = (arm.policy or config.policy).model_dump()  # part of the loop's identity (reuse)
     extra = {"strategies": config.strategies} if config.strategies is not None else {}
     return LoopConfig(generator=arm.generator, generator_options=options, iterations=config.iterations,
                       budget=budget, template=config.template, params=params, seed=seed,
@@ -306,6 +360,8 @@ def evaluate(config: EvalConfig, folder: str | Path, executor: Executor | None =
     tally = BudgetProgress(progress, total, "ani evaluate")
     runner = CachedRunner(folder / "runs", executor, config.workers, config.timeout_s)
     results: list[tuple[str, Arm, LoopResult]] = []
+    worst: dict[str, float | None] = {}
+    reference = _worst_case_reference(config)
     try:
         for name in config.networks:
             label, g, source = resolve_network(name, config.zoo)
@@ -314,12 +370,23 @@ def evaluate(config: EvalConfig, folder: str | Path, executor: Executor | None =
                                                 links=g.number_of_edges(), params=params,
                                                 routers=sum(1 for _, k in g.nodes(data="kind") if k == "router")))
             results += _network(config, label, g, params, arms, runner, folder, summary.notes, log, tally)
+            if reference is not None:  # the optimality gap's hook (evaluate.gap)
+                worst[label] = reference(g, params, config.policy, config.budget)
     finally:
         runner.close()
         tally.close()
     summary.loops, summary.runs_simulated, summary.runs_reused = len(results), runner.simulated, runner.reused
     summary.wall_s = time.monotonic() - t0
-    return write_tables(folder, summary, results)
+    return write_tables(folder, summary, results, worst)
+
+
+def _worst_case_reference(config: EvalConfig) -> gap_mod.WorstCaseReference | None:
+    if config.worst_case is None:
+        return None
+    if config.worst_case not in gap_mod.REFERENCES:
+        known = ", ".join(gap_mod.REFERENCES) or "none registered yet (the fluid tier provides them)"
+        raise ProjectError(f"unknown worst-case reference {config.worst_case!r}; known: {known}")
+    return gap_mod.REFERENCES[config.worst_case]
 
 
 def _network(config: EvalConfig, label: str, g: nx.Graph, params: dict[str, Any], arms: Sequence[Arm],
@@ -338,13 +405,14 @@ def _network(config: EvalConfig, label: str, g: nx.Graph, params: dict[str, Any]
                 log(f"{label}: {arm.name}, seed {seed}: done in an earlier evaluation here, reused")
                 notes.append(f"{label}/{arm.name}/seed {seed}: loop reused from {loop_dir}")
                 tally.loop_reused(cfg.budget, done.summary.budget_used)
-                out.append((label, arm, done))
+                out.append((label, arm, with_cost(done, kg)))
                 continue
             log(f"{label}: {arm.name}, seed {seed}, budget {cfg.budget}")
             opts = {**cfg.generator_options, **({"incidents": incidents} if arm.generator == "replay" else {})}
+            policy = InterventionPolicy.model_validate(opts.pop("policy"))
             tally.loop_started()
             try:
-                gen = get_generator(arm.generator, **opts)
+                gen = with_policy(get_generator(arm.generator, **opts), policy)
                 res = run_loop(g, cfg, loop_dir, runner=runner, generator=gen, kg=kg, on_run=tally.run)
             except ProjectError as exc:
                 notes.append(f"{label}/{arm.name}/seed {seed}: skipped: {type(exc).__name__}: {exc}")
@@ -352,8 +420,19 @@ def _network(config: EvalConfig, label: str, g: nx.Graph, params: dict[str, Any]
                 continue
             finally:
                 tally.loop_ended(cfg.budget)
-            out.append((label, arm, res))
+            out.append((label, arm, with_cost(res, kg)))
     return out
+
+
+def with_cost(res: LoopResult, kg: Any) -> LoopResult:
+    """``res`` with each evaluated scenario's intervention cost and damage per unit of cost."""
+    ev = res.evaluated
+    if ev.empty or "events" not in ev:
+        return res
+    cost = pd.DataFrame([events_cost(e, kg) for e in ev["events"]], index=ev.index)
+    ev = ev.drop(columns=[c for c in cost if c in ev]).join(cost)
+    ev["damage_per_cost"] = ev["damage"] / ev["cost"].where(ev["cost"] > 0)
+    return LoopResult(res.summary, res.iterations, ev, res.archive, res.mitigations, res.folder)
 
 
 # ------------------------------------------------------------------------- tables
@@ -361,7 +440,8 @@ def loop_row(label: str, arm: Arm, res: LoopResult) -> dict[str, Any]:
     """One row of ``loops.parquet``: the metrics of one loop."""
     it, ev = res.iterations, res.evaluated
     proposed = float(it["proposed"].sum()) if len(it) else 0.0
-    ok = ev[ev["damage"].notna()] if len(ev) else ev
+    counted = ev[ev["valid"].astype(bool)] if len(ev) and "valid" in ev else ev  # invalid: never counted
+    ok = counted[counted["damage"].notna()] if len(counted) else counted
     mitigated = ev.loc[ev["mitigated"], "best_effectiveness"].dropna() if len(ev) else pd.Series(dtype=float)
     last = it.iloc[-1] if len(it) else {}
     return {
@@ -374,26 +454,37 @@ def loop_row(label: str, arm: Arm, res: LoopResult) -> dict[str, Any]:
         "cascade_depth_mean": float(ok["cascade_depth"].mean()) if len(ok) else math.nan,
         "cascade_depth_max": float(ok["cascade_depth"].max()) if len(ok) else math.nan,
         "chain_length_mean": float(ev["n_events"].mean()) if len(ev) else math.nan,
-        "best_damage": float(ok["damage"].max()) if len(ok) else math.nan,
+        # an arm that got no valid scenario simulated with its budget found nothing: 0, not a missing value
+        # (a NaN would drop its seeds from the paired tests, in its favour); failed runs stay NaN
+        "best_damage": float(ok["damage"].max()) if len(ok) else 0.0 if not len(counted) else math.nan,
+        "found_nothing": not len(counted),
         "mean_damage": float(ok["damage"].mean()) if len(ok) else math.nan,
         "mitigation_effectiveness": float(mitigated.mean()) if len(mitigated) else math.nan,
+        **_cost_terms(ok),
+        "invalid_proposed": int(proposed - float(it["valid"].sum())) if len(it) else 0,
+        "invalid_simulated": int(len(ev) - len(counted)),
         "llm_calls": int(it["llm_calls"].sum()) if len(it) else 0,
         "runs_simulated": res.summary.runs_simulated, "runs_reused": res.summary.runs_reused,
         "wall_s": res.summary.wall_s, "folder": str(res.folder),
     }
 
 
+def _cost_terms(ok: pd.DataFrame) -> dict[str, float]:
+    """Damage per unit of cost (best and mean), mean cost, and each damage term's max and mean."""
+    def stat(col: str, how: str) -> float:
+        vals = ok[col].dropna() if len(ok) and col in ok else pd.Series(dtype=float)
+        return float(getattr(vals, how)()) if len(vals) else math.nan
+    out = {"best_damage_per_cost": stat("damage_per_cost", "max"),
+           "mean_damage_per_cost": stat("damage_per_cost", "mean"), "cost_mean": stat("cost", "mean")}
+    for term in DAMAGE_TERMS:
+        out.update({f"{term}_max": stat(term, "max"), f"{term}_mean": stat(term, "mean")})
+    return out
+
+
 def summarise(loops: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation over seeds per (network, arm), and over all networks per arm."""
-    if loops.empty:
-        return loops
-    keys = ["network", "arm", "role", "label"]
-    per_net = loops.groupby(keys)[list(METRICS)].agg(["mean", "std"])
-    all_nets = loops.assign(network="all").groupby(keys)[list(METRICS)].agg(["mean", "std"])
-    out = pd.concat([per_net, all_nets])
-    out.columns = [f"{m}_{s}" for m, s in out.columns]
-    counts = pd.concat([loops.groupby(keys).size(), loops.assign(network="all").groupby(keys).size()])
-    return out.assign(loops=counts).reset_index()
+    """Per (network, arm) and over all networks per arm: mean, std, bootstrap 95 % interval
+    (``_ci95_low``, ``_ci95_high``) and n of every metric over seeds."""
+    return summarise_ci(loops, [m for m in METRICS if m in loops])
 
 
 def ablation_table(loops: pd.DataFrame, reference: str) -> pd.DataFrame:
@@ -425,10 +516,12 @@ def family_table(scenarios: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_tables(folder: Path, summary: EvalSummary, results: Sequence[tuple[str, Arm, LoopResult]]) -> EvalResult:
+def write_tables(folder: Path, summary: EvalSummary, results: Sequence[tuple[str, Arm, LoopResult]],
+                 worst: dict[str, float | None] | None = None) -> EvalResult:
     """Write every table of the evaluation and ``eval.json``."""
     folder.mkdir(parents=True, exist_ok=True)
     loops = pd.DataFrame([loop_row(label, arm, res) for label, arm, res in results])
+    gap = gap_mod.gap_table(loops, worst) if worst else None
     tag = lambda df, label, arm: df.assign(network=label, arm=arm.name, role=arm.role)  # noqa: E731
     scenarios = pd.concat([tag(r.evaluated, lab, a) for lab, a, r in results if len(r.evaluated)] or [pd.DataFrame()],
                           ignore_index=True)
@@ -438,8 +531,15 @@ def write_tables(folder: Path, summary: EvalSummary, results: Sequence[tuple[str
         if len(scenarios) else pd.DataFrame()
     table = summarise(loops)
     reference = "llm" if "llm" in summary.arms_run else "causal-walk"
+    tests = compare_arms(loops, [m for m in TESTED_METRICS if m in loops])
+    summary.verdicts = verdict_lines(tests)
+    if len(loops):
+        summary.invalid_proposed = {str(a): int(v) for a, v in loops.groupby("arm")["invalid_proposed"].sum().items()}
     frames = {"loops": loops, "summary": table, "scenarios": scenarios, "mitigations": mitigations,
-              "curves": curves, "families": family_table(scenarios), "ablation": ablation_table(loops, reference)}
+              "curves": curves, "families": family_table(scenarios), "ablation": ablation_table(loops, reference),
+              "tests": tests}
+    if gap is not None:
+        frames["gap"] = gap
     for name, df in frames.items():
         df.to_parquet(folder / f"{name}.parquet", index=False)
     write_json_atomic(folder / "eval.json", summary.model_dump_json(indent=1))

@@ -33,6 +33,7 @@ import pandas as pd
 from ani.kg.errors import ProjectError
 from ani.orchestrator.loop.feedback import ScenarioRow
 from ani.orchestrator.evaluate.event_marks import events_text, full_bins, mark_events
+from ani.orchestrator.evaluate import report_stats
 from ani.orchestrator.measure.summary import ensure_kpi_tables
 
 ABLATION_CLIP = 3.0
@@ -379,6 +380,9 @@ def evaluation_report(folder: str | Path, output: str | Path | None = None) -> P
         [a for a in info["arms_run"] if a != reference]
     sections = [
         ("Setup", _setup_html(info)),
+        ("Verdicts", report_stats.verdicts_html(info)),
+        ("Damage: raw, per unit of intervention cost, and its terms (all networks; mean [95 % CI])",
+         report_stats.damage_ci_html(tables["summary"], _table)),
         ("Damage per budget", _img(budget_curves_figure(tables["curves"]), "damage versus budget")),
         ("Ablations normalised to the full framework (Figure 6)",
          _img(ablation_figure(tables["ablation"], reference, ablations), "ablation")

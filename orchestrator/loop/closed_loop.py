@@ -198,7 +198,7 @@ class ClosedLoop:
             fresh = self._fresh(got.scenarios)
             self.prefix = self.prefix or len(got.scenarios) - len(fresh) >= max(1, len(got.scenarios) // 2)
             planned += self._render(it, fresh[:missing])
-            if not fresh and rnd > 0:
+            if not fresh and rnd > 0 and not got.report.dropped:  # all dropped as invalid: not exhausted
                 break
         assert result is not None
         return result, planned
