@@ -47,3 +47,14 @@ class TemplateError(ProjectError, ValueError):
 
 class SimulationError(ProjectError, RuntimeError):
     """An ns-3 program could not be built or did not finish."""
+
+
+class UnsafePathError(ProjectError, ValueError):
+    """A path derived from data would leave the folder it must stay in (the results root)."""
+
+
+class InputLimitError(ProjectError, ValueError):
+    """An input is larger than a documented limit (runs, nesting depth, file size ...).
+
+    The message names the limit and how to go beyond it on purpose, where that is allowed.
+    """

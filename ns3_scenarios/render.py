@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 import shutil
 from pathlib import Path
 from typing import Literal
@@ -250,12 +251,20 @@ RUN_SH = """#!/bin/sh
 # Results are written into the folder given as first argument (default: here).
 set -e
 cd "$(dirname "$0")"
-NS3="${{NS3:-{ns3_root}}}"
+if [ -z "${{NS3:-}}" ]; then NS3={ns3_root}; fi
 if [ ! -x ./scenario ]; then
   {compile}
 fi
 ./scenario --input=input.txt --out="${{1:-.}}"{trace_arg}
 """
+
+
+_NS3_MARK = "@NS3@"  # stands for "$NS3" in run.sh; shlex.quote leaves it as it is
+
+
+def shell_words(cmd: list[str]) -> str:
+    """``cmd`` as one line of sh: every word quoted (shlex.quote), the wheel's root left as ``"$NS3"``."""
+    return " ".join(shlex.quote(word) for word in cmd).replace(_NS3_MARK, '"$NS3"')
 
 
 def write_run_folder(spec: RunSpec, folder: Path) -> None:
@@ -264,11 +273,10 @@ def write_run_folder(spec: RunSpec, folder: Path) -> None:
     (folder / "scenario.cc").write_text(spec.program_source)
     (folder / "input.txt").write_text(spec.input_text())
     (folder / "spec.json").write_text(spec.model_dump_json(indent=1, exclude={"program_source"}))
-    root = ns3_root()
-    cmd = compile_command(Path("scenario.cc"), Path("scenario"), spec.ns3_modules, Path("$NS3"))
+    cmd = compile_command(Path("scenario.cc"), Path("scenario"), spec.ns3_modules, Path(_NS3_MARK))
     if spec.trace_file:
         shutil.copyfile(spec.trace_file, folder / "trace.bin")
-    script = RUN_SH.format(ns3_root=root, compile=" ".join(cmd),
+    script = RUN_SH.format(ns3_root=shlex.quote(str(ns3_root())), compile=shell_words(cmd),
                            trace_arg=" --trace=trace.bin" if spec.trace_file else "")
     (folder / "run.sh").write_text(script)
     (folder / "run.sh").chmod(0o755)
