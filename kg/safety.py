@@ -69,6 +69,12 @@ def shorten(value: object, limit: int = MAX_MESSAGE_VALUE_CHARS) -> str:
     return f"{text[:limit]}... ({len(text)} chars)"
 
 
+def clip(text: str, limit: int = 300) -> str:
+    """``text`` on one line, cut to ``limit`` characters with the full length noted (for error messages)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
+
+
 def read_text(path: str | Path, error: type[E], what: str = "file", allow_nul: bool = False) -> str:
     """The UTF-8 text of ``path``; any failure is ``error`` with one line naming the file.
 

@@ -24,7 +24,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ani.kg.errors import SimulationError, TemplateError
-from ani.kg.safety import read_text, shorten
+from ani.kg.safety import clip, read_text
 from ani.ns3_scenarios.build import check_modules
 from ani.kg.event_types import EventType
 
@@ -189,7 +189,7 @@ def _read_manifest(path: Path) -> Manifest:
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {shorten(e['msg'], 300)}" for e in exc.errors())
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {clip(e['msg'])}" for e in exc.errors())
         raise TemplateError(f"{path}: invalid manifest: {problems}") from exc
 
 

@@ -21,12 +21,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from ani.orchestrator.campaign.plan import CampaignError, CampaignPlan, PlannedRun, load_campaign, plan_campaign
+from ani.orchestrator.campaign.plan import CampaignError, CampaignPlan, PlannedRun, plan_campaign_file
 from ani.orchestrator.execute.executors import STAGING, Executor
 from ani.orchestrator.campaign.progress import NullProgress, Progress, json_log, log_event
 from ani.orchestrator.execute.records import RunRecord
 from ani.orchestrator.execute.run import attach_comparison, run_folder
-from ani.orchestrator.campaign.store import CampaignStore, JournalEntry, current_environment
+from ani.orchestrator.campaign.store import intact, CampaignStore, JournalEntry, current_environment
 
 DATASET_EVERY_S = 30.0
 
@@ -79,7 +79,7 @@ def run_campaign(campaign_file: str | Path, store: CampaignStore, executor: Exec
         Invalid campaign, store in use, or a store of another ns-3 version or image.
     """
     path = Path(campaign_file)
-    plan = plan_campaign(load_campaign(path), path.parent, store.root / "scenarios")
+    plan = plan_campaign_file(path, store.root / "scenarios")
     if executor.results != store.runs_root.resolve():
         raise CampaignError(f"the executor writes to {executor.results}, the store's runs are in {store.runs_root}")
     env = current_environment(executor.image)
@@ -134,6 +134,15 @@ class _Driver:
         folders = {r.run_id: run_folder(r.spec, self.store.runs_root) for r in self.plan.runs}
         adopted = self.store.reconcile([r.meta() for r in self.plan.runs], folders)
         done = self.store.done(self.retry_failed) & set(self.by_id)
+        if self.store.skipped_lines:
+            self.progress.note(f"journal {self.store.journal_path}: {len(self.store.skipped_lines)} unreadable "
+                               f"line(s) skipped (first: line {self.store.skipped_lines[0]}); their runs are "
+                               "recovered from run.json or run again")
+        damaged = sorted(rid for rid in done if not intact(folders[rid], rid))
+        if damaged:
+            self.progress.note(f"{len(damaged)} journaled run(s) have a missing or unreadable run.json "
+                               f"(first: {folders[damaged[0]]}); they are run again")
+            done -= set(damaged)
         for run_id in sorted(done):  # comparisons the earlier process did not get to
             self._compare(run_id)
         return done, adopted

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from ani.ns3_scenarios.render import RunSpec
-from ani.orchestrator.campaign.plan import CampaignError, load_campaign, plan_campaign
+from ani.orchestrator.campaign.plan import CampaignError, load_campaign, plan_campaign_file
 from ani.orchestrator.execute.executors import (DaskExecutor, DockerExecutor, Executor, LocalExecutor,
                                         WorkerEnvironmentError, build_programs, run_spec)
 from ani.orchestrator.campaign.store import CampaignStore, export_dataset, store_status
@@ -50,7 +50,7 @@ def campaign() -> None:
 def plan(campaign_file: Path, store_dir: Path | None, list_runs: bool) -> None:
     """Expand CAMPAIGN_FILE into its runs and say how many are still to run."""
     store = _store_for(campaign_file, store_dir)
-    the_plan = plan_campaign(load_campaign(campaign_file), campaign_file.parent, store.root / "scenarios")
+    the_plan = plan_campaign_file(campaign_file, store.root / "scenarios")
     done = store.done() if store.exists() else set()
     roles = Counter(r.role for r in the_plan.runs)
     todo = [r for r in the_plan.runs if r.run_id not in done]
@@ -123,7 +123,11 @@ def _executor(store: CampaignStore, cluster: str | None, image: str | None, work
 @store_option
 def status(source: Path, store_dir: Path | None) -> None:
     """Counts of a campaign's store (SOURCE: the campaign file or the store folder), and its failures."""
-    st = store_status(_store_from(source, store_dir))
+    store = _store_from(source, store_dir)
+    st = store_status(store)
+    if store.skipped_lines:
+        click.echo(f"warning: {len(store.skipped_lines)} unreadable line(s) in {store.journal_path} skipped "
+                   f"(first: line {store.skipped_lines[0]}); the next campaign run redoes their runs", err=True)
     click.echo(f"campaign {st.name} (ns-3 {st.ns3_version}{', image ' + st.image if st.image else ''}): "
                f"{st.planned} planned, ok {st.ok}, failed {st.failed}, timeout {st.timeout}, lost {st.lost}, "
                f"remaining {st.remaining}; store {st.store}")
