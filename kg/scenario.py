@@ -24,7 +24,7 @@ from ani.kg.event_types import MAGNITUDE_RANGES, EventType
 from ani.kg.safety import clip, read_text, shorten
 
 SCHEMA_VERSION = 1
-MAX_EVENT_TIME_S = 3600.0  # the templates' time limit: warmup_s and observe_s are at most 3600 s each
+MAX_EVENT_TIME_S = 86400.0  # one simulated day: room for incident replays of hours; templates limit further
 NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"  # a name is one line of text (it ends up in folder names and logs)
 
 

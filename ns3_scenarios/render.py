@@ -46,6 +46,7 @@ from ani.ns3_scenarios.traffic import file_digest
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
 RUN_SPEC_VERSION = 1
+TEMPLATE_TIME_LIMIT_S = 3600.0  # latest event time a template simulates (as warmup_s and observe_s: <= 3600 s)
 
 
 class LinkRow(BaseModel):
@@ -212,6 +213,11 @@ def render(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str
     times: the same scenario with and without them is a counterfactual pair. Raises
     :class:`ScenarioError` naming the event.
     """
+    late = [e for e in scenario.events if e.timestamp > TEMPLATE_TIME_LIMIT_S]
+    if late:
+        raise ScenarioError(f"scenario {scenario.name[:80]!r}: event {late[0].event_type.value} at "
+                            f"{late[0].timestamp:g} s is after the template's time limit of "
+                            f"{TEMPLATE_TIME_LIMIT_S:g} s")
     params = auto_sized(g, params)  # type: ignore[assignment]
     scale = float(params["capacity_scale"])
     nodes, index, links = _network(g, scale)

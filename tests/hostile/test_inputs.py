@@ -35,8 +35,8 @@ def _one_line(exc: BaseException) -> str:
     (b'{"name": "a\\u0000b", "events": []}', "name"),
     (b'{"name": "a\\nb", "events": []}', "name"),
     (json.dumps([{**EVENT, "timestamp": "Infinity"}]).replace('"Infinity"', "Infinity").encode(), "finite"),
-    (json.dumps([{**EVENT, "timestamp": 1e308}]).encode(), "less than or equal to 3600"),
-    (json.dumps([{**EVENT, "timestamp": 1e9}]).encode(), "3600"),
+    (json.dumps([{**EVENT, "timestamp": 1e308}]).encode(), "less than or equal to 86400"),
+    (json.dumps([{**EVENT, "timestamp": 1e9}]).encode(), "86400"),
     (json.dumps([{**EVENT, "duration_s": float("inf")}]).replace("Infinity", "Infinity").encode(), "finite"),
     (json.dumps({"x" * 10_000: 1}).encode(), "chars"),
 ])
@@ -48,8 +48,17 @@ def test_hostile_scenario_files_give_one_line(tmp_path: Path, content: bytes, me
     assert str(path) in _one_line(err.value)
 
 
-def test_the_event_time_limit_is_the_templates() -> None:
-    assert MAX_EVENT_TIME_S == 3600.0
+def test_events_after_the_templates_time_limit_are_refused_before_running() -> None:
+    from ani.kg.scenario import Event, Scenario
+    from ani.kg.topology import load_topology
+    from ani.ns3_scenarios.render import TEMPLATE_TIME_LIMIT_S, render
+    from ani.ns3_scenarios.templates import get_template
+
+    assert MAX_EVENT_TIME_S == 86400.0 and TEMPLATE_TIME_LIMIT_S == 3600.0
+    t = get_template("ospf_failure")
+    late = Scenario(name="late", events=[Event(**{**EVENT, "timestamp": 3600.5})])
+    with pytest.raises(ScenarioError, match="after the template's time limit of 3600 s"):
+        render(t, late, load_topology("abilene"), t.params())
 
 
 def test_cli_run_with_a_hostile_scenario_exits_1_with_one_line(tmp_path: Path) -> None:

@@ -59,8 +59,9 @@ def abilene():
 
 
 def _spec(g, name: str):
-    scenario = Scenario(name=name, events=[Event(event_type=EventType.fiber_link_failure,
-                                                 target="Denver-Kansas_City", timestamp=1.0)])
+    scenario = Scenario(events=[Event(event_type=EventType.fiber_link_failure, target="Denver-Kansas_City",
+                                      timestamp=1.0)])
+    scenario = scenario.model_copy(update={"name": name})  # past validation: the path is safe anyway
     template = get_template("ospf_failure")
     return render(template, scenario, g, template.params({"observe_s": 0.2}))
 
