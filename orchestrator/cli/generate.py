@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from ani.kg.errors import ProjectError
+from ani.kg.safety import ensure_under, safe_name
 from ani.llm.base import run_generator
 from ani.llm.registry import available, get_generator
 from ani.llm.constraints import GenerationConstraints
@@ -67,8 +68,9 @@ def _feedback(path: Path | None) -> Feedback | None:
 
 def _write(out: Path, scenarios: list[Any], summary: dict[str, Any]) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for s in scenarios:
-        (out / f"{s.name}.json").write_text(s.model_dump_json(indent=1, exclude_none=True) + "\n")
+    for s in scenarios:  # a generated name is data: one safe file name under ``out``, the original inside
+        path = ensure_under(out / f"{safe_name(s.name)}.json", out)
+        path.write_text(s.model_dump_json(indent=1, exclude_none=True) + "\n")
     (out / "generation.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
 
 
@@ -138,7 +140,7 @@ def _generate(opts: dict[str, Any]) -> None:
     result = run_generator(gen, kg, opts["n"], constraints, feedback)
     metrics = scenario_metrics(result.scenarios, kg)
     network = str(kg.topology.graph.get("name") or "network")
-    out = opts["out"] or Path("results") / "scenarios" / f"{network}-{opts['generator_name']}"
+    out = opts["out"] or Path("results") / "scenarios" / safe_name(f"{network}-{opts['generator_name']}")
     _write(out, result.scenarios, {"report": result.report.model_dump(), "metrics": metrics.model_dump(),
                                    "constraints": constraints.model_dump(mode="json"), "graph_digest": kg.digest,
                                    "rejected": [r.model_dump(mode="json") for r in result.rejected[:50]]})

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from ani.kg.io import KG_SUFFIXES, load_network, open_kg
+from ani.kg.safety import ensure_under, safe_name
 from ani.llm.registry import available
 from ani.orchestrator.loop.mitigate import DEFAULT_STRATEGIES, strategy_names
 
@@ -154,7 +155,8 @@ def loop(**o: Any) -> None:
                         mitigate=bool(strategies) and o["mitigate_top"] > 0, mitigate_top=o["mitigate_top"],
                         workers=o["workers"], timeout_s=o["timeout_s"])
     network = str(g.graph.get("name", "network")).replace(" ", "_")
-    out = o["out"] or o["results"] / "loops" / f"{network}-{o['generator_name']}-seed{o['seed']}"
+    out = o["out"] or ensure_under(o["results"] / "loops" / safe_name(f"{network}-{o['generator_name']}-seed{o['seed']}"),
+                                   o["results"])
     result = run_loop(g, config, out, results=o["results"], executor=_executor(o["cluster"], o["results"],
                       o["timeout_s"]), kg=kg, log=click.echo, command=_command())
     cols = ["iteration", "scenario_runs", "best_damage", "mean_damage", "best_so_far", "diversity_jaccard",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import stat
@@ -160,3 +161,18 @@ def test_run_sh_quotes_every_word(tmp_path: Path, abilene) -> None:
 
 def test_the_errors_are_project_errors() -> None:
     assert issubclass(UnsafePathError, ProjectError) and issubclass(UnsafePathError, ValueError)
+
+
+@pytest.mark.parametrize("name", ["../../escape", "/tmp/abs", "a/b", "x" * 300])
+def test_generated_scenario_files_stay_in_their_folder(tmp_path: Path, name: str) -> None:
+    from ani.orchestrator.cli.generate import _write
+    from ani.orchestrator.evaluate.evaluation import write_incidents
+
+    scenario = Scenario().model_copy(update={"name": name})  # as a generator might hand it over
+    out = tmp_path / "out"
+    _write(out, [scenario], {})
+    paths = write_incidents([scenario], tmp_path / "incidents")
+    written = [p for p in tmp_path.rglob("*.json")]
+    assert len(written) == 3 and all(p.parent in (out, tmp_path / "incidents") for p in written)
+    assert all(len(p.name) < 100 for p in written) and paths[0].parent == tmp_path / "incidents"
+    assert json.loads((paths[0]).read_text())["name"] == name
