@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .demands import Demand
 from .errors import TopologyError, UnknownComponentError
+from .safety import clip
 from .graphml import DERIVED_ATTRS, SCHEMA_VERSION, write_graphml
 from .incidents import IncidentEvent
 from .model import KnowledgeGraph, build_kg
@@ -156,7 +157,7 @@ def _parse(text: str, source: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise TopologyError(source, f"{where}not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise TopologyError(source, f"{where}not valid YAML: {clip(getattr(exc, 'problem', None) or exc, 200)}") from None
 
 
 def parse_kg_file(text: str, source: str = "<text>") -> KgFile:
