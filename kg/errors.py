@@ -30,7 +30,8 @@ class UnknownComponentError(ProjectError, KeyError):
     def __init__(self, target: str, kind: str, hint: str = "") -> None:
         self.target = target
         self.kind = kind
-        msg = f"unknown {kind} {target!r}"
+        shown = repr(target) if len(target) <= 80 else f"{target[:80]!r}... ({len(target)} chars)"
+        msg = f"unknown {kind} {shown}"
         super().__init__(msg + (f" ({hint})" if hint else ""))
 
     def __str__(self) -> str:  # KeyError quotes its argument; keep it readable
@@ -53,8 +54,5 @@ class UnsafePathError(ProjectError, ValueError):
     """A path derived from data would leave the folder it must stay in (the results root)."""
 
 
-class InputLimitError(ProjectError, ValueError):
-    """An input is larger than a documented limit (runs, nesting depth, file size ...).
-
-    The message names the limit and how to go beyond it on purpose, where that is allowed.
-    """
+class ResultsWriteError(ProjectError, OSError):
+    """The results folder cannot be written (read-only, full, missing permission); names the folder."""

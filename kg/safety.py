@@ -15,14 +15,16 @@ through :func:`shorten`, so a 10,000-character label does not fill a terminal.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import re
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from .errors import ProjectError, UnsafePathError
+from .errors import ProjectError, ResultsWriteError, UnsafePathError
 
 MAX_NAME_CHARS = 80  # a path component made from data: well under every file system's 255 bytes
 MAX_MESSAGE_VALUE_CHARS = 80
@@ -106,3 +108,16 @@ def finite(value: float, what: str, low: float | None = None, high: float | None
     if high is not None and value > high:
         raise ValueError(f"{what} must be at most {high:g}, got {value:g}")
     return value
+
+
+@contextlib.contextmanager
+def writing(folder: str | Path) -> Iterator[None]:
+    """Turn an OSError while writing into ``folder`` (read-only, full, no permission) into one line."""
+    try:
+        yield
+    except ResultsWriteError:
+        raise
+    except OSError as exc:
+        where = exc.filename or folder
+        raise ResultsWriteError(f"cannot write to the results folder {folder} ({exc.strerror or exc}: "
+                                f"{shorten(str(where), 200)})") from None

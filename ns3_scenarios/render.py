@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ani.kg.demands import Demand
 from ani.kg.errors import ScenarioError, UnknownComponentError
+from ani.kg.safety import writing
 from ani.kg.topology import graph_digest
 from ani.kg.scenario import EventType, Scenario
 from ani.ns3_scenarios.events import EventRow, attack_demands, event_rows
@@ -274,7 +275,15 @@ def shell_words(cmd: list[str]) -> str:
 
 
 def write_run_folder(spec: RunSpec, folder: Path) -> None:
-    """Write the program, its input, ``run.sh`` and ``spec.json`` into ``folder``."""
+    """Write the program, its input, ``run.sh`` and ``spec.json`` into ``folder``.
+
+    Raises :class:`~ani.kg.errors.ResultsWriteError` (one line naming the folder) when it cannot be written.
+    """
+    with writing(folder):
+        _write_run_folder(spec, folder)
+
+
+def _write_run_folder(spec: RunSpec, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "scenario.cc").write_text(spec.program_source)
     (folder / "input.txt").write_text(spec.input_text())

@@ -58,7 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ani.ns3_scenarios.build import ns3_version
 from ani.orchestrator.campaign.plan import Campaign, CampaignError, RunMeta
-from ani.kg.safety import clip, read_text
+from ani.kg.safety import clip, read_text, writing
 from ani.orchestrator.execute.records import RunRecord, write_json_atomic
 
 STORE_VERSION = 1
@@ -158,13 +158,15 @@ class CampaignStore:
         CampaignError
             If another process holds the store, or its environment differs from ``env``.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._acquire_lock()
+        with writing(self.root):
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._acquire_lock()
         try:
             manifest = self._checked_manifest(campaign, campaign_file, env, planned)
-            write_json_atomic(self.manifest_path, manifest.model_dump_json(indent=1))
-            _repair_tail(self.journal_path)
-            self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            with writing(self.root):
+                write_json_atomic(self.manifest_path, manifest.model_dump_json(indent=1))
+                _repair_tail(self.journal_path)
+                self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except BaseException:
             self.close()
             raise
@@ -246,8 +248,9 @@ class CampaignStore:
         if self._fd is None:
             raise CampaignError(f"store {self.root} is not open for writing")
         line = (entry.model_dump_json() + "\n").encode()
-        os.write(self._fd, line)
-        os.fsync(self._fd)
+        with writing(self.root):
+            os.write(self._fd, line)
+            os.fsync(self._fd)
         self.entries()[entry.meta.run_id] = entry
 
     def reconcile(self, metas: list[RunMeta], folders: dict[str, Path]) -> list[str]:

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from ani.kg.safety import writing
+
 RUN_RECORD_VERSION = 1
 
 
@@ -56,7 +58,8 @@ def write_json_atomic(path: Path, text: str) -> None:
 def save_record(record: RunRecord) -> Path:
     """Persist ``record`` as ``run.json`` in its folder."""
     path = Path(record.folder) / "run.json"
-    write_json_atomic(path, record.model_dump_json(indent=1))
+    with writing(record.folder):
+        write_json_atomic(path, record.model_dump_json(indent=1))
     return path
 
 

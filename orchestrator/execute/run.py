@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from ani.kg.errors import ProjectError
-from ani.kg.safety import ensure_under, safe_name
+from ani.kg.safety import ensure_under, safe_name, writing
 from ani.ns3_scenarios.build import build_program
 from ani.ns3_scenarios.render import RunSpec, write_run_folder
 from ani.orchestrator.execute.records import RunRecord, save_record
@@ -69,8 +69,9 @@ def execute_run(spec: RunSpec, results: Path, timeout_s: float = DEFAULT_TIMEOUT
     except subprocess.TimeoutExpired as exc:
         status, rc = "timeout", None
         out, err = _text(exc.stdout), _text(exc.stderr) + f"\nkilled after {timeout_s:g} s"
-    (folder / "stdout.txt").write_text(out)
-    (folder / "stderr.txt").write_text(err)
+    with writing(folder):
+        (folder / "stdout.txt").write_text(out)
+        (folder / "stderr.txt").write_text(err)
     record = _record(spec, folder, status, rc, time.monotonic() - start, out, err)
     if status == "ok":
         parse_start = time.monotonic()
