@@ -18,6 +18,7 @@ from ani.orchestrator.campaign.plan import CampaignError, load_campaign, plan_ca
 from ani.orchestrator.execute.executors import (DaskExecutor, DockerExecutor, Executor, LocalExecutor,
                                         WorkerEnvironmentError, build_programs, run_spec)
 from ani.orchestrator.campaign.store import CampaignStore, export_dataset, store_status
+from ani.orchestrator.cli.types import timeout_seconds
 
 DEFAULT_ROOT = Path("results") / "campaigns"
 
@@ -77,7 +78,7 @@ def plan(campaign_file: Path, store_dir: Path | None, list_runs: bool) -> None:
               help="local worker processes or Docker containers at a time [default: CPU count]")
 @click.option("--cluster", metavar="ADDRESS", default=None, help="run on a Dask scheduler (tcp://host:8786)")
 @click.option("--docker", "image", metavar="IMAGE", default=None, help="run each run in a container of IMAGE")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=1), default=None,
+@click.option("--timeout", "timeout_s", type=timeout_seconds(), default=None,
               help="seconds before a run is killed [default: the campaign's timeout_s]")
 @click.option("--retry-failed", is_flag=True, help="also run again the runs recorded as failed or timeout")
 @click.option("--progress/--no-progress", default=True, show_default=True,
@@ -155,7 +156,7 @@ def export(source: Path, store_dir: Path | None, output: Path) -> None:
 @campaign.command(hidden=True)
 @click.argument("spec_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--results", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=3600.0)
+@click.option("--timeout", "timeout_s", type=timeout_seconds(0.1), default=3600.0)
 @click.option("--build-only", is_flag=True, help="only compile the program into the cache")
 def worker(spec_file: Path, results: Path, timeout_s: float, build_only: bool) -> None:
     """Execute one queued run spec (the Docker executor's container command); print its record."""

@@ -22,6 +22,7 @@ from ani.llm.constraints import GenerationConstraints
 from ani.llm.feedback import Feedback
 from ani.llm.metrics import ScenarioMetrics, scenario_metrics
 from ani.kg.scenario import EventType
+from ani.orchestrator.cli.types import FiniteFloatRange
 
 LLM_OPTIONS = ("provider", "model", "base_url", "temperature")
 
@@ -96,7 +97,7 @@ def _print(report: Any, metrics: ScenarioMetrics, out: Path) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--min-events", type=click.IntRange(1, 100), default=1, show_default=True)
 @click.option("--max-events", type=click.IntRange(1, 100), default=4, show_default=True)
-@click.option("--start-s", type=click.FloatRange(0), default=1.0, show_default=True, help="earliest first event")
+@click.option("--start-s", type=FiniteFloatRange(0, 3600), default=1.0, show_default=True, help="earliest first event")
 @click.option("--max-delay-s", type=click.FloatRange(0.001, 3600), default=2.0, show_default=True,
               help="longest gap between events")
 @click.option("--max-attempts", type=click.IntRange(1, 20), default=3, show_default=True,

@@ -14,6 +14,7 @@ from ani.kg.io import KG_SUFFIXES, load_network, open_kg
 from ani.kg.safety import ensure_under, safe_name
 from ani.llm.registry import available
 from ani.orchestrator.loop.mitigate import DEFAULT_STRATEGIES, strategy_names
+from ani.orchestrator.cli.types import timeout_seconds
 
 DEFAULT_RESULTS = Path("results")
 PROVIDERS = ["ollama", "openai", "llamacpp", "smollm2"]
@@ -106,7 +107,7 @@ common = [
                  help="per iteration, the most damaging new scenarios whose mitigations are evaluated"),
     click.option("--workers", type=click.IntRange(1), default=2, show_default=True, help="local ns-3 processes"),
     click.option("--cluster", help="Dask scheduler address (tcp://host:8786) instead of local processes"),
-    click.option("--timeout", "timeout_s", type=click.FloatRange(min=1), default=600, show_default=True,
+    click.option("--timeout", "timeout_s", type=timeout_seconds(), default=600, show_default=True,
                  help="seconds before an ns-3 run is killed"),
     click.option("--report/--no-report", default=True, show_default=True, help="write report.html"),
 ]

@@ -218,3 +218,16 @@ def test_a_garbage_or_missing_run_json_is_not_intact(tmp_path: Path) -> None:
     assert not intact(folder, "a")
     (folder / "run.json").unlink()
     assert not intact(folder, "a")
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "s.json", "--topology", "abilene", "--timeout", "nan"],
+    ["run", "s.json", "--topology", "abilene", "--timeout", "inf"],
+    ["campaign", "run", "c.yaml", "--timeout", "inf"],
+    ["campaign", "run", "c.yaml", "--timeout", "nan"],
+    ["loop", "--topology", "abilene", "--timeout", "1e308"],
+    ["generate", "--topology", "abilene", "--start-s", "inf"],
+])
+def test_cli_refuses_unbounded_times(tmp_path: Path, args: list[str]) -> None:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "Invalid value" in result.output and "Traceback" not in result.output
