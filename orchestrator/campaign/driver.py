@@ -48,6 +48,8 @@ class CampaignSummary(BaseModel):
     timeout: int
     lost: int
     rejected: int = 0
+    redone_damaged: int = 0  # journaled runs whose run.json was missing or unreadable, run again
+    skipped_journal_lines: int = 0  # journal lines that could not be read
     wall_s: float
 
     @property
@@ -106,6 +108,7 @@ class _Driver:
         self.attempts: dict[str, int] = {}
         self.comparing: dict[cf.Future[RunRecord], tuple[str, str]] = {}  # (scenario, baseline) being compared
         self.executed = self.retried = 0
+        self.damaged: list[str] = []  # journaled runs found without a readable run.json (run again)
         self.t0 = time.monotonic()
         self._last_dataset = self.t0
 
@@ -135,14 +138,12 @@ class _Driver:
         adopted = self.store.reconcile([r.meta() for r in self.plan.runs], folders)
         done = self.store.done(self.retry_failed) & set(self.by_id)
         if self.store.skipped_lines:
-            self.progress.note(f"journal {self.store.journal_path}: {len(self.store.skipped_lines)} unreadable "
-                               f"line(s) skipped (first: line {self.store.skipped_lines[0]}); their runs are "
-                               "recovered from run.json or run again")
+            log_event("journal_lines_skipped", lines=self.store.skipped_lines[:100])
         damaged = sorted(rid for rid in done if not intact(folders[rid], rid))
         if damaged:
-            self.progress.note(f"{len(damaged)} journaled run(s) have a missing or unreadable run.json "
-                               f"(first: {folders[damaged[0]]}); they are run again")
+            log_event("damaged_runs_redone", run_ids=damaged[:100], first=str(folders[damaged[0]]))
             done -= set(damaged)
+        self.damaged = damaged
         for run_id in sorted(done):  # comparisons the earlier process did not get to
             self._compare(run_id)
         return done, adopted
@@ -261,4 +262,6 @@ class _Driver:
         return CampaignSummary(store=str(self.store.root), executor=self.executor.describe(),
                                planned=len(self.by_id), done_before=done_before, adopted=adopted,
                                executed=self.executed, retried=self.retried, rejected=len(self.plan.rejected),
+                               redone_damaged=len(self.damaged),
+                               skipped_journal_lines=len(self.store.skipped_lines),
                                wall_s=time.monotonic() - self.t0, **counts)

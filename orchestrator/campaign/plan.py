@@ -18,8 +18,10 @@ sets. Example (``campaign.yaml``)::
     mitigations:                  # each scenario also runs with each set (counterfactuals)
       - name: steer
         apply: [{kind: set_cost, target: Denver-Kansas_City, value: 100, at_s: 0.5}]
-    timeout_s: 600                # per run
+    timeout_s: 600                # per run (finite, at most a week)
     retries: 2                    # re-submissions after infrastructure failures only
+    max_runs: 10000               # the default limit on runs, seeds, grid points, generated scenarios
+                                  # and glob matches; raise it on purpose for a bigger campaign
 
 :func:`plan_campaign` renders every point into a :class:`PlannedRun` whose
 ``run_id`` hashes everything the program sees (template program, parameters,

@@ -100,6 +100,12 @@ def run(campaign_file: Path, store_dir: Path | None, workers: int | None, cluste
                f"({summary.adopted} recovered), {summary.executed} run now in {summary.wall_s:.1f} s with "
                f"{summary.executor}; ok {summary.ok}, failed {summary.failed}, timeout {summary.timeout}, "
                f"lost {summary.lost}; store {store.root}")
+    if summary.skipped_journal_lines:
+        click.echo(f"warning: {summary.skipped_journal_lines} unreadable line(s) in {store.journal_path} skipped; "
+                   "their runs were recovered from run.json or run again", err=True)
+    if summary.redone_damaged:
+        click.echo(f"warning: {summary.redone_damaged} journaled run(s) had a missing or unreadable run.json; "
+                   "they were run again", err=True)
     if summary.rejected:
         click.echo(f"{summary.rejected} generated scenario(s) left out: see ani campaign plan {campaign_file}")
     if summary.failed or summary.timeout:

@@ -38,7 +38,8 @@ from ani.kg.yamlio import read_kg
 from ani.ns3_scenarios.templates import load_template
 from ani.orchestrator.campaign.plan import load_campaign
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow,
+              pytest.mark.filterwarnings("ignore:No key type for id:UserWarning")]  # networkx on key-less GraphML
 
 EXAMPLES = int(os.environ.get("ANI_FUZZ_EXAMPLES", "200"))
 CASES = int(os.environ.get("ANI_FUZZ_CASES", "10000"))
