@@ -189,7 +189,7 @@ def _read_manifest(path: Path) -> Manifest:
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {clip(e['msg'])}" for e in exc.errors())
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {clip(e['msg'])}" for e in exc.errors()[:5])
         raise TemplateError(f"{path}: invalid manifest: {problems}") from exc
 
 

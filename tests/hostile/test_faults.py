@@ -34,16 +34,19 @@ def spec():
     return render(t, Scenario(name="s"), load_topology("abilene"), t.params())
 
 
-def _fake_oserror(monkeypatch: pytest.MonkeyPatch, target: str) -> None:
+def _fake_oserror(monkeypatch: pytest.MonkeyPatch, target: str, errno: int = 30,
+                  text: str = "Read-only file system") -> None:
     """A full or read-only disk, also where the tests run as root (which ignores permissions)."""
     def refuse(*args, **kwargs):
-        raise OSError(30, "Read-only file system", str(args[0]) if args else None)
+        raise OSError(errno, text, str(args[0]) if args else None)
     monkeypatch.setattr(target, refuse)
 
 
-def test_a_read_only_results_folder_is_one_clear_line(tmp_path: Path, spec, monkeypatch) -> None:
-    _fake_oserror(monkeypatch, "pathlib.Path.mkdir")
-    with pytest.raises(ResultsWriteError, match="cannot write to the results folder .*Read-only file system") as err:
+@pytest.mark.parametrize("errno, text", [(30, "Read-only file system"), (28, "No space left on device")])
+def test_a_read_only_or_full_results_folder_is_one_clear_line(tmp_path: Path, spec, monkeypatch, errno,
+                                                              text) -> None:
+    _fake_oserror(monkeypatch, "pathlib.Path.mkdir", errno, text)
+    with pytest.raises(ResultsWriteError, match=f"cannot write to the results folder .*{text}") as err:
         write_run_folder(spec, tmp_path / "results" / "run")
     assert "\n" not in str(err.value)
     assert not (tmp_path / "results").exists()
@@ -81,3 +84,19 @@ def test_a_10000_character_target_is_shortened_in_the_message() -> None:
     with pytest.raises(UnknownComponentError) as err:
         resolve_link(load_topology("abilene"), "x" * 10_000)
     assert len(str(err.value)) < 400 and "10000 chars" in str(err.value)
+
+
+def test_a_full_disk_while_journaling_is_one_clear_line(tmp_path: Path, monkeypatch) -> None:
+    from ani.orchestrator.campaign.plan import RunMeta
+    from ani.orchestrator.campaign.store import JournalEntry
+
+    (tmp_path / "c.yaml").write_text("name: c\ntopologies: [abilene]\nscenarios: {files: ['*.json']}\n")
+    store = CampaignStore(tmp_path / "store")
+    store.open_for_run(load_campaign(tmp_path / "c.yaml"), "c.yaml", current_environment(), ["a"])
+    _fake_oserror(monkeypatch, "os.write", 28, "No space left on device")
+    meta = RunMeta(run_id="a", role="scenario", topology="abilene", scenario_source="s.json", overrides={}, seed=1)
+    with pytest.raises(ResultsWriteError, match="No space left on device"):
+        store.append(JournalEntry(kind="lost", meta=meta, error="x", executor="local"))
+    monkeypatch.undo()
+    store.close()
+    assert CampaignStore(store.root).entries() == {}

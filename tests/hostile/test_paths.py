@@ -176,3 +176,27 @@ def test_generated_scenario_files_stay_in_their_folder(tmp_path: Path, name: str
     assert len(written) == 3 and all(p.parent in (out, tmp_path / "incidents") for p in written)
     assert all(len(p.name) < 100 for p in written) and paths[0].parent == tmp_path / "incidents"
     assert json.loads((paths[0]).read_text())["name"] == name
+
+
+@pytest.mark.parametrize("network", ["../../../up", "/abs/net", "a/b/c", "line\nbreak", "n" * 400])
+def test_a_graphml_network_name_is_one_safe_folder_under_the_results(tmp_path: Path, network: str) -> None:
+    from xml.sax.saxutils import escape
+
+    nodes = "".join(f'<node id="{i}"><data key="l">{x}</data></node>' for i, x in enumerate("ABC"))
+    edges = "".join(f'<edge source="{i}" target="{(i + 1) % 3}"/>' for i in range(3))
+    (tmp_path / "g.graphml").write_text(
+        '<?xml version="1.0" encoding="utf-8"?><graphml xmlns="http://graphml.graphdrawing.org/xmlns">'
+        '<key attr.name="label" attr.type="string" for="node" id="l"/>'
+        '<key attr.name="Network" attr.type="string" for="graph" id="g"/>'
+        f'<graph edgedefault="undirected"><data key="g">{escape(network)}</data>{nodes}{edges}</graph></graphml>')
+    from ani.kg.topology import load_graphml
+
+    g = load_graphml(tmp_path / "g.graphml")
+    template = get_template("ospf_failure")
+    spec = render(template, Scenario(name="s"), g, template.params({"observe_s": 0.2}))
+    results = tmp_path / "results"
+    record = failure_record(spec, results, "refused")
+    folder = Path(record.folder)
+    assert folder.parent.parent == results and len(folder.parent.name) <= MAX_NAME_CHARS
+    assert "\n" not in str(folder) and record.graph_name == g.graph["name"]
+    assert not (tmp_path / "up").exists() and not Path("/abs/net").exists()
