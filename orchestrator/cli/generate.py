@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from ani.kg.errors import ProjectError
 from ani.kg.safety import ensure_under, safe_name
@@ -37,10 +38,13 @@ def _constraints(opts: dict[str, Any]) -> GenerationConstraints:
     if opts["min_events"] > opts["max_events"]:
         raise click.BadParameter(f"--min-events {opts['min_events']} exceeds --max-events {opts['max_events']}",
                                  param_hint="--min-events")
-    return GenerationConstraints(min_events=opts["min_events"], max_events=opts["max_events"], seed=opts["seed"],
-                                 start_s=opts["start_s"], max_delay_s=opts["max_delay_s"],
-                                 max_attempts=opts["max_attempts"],
-                                 event_types=tuple(types) if types is not None else None)
+    try:
+        return GenerationConstraints(min_events=opts["min_events"], max_events=opts["max_events"], seed=opts["seed"],
+                                     start_s=opts["start_s"], max_delay_s=opts["max_delay_s"],
+                                     max_attempts=opts["max_attempts"],
+                                     event_types=tuple(types) if types is not None else None)
+    except ValidationError as exc:
+        raise click.UsageError(f"generation constraints: {exc.errors()[0]['msg']}") from None
 
 
 def _generator_options(opts: dict[str, Any]) -> dict[str, Any]:

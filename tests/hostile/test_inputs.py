@@ -231,3 +231,10 @@ def test_a_garbage_or_missing_run_json_is_not_intact(tmp_path: Path) -> None:
 def test_cli_refuses_unbounded_times(tmp_path: Path, args: list[str]) -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and "Invalid value" in result.output and "Traceback" not in result.output
+
+
+def test_generation_constraints_cannot_place_events_past_the_latest_time(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["generate", "--generator", "random", "--topology", "abilene", "-n", "1",
+                                       "--max-events", "100", "--max-delay-s", "3600", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "may pass the latest event time, 86400 s" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "o").exists()
