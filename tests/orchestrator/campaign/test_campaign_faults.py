@@ -28,10 +28,11 @@ VOLATILE = {"wall_s", "kpi_s", "finished_utc", "executor", "attempts", "folder",
 
 
 def _stamps(store: Path) -> dict[str, tuple[int, int]]:
-    """run id -> (inode, mtime) of each published run.json: a recomputed run gets a new file."""
+    """run id -> (inode, mtime) of the program's stdout.txt in each published run folder: a recomputed run
+    gets a new file (run.json is no witness: a scenario's comparison with its baseline rewrites it)."""
     out = {}
     for path in (store / "runs").glob("*/*/run.json"):
-        st = path.stat()
+        st = (path.parent / "stdout.txt").stat()
         out[json.loads(path.read_text())["run_id"]] = (st.st_ino, st.st_mtime_ns)
     return out
 
@@ -65,6 +66,32 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     raise AssertionError("workers of the killed campaign are still alive")
 
 
+def _wait(proc: subprocess.Popen[bytes], seconds: float) -> None:
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _wait_for_journal(proc: subprocess.Popen[bytes], store: Path, seen: int, limit_s: float) -> None:
+    """Until the journal holds more than ``seen`` run ids, or ``proc`` has ended."""
+    deadline = time.monotonic() + limit_s
+    while proc.poll() is None and time.monotonic() < deadline and len(set(_journal_ids(store))) <= seen:
+        time.sleep(0.02)
+
+
+def _wait_for_store(proc: subprocess.Popen[bytes], store: Path, limit_s: float = 300) -> None:
+    """Until ``proc`` holds the store's lock (it has planned and opened the store), or has ended."""
+    deadline = time.monotonic() + limit_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            if (store / ".lock").read_text().strip() == str(proc.pid):
+                return
+        except OSError:
+            pass
+        time.sleep(0.02)
+
+
 def _kpis(store: Path) -> pd.DataFrame:
     frame = pd.read_parquet(store / "kpis.parquet")
     return frame.drop(columns=[c for c in frame.columns if c in VOLATILE]).sort_values("run_id").reset_index(drop=True)
@@ -76,29 +103,44 @@ def test_sigkill_at_random_moments_then_resume_loses_nothing_and_recomputes_noth
                           baseline=True)
     planned = set(plan_campaign_file(path).ids())
     reference = tmp_path / "reference"
+    t0 = time.monotonic()
     assert ani("campaign", "run", str(path), "--store", str(reference), "--workers", "2", "--no-progress",
                cwd=tmp_path).returncode == 0
+    whole_s = time.monotonic() - t0
 
     store = tmp_path / "store"
     cmd = [*ANI, "campaign", "run", str(path), "--store", str(store), "--workers", "2", "--no-progress"]
     rng = random.Random(int(os.environ.get("ANI_FUZZ_SEED", "16")))
     finished: dict[str, tuple[int, int]] = {}
-    kills = 0
+    kills = mid_campaign = 0
+    window = whole_s / 8
     while kills < KILLS:
         proc = subprocess.Popen(cmd, cwd=tmp_path, start_new_session=True, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        moment = rng.uniform(0.2, 6.0)
-        try:
-            proc.wait(timeout=moment)
-        except subprocess.TimeoutExpired:
-            pass
+        roll = rng.random()
+        if roll < 0.2:  # while it starts, plans, repairs the store
+            moment = rng.uniform(0.0, 4.0)
+            _wait(proc, moment)
+        elif roll < 0.6:  # just after a run was journaled: publishing, comparing, dispatching the next
+            _wait_for_journal(proc, store, len(set(_journal_ids(store))), whole_s)
+            moment = rng.uniform(0.0, 1.0)
+            _wait(proc, moment)
+        else:  # once it holds the store, at a random moment that grows until kills make progress
+            _wait_for_store(proc, store)
+            moment = rng.uniform(0.0, window)
+            _wait(proc, moment)
         _kill_group(proc)
         kills += 1
         now = _stamps(store)
         assert {k: now[k] for k in finished} == finished, f"kill {kills} at {moment:.2f} s: a finished run recomputed"
         assert set(_journal_ids(store)) <= set(now), "a journaled run without its published folder"
         assert all(len(list((store / "runs").glob(f"*/*-{rid}"))) == 1 for rid in now), "a run published twice"
+        mid_campaign += 0 < len(now) < len(planned)
+        window = window if len(now) > len(finished) else min(2 * window, whole_s)
         finished = now
+    print(f"{kills} kills, {mid_campaign} with some but not all runs finished; {len(finished)} of {len(planned)} "
+          "finished before the last resume")
+    assert mid_campaign >= 1, "no kill landed while the campaign had runs both done and to do"
     rerun = ani("campaign", "run", str(path), "--store", str(store), "--workers", "2", "--no-progress", cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr
     assert f"{len(planned)} planned" in rerun.stdout and f"ok {len(planned)}" in rerun.stdout
