@@ -97,11 +97,11 @@ class Manifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_]+$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_]{1,64}$")  # a folder name too: bounded
     version: int = Field(ge=1)
     description: str
-    extends: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$")
-    program: str = Field(default="scenario.cc", pattern=r"^[A-Za-z0-9_.-]+\.cc$")
+    extends: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]{1,64}$")
+    program: str = Field(default="scenario.cc", pattern=r"^[A-Za-z0-9_.-]{1,100}\.cc$")
     events: list[str] = Field(default_factory=list)
     ns3_modules: list[str] = Field(default_factory=list)
     parameters: dict[str, ParameterSpec] = Field(default_factory=dict)

@@ -200,3 +200,14 @@ def test_a_graphml_network_name_is_one_safe_folder_under_the_results(tmp_path: P
     assert folder.parent.parent == results and len(folder.parent.name) <= MAX_NAME_CHARS
     assert "\n" not in str(folder) and record.graph_name == g.graph["name"]
     assert not (tmp_path / "up").exists() and not Path("/abs/net").exists()
+
+
+@pytest.mark.parametrize("field", ["extends", "program", "name"])
+def test_over_long_names_in_a_manifest_are_manifest_errors(tmp_path: Path, field: str) -> None:
+    """Found by the fuzz sweep: 300-character names made the file lookups raise ENAMETOOLONG."""
+    long = "x" * 300 + (".cc" if field == "program" else "")
+    fields = {"name": "mine", "extends": "ospf_failure", field: long}
+    (tmp_path / "manifest.toml").write_text(
+        "version = 1\ndescription = 'd'\n" + "".join(f'{k} = "{v}"\n' for k, v in fields.items()))
+    with pytest.raises(TemplateError, match=field):
+        load_template(tmp_path)
