@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -48,9 +49,14 @@ def _open(path: Path) -> IO[str]:
     return path.open("r", encoding="utf-8")
 
 
+MAX_ASN = 2**32 - 1  # AS numbers are 32-bit (RFC 6793)
+
+
 def _asn(text: str, source: str, lineno: int) -> int:
-    if not text.isdigit():
-        raise TopologyError(source, f"line {lineno}: AS number {text!r} is not a non-negative integer")
+    """An AS number: ASCII digits only (not superscripts, not Arabic-Indic digits), at most 32 bits."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) > MAX_ASN:
+        raise TopologyError(source, f"line {lineno}: AS number {text[:40]!r} is not a 32-bit integer "
+                                    "in ASCII digits")
     return int(text)
 
 
@@ -66,7 +72,8 @@ def _parse(lines: Iterator[str], source: str, meta: dict[str, list[str]]) -> Ite
         if line.startswith("#"):
             for key, name in (("# input clique:", "clique"), ("# IXP ASes:", "ixps")):
                 if line.startswith(key):
-                    meta[name] = [f"AS{x}" for x in line[len(key):].split() if x.isdigit()]
+                    meta[name] = [f"AS{x}" for x in line[len(key):].split()
+                                  if x.isascii() and x.isdigit() and len(x) <= 10 and int(x) <= MAX_ASN]
             continue
         parts = line.split("|")
         if len(parts) not in (3, 4):
@@ -142,8 +149,10 @@ def load_caida(path: str | Path) -> nx.Graph:
     try:
         with _open(p) as fh:
             _fill(g, _parse(fh, str(p), meta), notes)
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise TopologyError(str(p), f"cannot read: {exc}") from exc
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error, ValueError) as exc:
+        if isinstance(exc, TopologyError):
+            raise
+        raise TopologyError(str(p), f"cannot read: {str(exc)[:200]}") from exc
     if g.number_of_edges() == 0:
         raise TopologyError(str(p), "no AS relationships in the file")
     g.graph.update(meta)

@@ -30,7 +30,8 @@ class UnknownComponentError(ProjectError, KeyError):
     def __init__(self, target: str, kind: str, hint: str = "") -> None:
         self.target = target
         self.kind = kind
-        msg = f"unknown {kind} {target!r}"
+        shown = repr(target) if len(target) <= 80 else f"{target[:80]!r}... ({len(target)} chars)"
+        msg = f"unknown {kind} {shown}"
         super().__init__(msg + (f" ({hint})" if hint else ""))
 
     def __str__(self) -> str:  # KeyError quotes its argument; keep it readable
@@ -51,3 +52,11 @@ class SimulationError(ProjectError, RuntimeError):
 
 class SettingsError(ProjectError, ValueError):
     """A setting (argument, ``ANI_*`` variable or ``ani.toml`` entry) is invalid; the message names it."""
+
+
+class UnsafePathError(ProjectError, ValueError):
+    """A path derived from data would leave the folder it must stay in (the results root)."""
+
+
+class ResultsWriteError(ProjectError, OSError):
+    """The results folder cannot be written (read-only, full, missing permission); names the folder."""

@@ -31,6 +31,7 @@ _PCAP_MAGIC = {  # magic bytes -> (struct byte order, ticks per second)
 _PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 _GZIP_MAGIC = b"\x1f\x8b"
 _MAX_CAPLEN = 1 << 18  # larger record lengths mean a corrupt file
+_MAX_TICKS_PER_S = 1e12  # pcapng if_tsresol finer than picoseconds (10^-12, 2^-39) is not a real clock
 
 
 class TraceError(ProjectError, ValueError):
@@ -131,7 +132,11 @@ def _pcapng_frames(fh: IO[bytes], source: str, notes: list[str]) -> tuple[int, I
     try:
         reader = dpkt.pcapng.Reader(fh)
     except (ValueError, dpkt.UnpackError, struct.error) as exc:
-        raise TraceError(source, f"not a readable pcapng file: {exc}") from exc
+        raise TraceError(source, f"not a readable pcapng file: {str(exc)[:200]}") from exc
+    divisor = getattr(reader, "_divisor", 1e6)  # ticks per second from the interface's if_tsresol
+    if not 1 <= divisor <= _MAX_TICKS_PER_S:
+        raise TraceError(source, f"pcapng if_tsresol of {divisor:.3g} ticks per second is out of range "
+                                 f"(1 to {_MAX_TICKS_PER_S:.0e}: seconds to picoseconds)")
 
     def frames() -> Iterator[tuple[int, bytes]]:
         try:

@@ -21,8 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ani.kg.errors import ScenarioError
 from ani.kg.event_types import MAGNITUDE_RANGES, EventType
+from ani.kg.safety import clip, read_text, shorten
 
 SCHEMA_VERSION = 1
+MAX_EVENT_TIME_S = 86400.0  # one simulated day: room for incident replays of hours; templates limit further
+NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"  # a name is one line of text (it ends up in folder names and logs)
 
 
 Severity = Literal["low", "medium", "high", "critical"]
@@ -35,9 +38,10 @@ class Event(BaseModel):
 
     event_type: EventType
     target: str = Field(min_length=1, max_length=200)
-    timestamp: float = Field(ge=0.0, description="simulated seconds from the start of the run")
+    timestamp: float = Field(ge=0.0, le=MAX_EVENT_TIME_S, allow_inf_nan=False,
+                             description="simulated seconds from the start of the run (at most MAX_EVENT_TIME_S)")
     severity: Severity = "high"
-    duration_s: float | None = Field(default=None, gt=0.0,
+    duration_s: float | None = Field(default=None, gt=0.0, le=MAX_EVENT_TIME_S, allow_inf_nan=False,
                                      description="for transient events; None = until restored")
     magnitude: float | None = Field(
         default=None, allow_inf_nan=False,
@@ -87,7 +91,7 @@ class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schema_version: Literal[1] = SCHEMA_VERSION
-    name: str = Field(default="scenario", min_length=1, max_length=200)
+    name: str = Field(default="scenario", min_length=1, max_length=200, pattern=NO_CONTROL_CHARS)
     description: str = ""
     events: list[Event] = Field(default_factory=list)
     provenance: Provenance | None = None
@@ -105,6 +109,11 @@ class Scenario(BaseModel):
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def _where(loc: tuple) -> str:
+    """A validation error's location, each part bounded (a key may be 10,000 characters long)."""
+    return ".".join(str(p) if len(str(p)) <= 40 else shorten(p, 40) for p in loc) or "scenario"
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read a scenario JSON file.
 
@@ -112,18 +121,17 @@ def load_scenario(path: str | Path) -> Scenario:
     full object. Errors name the file and the offending field.
     """
     path = Path(path)
+    text = read_text(path, ScenarioError, "scenario file")
     try:
-        raw = json.loads(path.read_text())
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read scenario file ({exc.strerror})") from exc
+        raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ScenarioError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    except RecursionError:
+        raise ScenarioError(f"{path}: not valid JSON (nested too deep)") from None
     if isinstance(raw, list):
         raw = {"name": path.stem, "events": raw}
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'scenario'}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{_where(err['loc'])}: {clip(err['msg'])}" for err in exc.errors()[:5])
         raise ScenarioError(f"{path}: invalid scenario: {problems}") from exc

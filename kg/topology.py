@@ -40,6 +40,12 @@ Documented defaults (module constants):
     100 us: the default OSPF cost is ``max(1, round(delay_s / COST_UNIT_S))``
     (a delay-proportional metric). An explicit edge attribute ``ospf_cost``,
     ``weight`` or ``LinkCost`` that is a positive integer wins.
+
+Physical bounds (a value outside them is an error naming the link, not a NaN later):
+``MIN_CAPACITY_BPS`` / ``MAX_CAPACITY_BPS`` 1 kbit/s and 1 Pbit/s (a bundle's sum too;
+the Topology Zoo spans 20 kbit/s to 45 Gbit/s); ``MAX_OSPF_COST`` 65535 (OSPF's 16-bit
+interface cost); ``MAX_NODE_ID_CHARS`` 90 (longer labels are cut and get a hash, so a
+link id stays under 200 characters).
 """
 
 from __future__ import annotations
@@ -68,6 +74,12 @@ MIN_DELAY_S: float = 1e-6
 DEFAULT_CAPACITY_BPS: float = 1e9
 COST_UNIT_S: float = 1e-4
 EARTH_RADIUS_KM: float = 6371.0088
+
+MIN_CAPACITY_BPS: float = 1e3
+MAX_CAPACITY_BPS: float = 1e15
+MAX_OSPF_COST: int = 65535
+MAX_DELAY_S: float = 10.0
+MAX_NODE_ID_CHARS: int = 90
 
 _COST_KEYS = ("ospf_cost", "weight", "LinkCost")
 _CAP_SOURCES = ("LinkSpeedRaw", "LinkSpeed", "LinkLabel", "default")
@@ -201,7 +213,10 @@ def load_topology(spec: str | Path) -> nx.Graph:
 # --- building the graph ------------------------------------------------------
 def _safe_id(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Za-z0-9_.]+", "_", ascii_text).strip("_")
+    out = re.sub(r"[^A-Za-z0-9_.]+", "_", ascii_text).strip("_")
+    if len(out) > MAX_NODE_ID_CHARS:  # keep link ids ("u-v") under 200 characters, distinct labels distinct
+        out = f"{out[:MAX_NODE_ID_CHARS - 9]}_{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+    return out
 
 
 def _unlabelled(label: Any) -> bool:
@@ -288,6 +303,14 @@ def _bundle_capacity(members: Members) -> tuple[float, str]:
     return total, source
 
 
+def _checked_capacity(capacity: float, source: str, where: str) -> float:
+    """``capacity`` if within [MIN_CAPACITY_BPS, MAX_CAPACITY_BPS], else TopologyError naming the link."""
+    if not MIN_CAPACITY_BPS <= capacity <= MAX_CAPACITY_BPS:
+        raise TopologyError(source, f"link {where[:200]}: capacity {capacity:g} bit/s is outside "
+                                    f"[{MIN_CAPACITY_BPS:g}, {MAX_CAPACITY_BPS:g}]")
+    return capacity
+
+
 def _explicit_cost(members: Members) -> int | None:
     costs = [
         int(x) for _, d in members for key in _COST_KEYS if (x := _positive(d.get(key))) is not None and x == int(x)
@@ -304,8 +327,12 @@ def _delay(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, str, float | No
 
 def _link_attrs(g: nx.Graph, u: str, v: str, members: Members) -> dict[str, Any]:
     capacity, cap_source = _bundle_capacity(members)
+    _checked_capacity(capacity, str(g.graph.get("source", "")), f"{u}-{v}")
     delay, delay_source, km = _delay(g.nodes[u], g.nodes[v])
     cost = _explicit_cost(members) or max(1, round(delay / COST_UNIT_S))
+    if cost > MAX_OSPF_COST:
+        raise TopologyError(str(g.graph.get("source", "")), f"link {u[:90]}-{v[:90]}: OSPF cost {cost:.6g} is "
+                                                            f"above {MAX_OSPF_COST} (OSPF's 16-bit metric)")
     parallel = max(sum(1 for f, _ in members if f == side) for side in (True, False))
     return {
         "link_id": f"{u}-{v}",
@@ -347,7 +374,7 @@ def _build(raw: nx.Graph, source: str, stem: str) -> nx.Graph:
     if raw.number_of_nodes() == 0:
         raise TopologyError(source, "no nodes")
     if "ani_schema" in raw.graph:
-        return from_native_graphml(raw, source)
+        return _checked_links(from_native_graphml(raw, source), source)
     notes: list[str] = []
     name = str(raw.graph.get("Network") or "").strip() or stem
     g = nx.Graph(name=name, source=source, notes=notes)
@@ -362,6 +389,21 @@ def _build(raw: nx.Graph, source: str, stem: str) -> nx.Graph:
         if (k := g.edges[u, v]["parallel"]) > 1:
             notes.append(f"collapsed {k} parallel edges between {u} and {v} into one link (capacities summed)")
     notes += _summary_notes(g)
+    return g
+
+
+def _checked_links(g: nx.Graph, source: str) -> nx.Graph:
+    """``g`` if every link's capacity, delay and OSPF cost is a number within the bounds above."""
+    for u, v, d in g.edges(data=True):
+        where = str(d.get("link_id", f"{u}-{v}"))[:200]
+        for key, low, high in (("capacity_bps", MIN_CAPACITY_BPS, MAX_CAPACITY_BPS), ("delay_s", 0.0, MAX_DELAY_S),
+                               ("ospf_cost", 1, MAX_OSPF_COST)):
+            x = _num(d.get(key))
+            if x is None or not low <= x <= high or (key == "delay_s" and x <= 0):
+                raise TopologyError(source, f"link {where}: {key} {str(d.get(key))[:40]!r} is not a number in "
+                                            f"[{low:g}, {high:g}]")
+        if isinstance(d.get("ospf_cost"), float | str):
+            d["ospf_cost"] = int(float(d["ospf_cost"]))
     return g
 
 

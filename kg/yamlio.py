@@ -44,12 +44,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .demands import Demand
 from .errors import TopologyError, UnknownComponentError
+from .safety import clip
 from .graphml import DERIVED_ATTRS, SCHEMA_VERSION, write_graphml
 from .incidents import IncidentEvent
 from .model import KnowledgeGraph, build_kg
 from .resources import RESOURCE_ATTRS, Resources
 from .srlg import Srlg
-from .topology import COST_UNIT_S, DEFAULT_CAPACITY_BPS, _delay
+from .topology import (COST_UNIT_S, DEFAULT_CAPACITY_BPS, MAX_CAPACITY_BPS, MAX_DELAY_S, MAX_OSPF_COST,
+                       MIN_CAPACITY_BPS, _delay)
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -82,12 +84,14 @@ class LinkSpec(BaseModel):
 
     a: str
     b: str
-    capacity_bps: float | None = Field(default=None, gt=0, description="default DEFAULT_CAPACITY_BPS")
+    capacity_bps: float | None = Field(default=None, ge=MIN_CAPACITY_BPS, le=MAX_CAPACITY_BPS,
+                                       allow_inf_nan=False, description="default DEFAULT_CAPACITY_BPS")
     capacity_source: str | None = None
-    delay_s: float | None = Field(default=None, gt=0, description="default: great-circle from coordinates")
+    delay_s: float | None = Field(default=None, gt=0, le=MAX_DELAY_S, allow_inf_nan=False,
+                                  description="default: great-circle from coordinates")
     delay_source: str | None = None
-    distance_km: float | None = Field(default=None, ge=0)
-    ospf_cost: int | None = Field(default=None, ge=1, description="default: 1 per COST_UNIT_S of delay")
+    distance_km: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    ospf_cost: int | None = Field(default=None, ge=1, le=MAX_OSPF_COST, description="default: 1 per COST_UNIT_S of delay")
     parallel: int = Field(default=1, ge=1)
     attrs: dict[str, Scalar] = Field(default_factory=dict)
 
@@ -148,10 +152,12 @@ def _parse(text: str, source: str) -> Any:
         return yaml.load(text, Loader=_LOADER)
     except json.JSONDecodeError as exc:
         raise TopologyError(source, f"line {exc.lineno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise TopologyError(source, "nested too deep to be a knowledge graph file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise TopologyError(source, f"{where}not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise TopologyError(source, f"{where}not valid YAML: {clip(getattr(exc, 'problem', None) or exc, 200)}") from None
 
 
 def parse_kg_file(text: str, source: str = "<text>") -> KgFile:

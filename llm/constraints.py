@@ -28,7 +28,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ani.kg.errors import ScenarioError
-from ani.kg.scenario import EventType, Severity
+from ani.kg.scenario import MAX_EVENT_TIME_S, EventType, Severity
 
 SEVERITIES: tuple[str, ...] = get_args(Severity)
 ACTION_SEPARATOR = " on "
@@ -64,7 +64,7 @@ class GenerationConstraints(BaseModel):
 
     min_events: int = Field(default=1, ge=1, le=100)
     max_events: int = Field(default=4, ge=1, le=100)
-    start_s: float = Field(default=1.0, ge=0.0)
+    start_s: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
     max_delay_s: float = Field(default=2.0, ge=0.001, le=3600.0)
     event_types: tuple[EventType, ...] | None = None
     top_k: int = Field(default=24, ge=1, le=1000)
@@ -78,6 +78,9 @@ class GenerationConstraints(BaseModel):
     def _lengths(self) -> "GenerationConstraints":
         if self.min_events > self.max_events:
             raise ValueError(f"min_events ({self.min_events}) exceeds max_events ({self.max_events})")
+        if self.start_s + self.max_events * self.max_delay_s > MAX_EVENT_TIME_S:
+            raise ValueError(f"start_s + max_events x max_delay_s ({self.start_s:g} + {self.max_events} x "
+                             f"{self.max_delay_s:g} s) may pass the latest event time, {MAX_EVENT_TIME_S:g} s")
         return self
 
     @property

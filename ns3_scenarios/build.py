@@ -8,7 +8,9 @@ modules, compiler flags, ns-3 version) and the binary is reused by every run.
 from __future__ import annotations
 
 import hashlib
+import functools
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -19,6 +21,7 @@ from ani.kg.errors import SimulationError
 from ani.kg.settings import load_settings
 
 CXXFLAGS = ["-O2", "-std=c++20", "-w"]
+MODULE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")  # an ns-3 module: never an option, never shell syntax
 
 
 def ns3_root() -> Path:
@@ -38,8 +41,26 @@ def ns3_version() -> str:
     return metadata.version("ns3")
 
 
+@functools.cache
+def wheel_modules() -> frozenset[str]:
+    """The ns-3 modules the installed wheel ships (``lib64/libns<version>-<module>.so``)."""
+    major = ".".join(ns3_version().split(".")[:2])
+    pattern = re.compile(rf"^libns{re.escape(major)}-(.+)\.so$")
+    return frozenset(m[1] for f in (ns3_root() / "lib64").iterdir() if (m := pattern.match(f.name)))
+
+
+def check_modules(modules: list[str]) -> list[str]:
+    """``modules`` if each is a module of the ns3 wheel; else SimulationError naming the others."""
+    bad = [m for m in modules if not MODULE_NAME.match(m) or m not in wheel_modules()]
+    if bad:
+        shown = ", ".join(repr(m[:60]) for m in bad[:5])
+        raise SimulationError(f"unknown ns-3 module(s) {shown}; the ns3 wheel ships: {', '.join(sorted(wheel_modules()))}")
+    return modules
+
+
 def compile_command(source: Path, output: Path, modules: list[str], root: Path | None = None) -> list[str]:
-    """The g++ command line that builds ``source`` into ``output``."""
+    """The g++ command line that builds ``source`` into ``output`` (``modules``: see :func:`check_modules`)."""
+    check_modules(modules)
     root = root or ns3_root()
     major = ".".join(ns3_version().split(".")[:2])
     libs = [f"-lns{major}-{m}" for m in modules]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 import shutil
 from pathlib import Path
 from typing import Literal
@@ -34,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ani.kg.demands import Demand
 from ani.kg.errors import ScenarioError, UnknownComponentError
+from ani.kg.safety import writing
 from ani.kg.topology import graph_digest
 from ani.kg.scenario import EventType, Scenario
 from ani.ns3_scenarios.events import EventRow, attack_demands, event_rows
@@ -46,6 +48,7 @@ from ani.ns3_scenarios.traffic import file_digest
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
 RUN_SPEC_VERSION = 1
+TEMPLATE_TIME_LIMIT_S = 3600.0  # latest event time a template simulates (as warmup_s and observe_s: <= 3600 s)
 
 
 class LinkRow(BaseModel):
@@ -215,6 +218,11 @@ def render(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str
     times: the same scenario with and without them is a counterfactual pair. Raises
     :class:`ScenarioError` naming the event.
     """
+    late = [e for e in scenario.events if e.timestamp > TEMPLATE_TIME_LIMIT_S]
+    if late:
+        raise ScenarioError(f"scenario {scenario.name[:80]!r}: event {late[0].event_type.value} at "
+                            f"{late[0].timestamp:g} s is after the template's time limit of "
+                            f"{TEMPLATE_TIME_LIMIT_S:g} s")
     if demands is None:
         params = auto_sized(g, params)  # type: ignore[assignment]
     scale = float(params["capacity_scale"])
@@ -261,7 +269,7 @@ RUN_SH = """#!/bin/sh
 # Results are written into the folder given as first argument (default: here).
 set -e
 cd "$(dirname "$0")"
-NS3="${{NS3:-{ns3_root}}}"
+if [ -z "${{NS3:-}}" ]; then NS3={ns3_root}; fi
 if [ ! -x ./scenario ]; then
   {compile}
 fi
@@ -298,17 +306,33 @@ def render_pair(template: Template, scenario: Scenario, g: nx.Graph, params: dic
     return spec, render_comparable(template, baseline_of(scenario), scenario, g, params, demands=demands,
                                    trace_file=trace_file)
 
+
+_NS3_MARK = "@NS3@"  # stands for "$NS3" in run.sh; shlex.quote leaves it as it is
+
+
+def shell_words(cmd: list[str]) -> str:
+    """``cmd`` as one line of sh: every word quoted (shlex.quote), the wheel's root left as ``"$NS3"``."""
+    return " ".join(shlex.quote(word) for word in cmd).replace(_NS3_MARK, '"$NS3"')
+
+
 def write_run_folder(spec: RunSpec, folder: Path) -> None:
-    """Write the program, its input, ``run.sh`` and ``spec.json`` into ``folder``."""
+    """Write the program, its input, ``run.sh`` and ``spec.json`` into ``folder``.
+
+    Raises :class:`~ani.kg.errors.ResultsWriteError` (one line naming the folder) when it cannot be written.
+    """
+    with writing(folder):
+        _write_run_folder(spec, folder)
+
+
+def _write_run_folder(spec: RunSpec, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "scenario.cc").write_text(spec.program_source)
     (folder / "input.txt").write_text(spec.input_text())
     (folder / "spec.json").write_text(spec.model_dump_json(indent=1, exclude={"program_source"}))
-    root = ns3_root()
-    cmd = compile_command(Path("scenario.cc"), Path("scenario"), spec.ns3_modules, Path("$NS3"))
+    cmd = compile_command(Path("scenario.cc"), Path("scenario"), spec.ns3_modules, Path(_NS3_MARK))
     if spec.trace_file:
         shutil.copyfile(spec.trace_file, folder / "trace.bin")
-    script = RUN_SH.format(ns3_root=root, compile=" ".join(cmd),
+    script = RUN_SH.format(ns3_root=shlex.quote(str(ns3_root())), compile=shell_words(cmd),
                            trace_arg=" --trace=trace.bin" if spec.trace_file else "")
     (folder / "run.sh").write_text(script)
     (folder / "run.sh").chmod(0o755)

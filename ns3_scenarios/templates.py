@@ -26,10 +26,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ani.kg.errors import TemplateError
+from ani.kg.errors import SimulationError, TemplateError
+from ani.kg.safety import clip, read_text
+from ani.ns3_scenarios.build import check_modules
 from ani.kg.event_types import EventType
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+MAX_EXTENDS_DEPTH = 16  # templates in one ``extends`` chain
 ParamValue = int | float | bool
 
 #: The template contract: parameters the renderer and the measurement read from every template
@@ -50,9 +53,15 @@ class ParameterSpec(BaseModel):
     type: Literal["int", "float", "bool"]
     unit: str = ""
     default: ParamValue
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(default=None, allow_inf_nan=False)
+    max: float | None = Field(default=None, allow_inf_nan=False)
     description: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered_range(self) -> "ParameterSpec":
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min:g} is above max {self.max:g}")
+        return self
 
     def coerce(self, name: str, value: object) -> ParamValue:
         """Return ``value`` as this parameter's type, or raise TemplateError."""
@@ -100,11 +109,11 @@ class Manifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_]+$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_]{1,64}$")  # a folder name too: bounded
     version: int = Field(ge=1)
     description: str
-    extends: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$")
-    program: str = Field(default="scenario.cc", pattern=r"^[A-Za-z0-9_.-]+\.cc$")
+    extends: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]{1,64}$")
+    program: str = Field(default="scenario.cc", pattern=r"^[A-Za-z0-9_.-]{1,100}\.cc$")
     events: list[str] = Field(default_factory=list)
     ns3_modules: list[str] = Field(default_factory=list)
     parameters: dict[str, ParameterSpec] = Field(default_factory=dict)
@@ -123,6 +132,14 @@ class Manifest(BaseModel):
         if unknown := sorted(set(events) - {t.value for t in EventType}):
             raise ValueError(f"unknown event type(s) {unknown} (known: ani.kg.event_types)")
         return events
+
+    @field_validator("ns3_modules")
+    @classmethod
+    def _shipped(cls, modules: list[str]) -> list[str]:
+        try:
+            return check_modules(modules)
+        except SimulationError as exc:  # a manifest error, reported with the other fields
+            raise ValueError(str(exc)) from None
 
     @model_validator(mode="after")
     def _complete(self) -> "Manifest":
@@ -177,16 +194,17 @@ class Template(BaseModel):
 
 
 def _read_manifest(path: Path) -> Manifest:
+    text = read_text(path, TemplateError, "template manifest")
     try:
-        data = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise TemplateError(f"{path}: cannot read template manifest ({exc.strerror})") from exc
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TemplateError(f"{path}: not valid TOML ({exc})") from exc
+    except RecursionError:
+        raise TemplateError(f"{path}: not valid TOML (nested too deep)") from None
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {clip(e['msg'])}" for e in exc.errors()[:5])
         raise TemplateError(f"{path}: invalid manifest: {problems}") from exc
 
 
@@ -237,6 +255,8 @@ def load_template(folder: str | Path, _seen: tuple[str, ...] = ()) -> Template:
                         files=(path, program))
     if own.extends in _seen or own.extends == own.name:
         raise TemplateError(f"{path}: 'extends' makes a cycle through {own.extends}")
+    if len(_seen) >= MAX_EXTENDS_DEPTH:
+        raise TemplateError(f"{path}: 'extends' chain longer than {MAX_EXTENDS_DEPTH} templates")
     base_dir = folder.parent / own.extends
     base_dir = base_dir if (base_dir / "manifest.toml").is_file() else PACKAGE_DIR / own.extends
     if not (base_dir / "manifest.toml").is_file():

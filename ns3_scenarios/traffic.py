@@ -8,6 +8,7 @@ from typing import Literal
 
 import networkx as nx
 
+from ani.kg.safety import safe_name
 from ani.kg.traces import map_to_topology, read_pcap, transform
 from ani.ns3_scenarios.trace_file import write_trace
 
@@ -36,7 +37,7 @@ def prepare_trace(pcap: Path, g: nx.Graph, window: tuple[float, float, float], o
     trace = transform(trace, time_scale=time_scale, intensity=intensity, sample_flows=sample_flows,
                       loop_to_s=stop - start, start_s=start, seed=seed)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f".trace-{seed}-{pcap.stem}.bin"
+    tmp = out_dir / f".trace-{seed}-{safe_name(pcap.stem, 60)}.bin"  # the capture's name is data
     write_trace(trace, tmp, {n: i for i, n in enumerate(g.nodes)})
     final = out_dir / f"trace-{file_digest(tmp)}.bin"
     tmp.replace(final)

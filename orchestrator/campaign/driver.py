@@ -21,12 +21,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from ani.orchestrator.campaign.plan import CampaignError, CampaignPlan, PlannedRun, load_campaign, plan_campaign
+from ani.orchestrator.campaign.plan import CampaignError, CampaignPlan, PlannedRun, plan_campaign_file
 from ani.orchestrator.execute.executors import STAGING, Executor
 from ani.orchestrator.campaign.progress import NullProgress, Progress, json_log, log_event
 from ani.orchestrator.execute.records import RunRecord
 from ani.orchestrator.execute.run import attach_comparison, run_folder
-from ani.orchestrator.campaign.store import CampaignStore, JournalEntry, current_environment
+from ani.orchestrator.campaign.store import intact, CampaignStore, JournalEntry, current_environment
 
 DATASET_EVERY_S = 30.0
 
@@ -48,6 +48,8 @@ class CampaignSummary(BaseModel):
     timeout: int
     lost: int
     rejected: int = 0
+    redone_damaged: int = 0  # journaled runs whose run.json was missing or unreadable, run again
+    skipped_journal_lines: int = 0  # journal lines that could not be read
     wall_s: float
 
     @property
@@ -79,7 +81,7 @@ def run_campaign(campaign_file: str | Path, store: CampaignStore, executor: Exec
         Invalid campaign, store in use, or a store of another ns-3 version or image.
     """
     path = Path(campaign_file)
-    plan = plan_campaign(load_campaign(path), path.parent, store.root / "scenarios")
+    plan = plan_campaign_file(path, store.root / "scenarios")
     if executor.results != store.runs_root.resolve():
         raise CampaignError(f"the executor writes to {executor.results}, the store's runs are in {store.runs_root}")
     env = current_environment(executor.image)
@@ -106,6 +108,7 @@ class _Driver:
         self.attempts: dict[str, int] = {}
         self.comparing: dict[cf.Future[RunRecord], tuple[str, str]] = {}  # (scenario, baseline) being compared
         self.executed = self.retried = 0
+        self.damaged: list[str] = []  # journaled runs found without a readable run.json (run again)
         self.t0 = time.monotonic()
         self._last_dataset = self.t0
 
@@ -134,6 +137,13 @@ class _Driver:
         folders = {r.run_id: run_folder(r.spec, self.store.runs_root) for r in self.plan.runs}
         adopted = self.store.reconcile([r.meta() for r in self.plan.runs], folders)
         done = self.store.done(self.retry_failed) & set(self.by_id)
+        if self.store.skipped_lines:
+            log_event("journal_lines_skipped", lines=self.store.skipped_lines[:100])
+        damaged = sorted(rid for rid in done if not intact(folders[rid], rid))
+        if damaged:
+            log_event("damaged_runs_redone", run_ids=damaged[:100], first=str(folders[damaged[0]]))
+            done -= set(damaged)
+        self.damaged = damaged
         for run_id in sorted(done):  # comparisons the earlier process did not get to
             self._compare(run_id)
         return done, adopted
@@ -252,4 +262,6 @@ class _Driver:
         return CampaignSummary(store=str(self.store.root), executor=self.executor.describe(),
                                planned=len(self.by_id), done_before=done_before, adopted=adopted,
                                executed=self.executed, retried=self.retried, rejected=len(self.plan.rejected),
+                               redone_damaged=len(self.damaged),
+                               skipped_journal_lines=len(self.store.skipped_lines),
                                wall_s=time.monotonic() - self.t0, **counts)

@@ -18,8 +18,10 @@ sets. Example (``campaign.yaml``)::
     mitigations:                  # each scenario also runs with each set (counterfactuals)
       - name: steer
         apply: [{kind: set_cost, target: Denver-Kansas_City, value: 100, at_s: 0.5}]
-    timeout_s: 600                # per run
+    timeout_s: 600                # per run (finite, at most a week)
     retries: 2                    # re-submissions after infrastructure failures only
+    max_runs: 10000               # the default limit on runs, seeds, grid points, generated scenarios
+                                  # and glob matches; raise it on purpose for a bigger campaign
 
 :func:`plan_campaign` renders every point into a :class:`PlannedRun` whose
 ``run_id`` hashes everything the program sees (template program, parameters,
@@ -34,14 +36,16 @@ import glob
 import hashlib
 import itertools
 import json
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 import networkx as nx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ani.kg.errors import ProjectError, ScenarioError
+from ani.kg.safety import clip, read_text, safe_name
 from ani.kg.io import load_network
 from ani.kg.scenario import Scenario, load_scenario
 from ani.ns3_scenarios.mitigations import Mitigation
@@ -51,6 +55,8 @@ from ani.orchestrator.execute.records import write_json_atomic
 
 CAMPAIGN_VERSION = 1
 Scalar = int | float | bool | str
+MAX_RUNS = 10_000  # default limit on a campaign's runs (and seeds, grid points, generated scenarios, glob matches)
+MAX_TIMEOUT_S = 7 * 86400.0
 
 
 class CampaignError(ProjectError, ValueError):
@@ -75,7 +81,7 @@ class GeneratorSource(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    generator: str = Field(min_length=1)
+    generator: str = Field(min_length=1, max_length=100)
     n: int = Field(ge=1)
     seed: int = 0
     options: dict[str, Any] = Field(default_factory=dict)
@@ -106,7 +112,7 @@ class Campaign(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schema_version: Literal[1] = CAMPAIGN_VERSION
-    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]{1,100}$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")  # a folder name: never "." or ".."
     description: str = ""
     template: str = "ospf_failure"
     topologies: list[str] = Field(min_length=1)
@@ -115,8 +121,32 @@ class Campaign(BaseModel):
     seeds: list[int] | SeedRange = Field(default_factory=lambda: [1])
     baseline: bool = True
     mitigations: list[MitigationSet] = Field(default_factory=list)
-    timeout_s: float = Field(default=3600.0, gt=0)
+    timeout_s: float = Field(default=3600.0, gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False)
     retries: int = Field(default=2, ge=0, le=10)
+    max_runs: int = Field(default=MAX_RUNS, ge=1, description=(
+        "refuse to plan more runs than this (also bounds seeds, grid points, generated scenarios and glob "
+        "matches); raise it on purpose for a bigger campaign"))
+
+    @field_validator("seeds")
+    @classmethod
+    def _some_seeds(cls, value: list[int] | SeedRange) -> list[int] | SeedRange:
+        if isinstance(value, list) and not value:
+            raise ValueError("give at least one seed (an empty list would plan no runs)")
+        return value
+
+    @model_validator(mode="after")
+    def _bounded(self) -> "Campaign":
+        """Sizes checked before anything is expanded: a million seeds is an error, not a hang."""
+        seeds = self.seeds.count if isinstance(self.seeds, SeedRange) else len(self.seeds)
+        grid = math.prod(len(v) if isinstance(v, list) else 1 for v in self.params.values())
+        generated = sum(s.n for s in self.scenarios if isinstance(s, GeneratorSource))
+        for what, count in (("seeds", seeds), ("parameter grid points", grid),
+                            ("grid points x seeds x topologies", grid * seeds * len(self.topologies)),
+                            ("generated scenarios", generated)):
+            if count > self.max_runs:
+                raise ValueError(f"{count} {what} is more than max_runs = {self.max_runs} "
+                                 "(set max_runs higher in the campaign file to go beyond it on purpose)")
+        return self
 
     @field_validator("scenarios", mode="before")
     @classmethod
@@ -166,32 +196,56 @@ def load_campaign(path: str | Path) -> Campaign:
     try:
         return Campaign.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'campaign'}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(f"{clip('.'.join(map(str, e['loc'])), 80) or 'campaign'}: {clip(e['msg'])}"
+                             for e in exc.errors()[:5])
         raise CampaignError(f"{path}: invalid campaign: {problems}") from exc
 
 
 def _read_mapping(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise CampaignError(f"{path}: cannot read campaign file ({exc.strerror})") from exc
     suffix = path.suffix.lower()
+    if suffix not in (".yaml", ".yml", ".toml"):
+        raise CampaignError(f"{path}: a campaign file ends in .yaml, .yml or .toml")
+    text = read_text(path, CampaignError, "campaign file")
     if suffix == ".toml":
         try:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise CampaignError(f"{path}: not valid TOML ({exc})") from exc
-    if suffix not in (".yaml", ".yml"):
-        raise CampaignError(f"{path}: a campaign file ends in .yaml, .yml or .toml")
+        except RecursionError:
+            raise CampaignError(f"{path}: not valid TOML (nested too deep)") from None
     import yaml
 
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise CampaignError(f"{path}: not valid YAML ({exc})") from exc
+        raise CampaignError(f"{path}: not valid YAML ({_yaml_problem(exc)})") from exc
+    except RecursionError:
+        raise CampaignError(f"{path}: not valid YAML (nested too deep)") from None
     if not isinstance(data, dict):
         raise CampaignError(f"{path}: a campaign file is a mapping of fields, got {type(data).__name__}")
     return data
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """A YAML error on one line: the problem and where (PyYAML's own text spans several lines)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + clip(problem, 200)
+
+
+def plan_campaign_file(path: str | Path, snapshot_dir: Path | None = None) -> CampaignPlan:
+    """Load and plan the campaign in ``path``; every error names the file (see :func:`plan_campaign`)."""
+    path = Path(path)
+    campaign = load_campaign(path)
+    try:
+        return plan_campaign(campaign, path.parent, snapshot_dir)
+    except ProjectError as exc:
+        if str(path) in str(exc):
+            raise
+        raise CampaignError(f"{path}: {clip(str(exc), 500)}") from exc
+    except RecursionError:
+        raise CampaignError(f"{path}: an input of the campaign is nested too deep") from None
 
 
 # --------------------------------------------------------------------------- planning
@@ -253,12 +307,16 @@ def resolve_topology(name: str, base_dir: Path) -> tuple[str, nx.Graph]:
     return name, load_network(topology_spec(name, base_dir))
 
 
-def scenario_files(source: FilesSource, base_dir: Path) -> list[tuple[str, Scenario]]:
-    """(label, scenario) for each file the patterns match, sorted; a pattern that matches nothing is an error."""
+def scenario_files(source: FilesSource, base_dir: Path, limit: int = MAX_RUNS) -> list[tuple[str, Scenario]]:
+    """(label, scenario) for each file the patterns match, sorted; a pattern that matches nothing is an error,
+    and so is one that matches more than ``limit`` files (the campaign's ``max_runs``)."""
     out: list[tuple[str, Scenario]] = []
     for pattern in source.files:
         full = pattern if Path(pattern).is_absolute() else str(base_dir / pattern)
-        matches = sorted(glob.glob(full, recursive=True))
+        matches = sorted(itertools.islice(glob.iglob(full, recursive=True), limit + 1))
+        if len(matches) > limit:
+            raise CampaignError(f"scenario pattern {clip(pattern, 100)!r} matches more than max_runs = {limit} "
+                                "files (set max_runs higher in the campaign file to go beyond it on purpose)")
         if not matches:
             raise CampaignError(f"scenario pattern {pattern!r} matches no file (under {base_dir})")
         out += [(_label(Path(m), base_dir), load_scenario(m)) for m in matches]
@@ -282,14 +340,24 @@ def generated_scenarios(source: GeneratorSource, topology: str, template: Templa
     non-deterministic generator (an LLM) keeps the same runs when it resumes.
     """
     key = hashlib.sha256(f"{topology}\0{source.model_dump_json()}".encode()).hexdigest()[:12]
-    snapshot = snapshot_dir / f"{source.generator}-{key}.json" if snapshot_dir else None
+    snapshot = snapshot_dir / f"{safe_name(source.generator, 40)}-{key}.json" if snapshot_dir else None
     if snapshot is not None and snapshot.is_file():
-        scenarios = [Scenario.model_validate(s) for s in json.loads(snapshot.read_text())]
+        scenarios = _read_snapshot(snapshot)
     else:
         scenarios = _generate(source, topology, template)
         if snapshot is not None:
             write_json_atomic(snapshot, json.dumps([s.model_dump(mode="json") for s in scenarios], indent=1))
     return [(f"{source.generator}:{source.seed}#{i}", s) for i, s in enumerate(scenarios)]
+
+
+def _read_snapshot(path: Path) -> list[Scenario]:
+    try:
+        return [Scenario.model_validate(s) for s in json.loads(read_text(path, CampaignError, "scenario snapshot"))]
+    except (ValueError, TypeError, RecursionError) as exc:
+        if isinstance(exc, CampaignError):
+            raise
+        raise CampaignError(f"{path}: unreadable scenario snapshot ({clip(str(exc), 200)}); delete it to "
+                            "generate the scenarios again") from None
 
 
 def _generate(source: GeneratorSource, topology: str, template: Template) -> list[Scenario]:
@@ -320,7 +388,7 @@ def campaign_scenarios(campaign: Campaign, base_dir: Path, topology: str, templa
             spec = topology_spec(topology, base_dir)
             out += [(label, s, False) for label, s in generated_scenarios(source, spec, template, snapshot_dir)]
         else:
-            out += [(label, s, True) for label, s in scenario_files(source, base_dir)]
+            out += [(label, s, True) for label, s in scenario_files(source, base_dir, campaign.max_runs)]
     return out
 
 
@@ -349,6 +417,9 @@ def plan_campaign(campaign: Campaign, base_dir: str | Path = ".", snapshot_dir: 
                 # one copy of the program text for all runs: plans of thousands of runs stay small
                 run.spec.program_source = sources.setdefault(run.spec.program_source, run.spec.program_source)
                 runs.setdefault(run.run_id, run)
+            if len(runs) > campaign.max_runs:
+                raise CampaignError(f"campaign {campaign.name}: more than max_runs = {campaign.max_runs} runs "
+                                    "(set max_runs higher in the campaign file to go beyond it on purpose)")
     return CampaignPlan(campaign=campaign, runs=list(runs.values()),
                         rejected=[f"{k}: {v}" for k, v in rejected.items()])
 

@@ -58,6 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ani.ns3_scenarios.build import ns3_version
 from ani.orchestrator.campaign.plan import Campaign, CampaignError, RunMeta
+from ani.kg.safety import clip, read_text, writing
 from ani.orchestrator.execute.records import RunRecord, write_json_atomic
 
 STORE_VERSION = 1
@@ -131,6 +132,7 @@ class CampaignStore:
         self._fd: int | None = None
         self._lock: int | None = None
         self._entries: dict[str, JournalEntry] | None = None
+        self.skipped_lines: list[int] = []  # journal lines that could not be read (their runs are redone)
 
     @property
     def runs_root(self) -> Path:
@@ -156,13 +158,15 @@ class CampaignStore:
         CampaignError
             If another process holds the store, or its environment differs from ``env``.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._acquire_lock()
+        with writing(self.root):
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._acquire_lock()
         try:
             manifest = self._checked_manifest(campaign, campaign_file, env, planned)
-            write_json_atomic(self.manifest_path, manifest.model_dump_json(indent=1))
-            _repair_tail(self.journal_path)
-            self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            with writing(self.root):
+                write_json_atomic(self.manifest_path, manifest.model_dump_json(indent=1))
+                _repair_tail(self.journal_path)
+                self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except BaseException:
             self.close()
             raise
@@ -217,17 +221,19 @@ class CampaignStore:
 
     def manifest(self) -> CampaignManifest:
         """The parsed ``campaign.json``."""
+        if not self.manifest_path.is_file():
+            raise CampaignError(f"{self.root}: not a campaign store (no readable campaign.json)")
+        text = read_text(self.manifest_path, CampaignError, "campaign manifest")
         try:
-            return CampaignManifest.model_validate_json(self.manifest_path.read_text())
-        except OSError as exc:
-            raise CampaignError(f"{self.root}: not a campaign store (no readable campaign.json)") from exc
+            return CampaignManifest.model_validate_json(text)
         except ValidationError as exc:
-            raise CampaignError(f"{self.manifest_path}: invalid manifest ({exc.errors()[0]['msg']})") from exc
+            raise CampaignError(f"{self.manifest_path}: invalid manifest ({clip(exc.errors()[0]['msg'], 200)}); "
+                                "repair it or give another --store") from None
 
     def entries(self) -> dict[str, JournalEntry]:
         """The journal: last entry per run id (a torn last line is skipped)."""
         if self._entries is None:
-            self._entries = _read_journal(self.journal_path)
+            self._entries, self.skipped_lines = _read_journal(self.journal_path)
         return self._entries
 
     def done(self, retry_failed: bool = False) -> set[str]:
@@ -242,8 +248,9 @@ class CampaignStore:
         if self._fd is None:
             raise CampaignError(f"store {self.root} is not open for writing")
         line = (entry.model_dump_json() + "\n").encode()
-        os.write(self._fd, line)
-        os.fsync(self._fd)
+        with writing(self.root):
+            os.write(self._fd, line)
+            os.fsync(self._fd)
         self.entries()[entry.meta.run_id] = entry
 
     def reconcile(self, metas: list[RunMeta], folders: dict[str, Path]) -> list[str]:
@@ -281,24 +288,43 @@ def _repair_tail(path: Path) -> None:
             fh.truncate(data.rfind(b"\n") + 1)
 
 
-def _read_journal(path: Path) -> dict[str, JournalEntry]:
+def _read_journal(path: Path) -> tuple[dict[str, JournalEntry], list[int]]:
+    """(last entry per run id, numbers of the lines that could not be read).
+
+    A line that is not UTF-8 or not an entry (torn by a crash, damaged on disk) is
+    skipped and its number returned: its run is adopted from run.json or run again.
+    """
     out: dict[str, JournalEntry] = {}
+    skipped: list[int] = []
     if not path.exists():
-        return out
-    for line in path.read_text().splitlines():
+        return out, skipped
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CampaignError(f"{path}: cannot read the journal ({exc.strerror})") from None
+    for lineno, raw in enumerate(data.splitlines(), start=1):
         try:
-            entry = JournalEntry.model_validate_json(line)
-        except ValidationError:
-            continue  # a line torn by a crash; its run is adopted from run.json or run again
+            entry = JournalEntry.model_validate_json(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValidationError, RecursionError):
+            skipped.append(lineno)
+            continue
         out[entry.meta.run_id] = entry
-    return out
+    return out, skipped
 
 
 def _read_record(folder: Path) -> RunRecord | None:
+    """The run.json of ``folder``, or None when it is missing or unreadable (the run is then redone)."""
     try:
-        return RunRecord.model_validate_json((folder / "run.json").read_text())
-    except (OSError, ValidationError):
+        return RunRecord.model_validate_json((folder / "run.json").read_bytes())
+    except (OSError, ValidationError, RecursionError):
         return None
+
+
+def intact(folder: Path, run_id: str) -> bool:
+    """True when ``folder`` holds a readable run.json of ``run_id`` (a journaled run whose folder was
+    deleted or whose record was damaged is not done)."""
+    record = _read_record(folder)
+    return record is not None and record.run_id == run_id
 
 
 # ---------------------------------------------------------------------- dataset

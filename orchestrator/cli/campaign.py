@@ -14,9 +14,10 @@ from pathlib import Path
 import click
 
 from ani.ns3_scenarios.render import RunSpec
-from ani.orchestrator.campaign.plan import CampaignError, load_campaign, plan_campaign
+from ani.orchestrator.campaign.plan import CampaignError, load_campaign, plan_campaign_file
 from ani.orchestrator.execute.executors import WorkerEnvironmentError, build_programs, make_executor, run_spec
 from ani.orchestrator.campaign.store import CampaignStore, export_dataset, store_status
+from ani.orchestrator.cli.types import timeout_seconds
 
 DEFAULT_ROOT = Path("results") / "campaigns"
 
@@ -49,7 +50,7 @@ def campaign() -> None:
 def plan(campaign_file: Path, store_dir: Path | None, list_runs: bool) -> None:
     """Expand CAMPAIGN_FILE into its runs and say how many are still to run."""
     store = _store_for(campaign_file, store_dir)
-    the_plan = plan_campaign(load_campaign(campaign_file), campaign_file.parent, store.root / "scenarios")
+    the_plan = plan_campaign_file(campaign_file, store.root / "scenarios")
     done = store.done() if store.exists() else set()
     roles = Counter(r.role for r in the_plan.runs)
     todo = [r for r in the_plan.runs if r.run_id not in done]
@@ -76,7 +77,7 @@ def plan(campaign_file: Path, store_dir: Path | None, list_runs: bool) -> None:
               help="local worker processes or Docker containers at a time [default: CPU count]")
 @click.option("--cluster", metavar="ADDRESS", default=None, help="run on a Dask scheduler (tcp://host:8786)")
 @click.option("--docker", "image", metavar="IMAGE", default=None, help="run each run in a container of IMAGE")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=1), default=None,
+@click.option("--timeout", "timeout_s", type=timeout_seconds(), default=None,
               help="seconds before a run is killed [default: the campaign's timeout_s]")
 @click.option("--retry-failed", is_flag=True, help="also run again the runs recorded as failed or timeout")
 @click.option("--progress/--no-progress", default=True, show_default=True,
@@ -99,6 +100,12 @@ def run(campaign_file: Path, store_dir: Path | None, workers: int | None, cluste
                f"({summary.adopted} recovered), {summary.executed} run now in {summary.wall_s:.1f} s with "
                f"{summary.executor}; ok {summary.ok}, failed {summary.failed}, timeout {summary.timeout}, "
                f"lost {summary.lost}; store {store.root}")
+    if summary.skipped_journal_lines:
+        click.echo(f"warning: {summary.skipped_journal_lines} unreadable line(s) in {store.journal_path} skipped; "
+                   "their runs were recovered from run.json or run again", err=True)
+    if summary.redone_damaged:
+        click.echo(f"warning: {summary.redone_damaged} journaled run(s) had a missing or unreadable run.json; "
+                   "they were run again", err=True)
     if summary.rejected:
         click.echo(f"{summary.rejected} generated scenario(s) left out: see ani campaign plan {campaign_file}")
     if summary.failed or summary.timeout:
@@ -114,7 +121,11 @@ def run(campaign_file: Path, store_dir: Path | None, workers: int | None, cluste
 @store_option
 def status(source: Path, store_dir: Path | None) -> None:
     """Counts of a campaign's store (SOURCE: the campaign file or the store folder), and its failures."""
-    st = store_status(_store_from(source, store_dir))
+    store = _store_from(source, store_dir)
+    st = store_status(store)
+    if store.skipped_lines:
+        click.echo(f"warning: {len(store.skipped_lines)} unreadable line(s) in {store.journal_path} skipped "
+                   f"(first: line {store.skipped_lines[0]}); the next campaign run redoes their runs", err=True)
     click.echo(f"campaign {st.name} (ns-3 {st.ns3_version}{', image ' + st.image if st.image else ''}): "
                f"{st.planned} planned, ok {st.ok}, failed {st.failed}, timeout {st.timeout}, lost {st.lost}, "
                f"remaining {st.remaining}; store {st.store}")
@@ -142,7 +153,7 @@ def export(source: Path, store_dir: Path | None, output: Path) -> None:
 @campaign.command(hidden=True)
 @click.argument("spec_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--results", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=3600.0)
+@click.option("--timeout", "timeout_s", type=timeout_seconds(0.1), default=3600.0)
 @click.option("--build-only", is_flag=True, help="only compile the program into the cache")
 def worker(spec_file: Path, results: Path, timeout_s: float, build_only: bool) -> None:
     """Execute one queued run spec (the Docker executor's container command); print its record."""

@@ -13,14 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from ani.kg.errors import ProjectError
+from ani.kg.safety import ensure_under, safe_name
 from ani.llm.base import run_generator
 from ani.llm.registry import available, get_generator
 from ani.llm.constraints import GenerationConstraints
 from ani.llm.feedback import Feedback
 from ani.llm.metrics import ScenarioMetrics, scenario_metrics
 from ani.kg.scenario import EventType
+from ani.orchestrator.cli.types import FiniteFloatRange
 
 LLM_OPTIONS = ("provider", "model", "base_url", "temperature", "structured_output")
 
@@ -35,10 +38,13 @@ def _constraints(opts: dict[str, Any]) -> GenerationConstraints:
     if opts["min_events"] > opts["max_events"]:
         raise click.BadParameter(f"--min-events {opts['min_events']} exceeds --max-events {opts['max_events']}",
                                  param_hint="--min-events")
-    return GenerationConstraints(min_events=opts["min_events"], max_events=opts["max_events"], seed=opts["seed"],
-                                 start_s=opts["start_s"], max_delay_s=opts["max_delay_s"],
-                                 max_attempts=opts["max_attempts"],
-                                 event_types=tuple(types) if types is not None else None)
+    try:
+        return GenerationConstraints(min_events=opts["min_events"], max_events=opts["max_events"], seed=opts["seed"],
+                                     start_s=opts["start_s"], max_delay_s=opts["max_delay_s"],
+                                     max_attempts=opts["max_attempts"],
+                                     event_types=tuple(types) if types is not None else None)
+    except ValidationError as exc:
+        raise click.UsageError(f"generation constraints: {exc.errors()[0]['msg']}") from None
 
 
 def _generator_options(opts: dict[str, Any]) -> dict[str, Any]:
@@ -67,8 +73,9 @@ def _feedback(path: Path | None) -> Feedback | None:
 
 def _write(out: Path, scenarios: list[Any], summary: dict[str, Any]) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for s in scenarios:
-        (out / f"{s.name}.json").write_text(s.model_dump_json(indent=1, exclude_none=True) + "\n")
+    for s in scenarios:  # a generated name is data: one safe file name under ``out``, the original inside
+        path = ensure_under(out / f"{safe_name(s.name)}.json", out)
+        path.write_text(s.model_dump_json(indent=1, exclude_none=True) + "\n")
     (out / "generation.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
 
 
@@ -94,7 +101,7 @@ def _print(report: Any, metrics: ScenarioMetrics, out: Path) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--min-events", type=click.IntRange(1, 100), default=1, show_default=True)
 @click.option("--max-events", type=click.IntRange(1, 100), default=4, show_default=True)
-@click.option("--start-s", type=click.FloatRange(0), default=1.0, show_default=True, help="earliest first event")
+@click.option("--start-s", type=FiniteFloatRange(0, 3600), default=1.0, show_default=True, help="earliest first event")
 @click.option("--max-delay-s", type=click.FloatRange(0.001, 3600), default=2.0, show_default=True,
               help="longest gap between events")
 @click.option("--max-attempts", type=click.IntRange(1, 20), default=3, show_default=True,
@@ -140,7 +147,7 @@ def _generate(opts: dict[str, Any]) -> None:
     result = run_generator(gen, kg, opts["n"], constraints, feedback)
     metrics = scenario_metrics(result.scenarios, kg)
     network = str(kg.topology.graph.get("name") or "network")
-    out = opts["out"] or Path("results") / "scenarios" / f"{network}-{opts['generator_name']}"
+    out = opts["out"] or Path("results") / "scenarios" / safe_name(f"{network}-{opts['generator_name']}")
     _write(out, result.scenarios, {"report": result.report.model_dump(), "metrics": metrics.model_dump(),
                                    "constraints": constraints.model_dump(mode="json"), "graph_digest": kg.digest,
                                    "rejected": [r.model_dump(mode="json") for r in result.rejected[:50]]})

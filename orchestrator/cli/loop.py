@@ -11,11 +11,13 @@ from typing import Any
 import click
 
 from ani.kg.io import KG_SUFFIXES, load_network, open_kg
+from ani.kg.safety import ensure_under, safe_name
 from ani.llm.registry import available
 from ani.orchestrator.campaign.progress import make_progress
 from ani.orchestrator.execute.executors import Executor, make_executor
 from ani.orchestrator.loop.budget_progress import BudgetProgress
 from ani.orchestrator.loop.mitigate import DEFAULT_STRATEGIES, strategy_names
+from ani.orchestrator.cli.types import timeout_seconds
 
 DEFAULT_RESULTS = Path("results")
 PROVIDERS = ["ollama", "openai", "llamacpp", "smollm2"]
@@ -109,7 +111,7 @@ common = [
     click.option("--workers", type=click.IntRange(1), default=2, show_default=True, help="local ns-3 processes"),
     click.option("--cluster", help="Dask scheduler address (tcp://host:8786) instead of local processes"),
     click.option("--docker", "image", metavar="IMAGE", help="run each ns-3 run in a container of IMAGE"),
-    click.option("--timeout", "timeout_s", type=click.FloatRange(min=1), default=600, show_default=True,
+    click.option("--timeout", "timeout_s", type=timeout_seconds(), default=600, show_default=True,
                  help="seconds before an ns-3 run is killed"),
     click.option("--report/--no-report", default=True, show_default=True, help="write report.html"),
 ]
@@ -160,7 +162,8 @@ def loop(**o: Any) -> None:
                         mitigate=bool(strategies) and o["mitigate_top"] > 0, mitigate_top=o["mitigate_top"],
                         workers=o["workers"], timeout_s=o["timeout_s"], screen=o["screen"])
     network = str(g.graph.get("name", "network")).replace(" ", "_")
-    out = o["out"] or o["results"] / "loops" / f"{network}-{o['generator_name']}-seed{o['seed']}"
+    out = o["out"] or ensure_under(o["results"] / "loops" / safe_name(f"{network}-{o['generator_name']}-seed{o['seed']}"),
+                                   o["results"])
     tally = BudgetProgress(make_progress(), config.budget, f"ani loop ({o['generator_name']})")
     try:
         with _executor(o, o["results"]) as executor:

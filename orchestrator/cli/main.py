@@ -15,6 +15,7 @@ from ani.kg.scenario import Event, EventType, Scenario, load_scenario
 from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.cli.report import format_result
 from ani.orchestrator.execute.scenario_run import run_scenario
+from ani.orchestrator.cli.types import timeout_seconds
 
 DEFAULT_RESULTS = Path("results")
 
@@ -84,7 +85,7 @@ def demo(results: Path, params: tuple[str, ...], jobs: int, draw_map: bool) -> N
 @jobs_option
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
               help="also run the no-failure baseline with the same seed and compare")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=1), default=3600, show_default=True,
+@click.option("--timeout", "timeout_s", type=timeout_seconds(), default=3600, show_default=True,
               help="seconds before a run is killed")
 @click.option("--trace", "trace", type=click.Path(dir_okay=False, path_type=Path),
               help="pcap/pcapng to replay as traffic (looped over the run's traffic window)")

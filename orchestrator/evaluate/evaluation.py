@@ -84,6 +84,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ani.ns3_scenarios.sizing import auto_sized
 from ani.kg.errors import ProjectError
+from ani.kg.safety import ensure_under, safe_name
 from ani.kg.model import build_kg
 from ani.kg.io import KG_SUFFIXES, load_network
 from ani.kg.topology import load_topology
@@ -284,7 +285,7 @@ def write_incidents(scenarios: Sequence[Scenario], folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for s in scenarios:
-        path = folder / f"{s.name}.json"
+        path = ensure_under(folder / f"{safe_name(s.name)}.json", folder)
         write_json_atomic(path, s.model_dump_json(indent=1))
         paths.append(path)
     return paths
@@ -394,12 +395,12 @@ def _network(config: EvalConfig, label: str, g: nx.Graph, params: dict[str, Any]
              log: Callable[[str], None], tally: BudgetProgress) -> list[tuple[str, Arm, LoopResult]]:
     kg = build_kg(g, load_factor=float(params.get("load_factor", LOOP_DEFAULTS["load_factor"])))
     start = float(params.get("warmup_s", LOOP_DEFAULTS["warmup_s"])) + 0.1
-    incidents = write_incidents(synthetic_incidents(g, 2 * config.budget, start), folder / "incidents" / label)
+    incidents = write_incidents(synthetic_incidents(g, 2 * config.budget, start), ensure_under(folder / "incidents" / safe_name(label), folder))
     out = []
     for seed in config.seeds:
         for arm in arms:
             cfg = loop_config(config, arm, seed, params)
-            loop_dir = folder / "loops" / label / arm.name / f"seed-{seed}"
+            loop_dir = ensure_under(folder / "loops" / safe_name(label) / safe_name(arm.name) / f"seed-{seed}", folder)
             done = read_loop(loop_dir)
             if done is not None and done.summary.config == cfg and done.summary.kg_digest == kg.digest:
                 log(f"{label}: {arm.name}, seed {seed}: done in an earlier evaluation here, reused")

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from ani.kg.safety import writing
 from ani.orchestrator.measure.kpis import ScenarioKpis
 from ani.orchestrator.measure.summary import RunKpis
 
@@ -59,7 +60,8 @@ def write_json_atomic(path: Path, text: str) -> None:
 def save_record(record: RunRecord) -> Path:
     """Persist ``record`` as ``run.json`` in its folder."""
     path = Path(record.folder) / "run.json"
-    write_json_atomic(path, record.model_dump_json(indent=1))
+    with writing(record.folder):
+        write_json_atomic(path, record.model_dump_json(indent=1))
     return path
 
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from ani.kg.errors import ProjectError
+from ani.kg.safety import ensure_under, safe_name, writing
 from ani.ns3_scenarios.build import build_program
 from ani.ns3_scenarios.render import RunSpec, write_run_folder
 from ani.orchestrator.execute.records import RunRecord, save_record
@@ -24,8 +25,15 @@ DEFAULT_TIMEOUT_S = 3600.0
 
 
 def run_folder(spec: RunSpec, results: Path) -> Path:
-    """``results/<graph>/<scenario>-<run id>``: one folder per run."""
-    return Path(results) / spec.graph_name.replace(" ", "_") / f"{spec.scenario.name}-{spec.run_id}"
+    """``results/<graph>/<scenario>-<run id>``: one folder per run.
+
+    The graph and scenario names are data: they become safe, bounded path components
+    (:func:`~ani.kg.safety.safe_name`; the originals stay in ``run.json``), and the folder
+    is checked to lie under ``results``.
+    """
+    folder = Path(results) / safe_name(spec.graph_name.replace(" ", "_")) / \
+        f"{safe_name(spec.scenario.name)}-{safe_name(spec.run_id, 64)}"
+    return ensure_under(folder, results)
 
 
 def _record(spec: RunSpec, folder: Path, status: str, rc: int | None, wall: float, stdout: str,
@@ -61,8 +69,9 @@ def execute_run(spec: RunSpec, results: Path, timeout_s: float = DEFAULT_TIMEOUT
     except subprocess.TimeoutExpired as exc:
         status, rc = "timeout", None
         out, err = _text(exc.stdout), _text(exc.stderr) + f"\nkilled after {timeout_s:g} s"
-    (folder / "stdout.txt").write_text(out)
-    (folder / "stderr.txt").write_text(err)
+    with writing(folder):
+        (folder / "stdout.txt").write_text(out)
+        (folder / "stderr.txt").write_text(err)
     record = _record(spec, folder, status, rc, time.monotonic() - start, out, err)
     if status == "ok":
         parse_start = time.monotonic()

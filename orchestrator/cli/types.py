@@ -1,0 +1,27 @@
+"""Click parameter types shared by the commands."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import click
+
+MAX_TIMEOUT_S = 7 * 86400.0  # a week per run: beyond that a typo, not an intention
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A ``FloatRange`` that also refuses ``nan`` and ``inf`` (which pass click's own range checks)."""
+
+    name = "finite float range"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+def timeout_seconds(minimum: float = 1.0) -> FiniteFloatRange:
+    """Seconds before a run is killed: finite, between ``minimum`` and :data:`MAX_TIMEOUT_S`."""
+    return FiniteFloatRange(min=minimum, max=MAX_TIMEOUT_S)
