@@ -18,6 +18,7 @@ from ani.orchestrator.execute.executors import Executor, make_executor
 from ani.orchestrator.loop.budget_progress import BudgetProgress
 from ani.orchestrator.loop.mitigate import DEFAULT_STRATEGIES, strategy_names
 from ani.orchestrator.cli.types import timeout_seconds
+from ani.orchestrator.cli.types import parse_params
 
 DEFAULT_RESULTS = Path("results")
 PROVIDERS = ["ollama", "openai", "llamacpp", "smollm2"]
@@ -37,14 +38,6 @@ def _command() -> str:
     return shlex.join(args)
 
 
-def _params(pairs: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--param")
-        out[name.strip()] = value.strip()
-    return out
 
 
 def _names(text: str, hint: str, known: list[str] | None = None) -> list[str]:
@@ -157,7 +150,7 @@ def loop(**o: Any) -> None:
     if o["replay_files"]:
         opts["incidents"] = list(o["replay_files"])
     config = LoopConfig(generator=o["generator_name"], generator_options=opts, iterations=o["iterations"],
-                        budget=o["budget"], template=o["template_name"], params=_params(o["params"]), seed=o["seed"],
+                        budget=o["budget"], template=o["template_name"], params=parse_params(o["params"]), seed=o["seed"],
                         max_events=o["max_events"], feedback=o["feedback"], strategies=strategies,
                         mitigate=bool(strategies) and o["mitigate_top"] > 0, mitigate_top=o["mitigate_top"],
                         workers=o["workers"], timeout_s=o["timeout_s"], screen=o["screen"])
@@ -205,7 +198,7 @@ def evaluate(**o: Any) -> None:
 
     arms = _names(o["generators"], "--generators", list(ARMS)) if o["generators"] else list(DEFAULT_ARMS)
     config = EvalConfig(networks=_names(o["networks"], "--networks"), seeds=_seeds(o["seeds"]), budget=o["budget"],
-                        iterations=o["iterations"], arms=arms, params=_params(o["params"]),
+                        iterations=o["iterations"], arms=arms, params=parse_params(o["params"]),
                         template=o["template_name"], max_events=o["max_events"], mitigate_top=o["mitigate_top"],
                         llm_max_scenarios=o["llm_max_scenarios"], workers=o["workers"], timeout_s=o["timeout_s"],
                         zoo=o["zoo"], llm_options={**EvalConfig().llm_options,

@@ -14,6 +14,7 @@ from ani.kg.topology import load_topology
 from ani.kg.scenario import Event, EventType, Scenario, load_scenario
 from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.cli.report import format_result
+from ani.orchestrator.cli.types import parse_params
 from ani.orchestrator.execute.scenario_run import run_scenario
 from ani.orchestrator.cli.types import timeout_seconds
 
@@ -29,14 +30,6 @@ DEMO_SCENARIO = Scenario(
 )
 
 
-def _parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--param")
-        out[name.strip()] = value.strip()
-    return out
 
 
 class _Group(click.Group):
@@ -113,7 +106,7 @@ def _run(g, scenario: Scenario, template_name: str, params: tuple[str, ...], res
          trace_mode: str = "hash", cluster: str | None = None, image: str | None = None,
          demands_file: Path | None = None, draw_map: bool = False) -> None:
     template = get_template(template_name)
-    values = template.params(_parse_params(params))
+    values = template.params(parse_params(params))
     demands = None
     if demands_file is not None:
         demands = scaled_demands(g, load_demand_matrix(demands_file), float(values["capacity_scale"]),

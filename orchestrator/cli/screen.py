@@ -8,16 +8,9 @@ from typing import Any
 
 import click
 from ani.llm.registry import available
+from ani.orchestrator.cli.types import parse_params
 
 
-def _params(pairs: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--param")
-        out[name.strip()] = value.strip()
-    return out
 
 
 @click.command()
@@ -46,9 +39,9 @@ def screen(topology: str, generator_name: str | None, exhaustive: str | None, n:
     if (generator_name is None) == (exhaustive is None):
         raise click.UsageError("give either --generator NAME or --exhaustive n1|n2")
     if exhaustive:
-        result = screen_exhaustive(topology, exhaustive, _params(params))
+        result = screen_exhaustive(topology, exhaustive, parse_params(params))
     else:
-        result = run(topology, generator_name, n, _params(params), seed=seed, min_events=min_events,
+        result = run(topology, generator_name, n, parse_params(params), seed=seed, min_events=min_events,
                      max_events=max_events)
     click.echo(result.table(top))
     if out is not None:

@@ -25,3 +25,14 @@ class FiniteFloatRange(click.FloatRange):
 def timeout_seconds(minimum: float = 1.0) -> FiniteFloatRange:
     """Seconds before a run is killed: finite, between ``minimum`` and :data:`MAX_TIMEOUT_S`."""
     return FiniteFloatRange(min=minimum, max=MAX_TIMEOUT_S)
+
+
+def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``--param NAME=VALUE`` options as a dict (values stay strings: the template's manifest converts them)."""
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--param")
+        out[name.strip()] = value.strip()
+    return out
