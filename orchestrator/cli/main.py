@@ -10,6 +10,7 @@ import click
 from ani.kg.errors import ProjectError
 from ani.kg.demands import load_demand_matrix, scaled_demands
 from ani.kg.io import load_network
+from ani.kg.safety import writing
 from ani.kg.topology import load_topology
 from ani.kg.scenario import Event, EventType, Scenario, load_scenario
 from ani.ns3_scenarios.templates import get_template
@@ -118,9 +119,10 @@ def _run(g, scenario: Scenario, template_name: str, params: tuple[str, ...], res
 
         trace_file = prepare_trace(trace, g, timeline(values, scenario), results / "traces", mode=trace_mode,
                                    seed=int(values["seed"]))
-    result = run_scenario(g, scenario, template, values, results, with_baseline=baseline, jobs=jobs,
-                          timeout_s=timeout_s, trace_file=trace_file, cluster=cluster, image=image,
-                          demands=demands)
+    with writing(results):  # a read-only or full results folder: one line naming it
+        result = run_scenario(g, scenario, template, values, results, with_baseline=baseline, jobs=jobs,
+                              timeout_s=timeout_s, trace_file=trace_file, cluster=cluster, image=image,
+                              demands=demands)
     click.echo(format_result(result))
     if draw_map and result.scenario.status == "ok":
         from ani.orchestrator.cli.reports import map_of_result

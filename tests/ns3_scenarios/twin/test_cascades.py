@@ -12,6 +12,7 @@ from ani.kg.scenario import Event, Scenario
 from ani.ns3_scenarios.render import render
 from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.execute.run import execute_run
+from ani.orchestrator.measure.summary import RunKpis
 
 pytestmark = [pytest.mark.ns3, pytest.mark.slow]
 
@@ -28,12 +29,12 @@ def graph(name: str, links: list[tuple[str, str, float, int]]) -> nx.Graph:
     return g
 
 
-def cascades(tmp_path: Path, g: nx.Graph, events: list[Event], **params: object) -> tuple[pd.DataFrame, dict]:
+def cascades(tmp_path: Path, g: nx.Graph, events: list[Event], **params: object) -> tuple[pd.DataFrame, RunKpis]:
     template = get_template("ospf_failure")
     spec = render(template, Scenario(name="c", events=events), g, template.params({**PARAMS, **params}))
     rec = execute_run(spec, tmp_path)
-    assert rec.status == "ok", rec.stderr_tail
-    return pd.read_csv(Path(rec.folder) / "cascades.csv"), rec.kpis or {}
+    assert rec.status == "ok" and rec.kpis is not None, rec.stderr_tail
+    return pd.read_csv(Path(rec.folder) / "cascades.csv"), rec.kpis
 
 
 def test_a_chain_of_overloads_has_the_depth_of_the_chain(tmp_path: Path) -> None:
@@ -55,7 +56,7 @@ def test_a_chain_of_overloads_has_the_depth_of_the_chain(tmp_path: Path) -> None
             assert e["depth"] == 1 and cause["target"] == "S-X1"
         if on_path(e["target"], 3):
             assert e["depth"] == 2 and on_path(cause["target"], 2)
-    assert kpis["cascade_depth"] == 2 and kpis["emerged_failures"] == len(emerged)
+    assert kpis.cascade_depth == 2 and kpis.emerged_failures == len(emerged)
 
 
 def test_one_ddos_that_overflows_many_links_at_once_has_depth_one(tmp_path: Path) -> None:
@@ -68,4 +69,4 @@ def test_one_ddos_that_overflows_many_links_at_once_has_depth_one(tmp_path: Path
     emerged = table[table["origin"] == "emerged"]
     assert sorted(emerged["target"]) == [f"V-N{i}" for i in range(1, 5)]
     assert (emerged["cause"] == 0).all() and (emerged["depth"] == 1).all()
-    assert kpis["cascade_depth"] == 1 and kpis["emerged_failures"] == 4
+    assert kpis.cascade_depth == 1 and kpis.emerged_failures == 4
