@@ -20,9 +20,9 @@ import hashlib
 import math
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .errors import ProjectError, ResultsWriteError, UnsafePathError
 
@@ -97,6 +97,21 @@ def read_text(path: str | Path, error: type[E], what: str = "file", allow_nul: b
         line = text.count("\n", 0, text.index("\0")) + 1
         raise error(f"{path}: {what} contains a NUL byte (line {line})")
     return text
+
+
+def parse_text(text: str, loads: Callable[[str], Any], errors: type[Exception] | tuple[type[Exception], ...],
+               error: type[E], path: str | Path, fmt: str, describe: Callable[[Any], str] = str) -> Any:
+    """``loads(text)``, or one line naming the file: ``<path>: not valid <fmt> (<reason>)``.
+
+    ``errors`` are the parser's decode errors (``describe`` turns one into the reason);
+    nesting too deep for the parser (RecursionError) is said as such.
+    """
+    try:
+        return loads(text)
+    except errors as exc:
+        raise error(f"{path}: not valid {fmt} ({describe(exc)})") from exc
+    except RecursionError:
+        raise error(f"{path}: not valid {fmt} (nested too deep)") from None
 
 
 def finite(value: float, what: str, low: float | None = None, high: float | None = None) -> float:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ani.kg.errors import ScenarioError
 from ani.kg.event_types import MAGNITUDE_RANGES, EventType
-from ani.kg.safety import clip, read_text, shorten
+from ani.kg.safety import clip, parse_text, read_text, shorten
 
 SCHEMA_VERSION = 1
 MAX_EVENT_TIME_S = 86400.0  # one simulated day: room for incident replays of hours; templates limit further
@@ -122,12 +122,8 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     path = Path(path)
     text = read_text(path, ScenarioError, "scenario file")
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
-    except RecursionError:
-        raise ScenarioError(f"{path}: not valid JSON (nested too deep)") from None
+    raw = parse_text(text, json.loads, json.JSONDecodeError, ScenarioError, path, "JSON",
+                     lambda exc: f"line {exc.lineno}: {exc.msg}")
     if isinstance(raw, list):
         raw = {"name": path.stem, "events": raw}
     try:

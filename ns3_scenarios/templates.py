@@ -27,7 +27,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ani.kg.errors import SimulationError, TemplateError
-from ani.kg.safety import clip, read_text
+from ani.kg.safety import clip, parse_text, read_text
 from ani.ns3_scenarios.build import check_modules
 from ani.kg.event_types import EventType
 
@@ -195,12 +195,7 @@ class Template(BaseModel):
 
 def _read_manifest(path: Path) -> Manifest:
     text = read_text(path, TemplateError, "template manifest")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise TemplateError(f"{path}: not valid TOML ({exc})") from exc
-    except RecursionError:
-        raise TemplateError(f"{path}: not valid TOML (nested too deep)") from None
+    data = parse_text(text, tomllib.loads, tomllib.TOMLDecodeError, TemplateError, path, "TOML")
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:

@@ -45,7 +45,7 @@ import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ani.kg.errors import ProjectError, ScenarioError
-from ani.kg.safety import clip, read_text, safe_name
+from ani.kg.safety import clip, parse_text, read_text, safe_name
 from ani.kg.io import load_network
 from ani.kg.scenario import Scenario, load_scenario
 from ani.ns3_scenarios.mitigations import Mitigation
@@ -207,20 +207,10 @@ def _read_mapping(path: Path) -> dict[str, Any]:
         raise CampaignError(f"{path}: a campaign file ends in .yaml, .yml or .toml")
     text = read_text(path, CampaignError, "campaign file")
     if suffix == ".toml":
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise CampaignError(f"{path}: not valid TOML ({exc})") from exc
-        except RecursionError:
-            raise CampaignError(f"{path}: not valid TOML (nested too deep)") from None
+        return parse_text(text, tomllib.loads, tomllib.TOMLDecodeError, CampaignError, path, "TOML")
     import yaml
 
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise CampaignError(f"{path}: not valid YAML ({_yaml_problem(exc)})") from exc
-    except RecursionError:
-        raise CampaignError(f"{path}: not valid YAML (nested too deep)") from None
+    data = parse_text(text, yaml.safe_load, yaml.YAMLError, CampaignError, path, "YAML", _yaml_problem)
     if not isinstance(data, dict):
         raise CampaignError(f"{path}: a campaign file is a mapping of fields, got {type(data).__name__}")
     return data
