@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ani.kg.errors import SimulationError, TemplateError
 from ani.kg.safety import clip, parse_text, read_text
 from ani.ns3_scenarios.build import check_modules
+from ani.ns3_scenarios.program_source import inline_source, local_headers
 from ani.kg.event_types import EventType
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -158,13 +159,14 @@ class Template(BaseModel):
     folder: Path
     manifest: Manifest
     program_path: Path
-    files: tuple[Path, ...]
+    files: tuple[Path, ...]  # the manifests (own first), the program, its own headers
 
     def source(self) -> str:
-        return self.program_path.read_text()
+        """The program with its own headers inlined: what is compiled and written into run folders."""
+        return inline_source(self.program_path)
 
     def digest(self) -> str:
-        """Hash of the manifests and the program: part of every run id."""
+        """Hash of the manifests, the program and its headers: part of every run id."""
         h = hashlib.sha256()
         for path in self.files:
             h.update(path.read_bytes())
@@ -247,7 +249,7 @@ def load_template(folder: str | Path, _seen: tuple[str, ...] = ()) -> Template:
         if not program.is_file():
             raise TemplateError(f"{path}: program {own.program} not found in {folder}")
         return Template(folder=folder, manifest=_check_contract(own, path), program_path=program,
-                        files=(path, program))
+                        files=(path, program, *local_headers(program)))
     if own.extends in _seen or own.extends == own.name:
         raise TemplateError(f"{path}: 'extends' makes a cycle through {own.extends}")
     if len(_seen) >= MAX_EXTENDS_DEPTH:
@@ -259,8 +261,9 @@ def load_template(folder: str | Path, _seen: tuple[str, ...] = ()) -> Template:
     base = load_template(base_dir, (*_seen, own.name))
     own_program = folder / own.program
     program = own_program if own_program.is_file() else base.program_path
+    manifests = tuple(f for f in base.files if f.name == "manifest.toml")
     return Template(folder=folder, manifest=_inherit(own, base, path), program_path=program,
-                    files=(path, *base.files[:-1], program))
+                    files=(path, *manifests, program, *local_headers(program)))
 
 
 def discover(extra_dirs: list[Path] | None = None) -> dict[str, Template]:
