@@ -8,9 +8,11 @@ executed.
 
 You must provide (to add a template): a folder with those three files, whose
 manifest declares the :data:`CONTRACT` parameters (checked at load); the
-program reads its values from the data file ``ani`` writes (see
-:mod:`ani.ns3_scenarios.render`) and writes the result files listed in the
-bundled template's README.
+program declares the scalar parameters it reads in one table that it registers
+with ns-3's ``CommandLine`` (:mod:`ani.ns3_scenarios.program_params`; checked
+against the manifest at load), reads the network, flows and events from the
+data file ``ani`` writes (see :mod:`ani.ns3_scenarios.render`) and writes the
+result files listed in the bundled template's README.
 You get: ``ani run --template NAME`` and campaigns can use it; parameters are
 validated against the manifest before anything runs.
 """
@@ -29,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ani.kg.errors import SimulationError, TemplateError
 from ani.kg.safety import clip, parse_text, read_text
 from ani.ns3_scenarios.build import check_modules
+from ani.ns3_scenarios.program_params import program_parameters, table_problems
 from ani.ns3_scenarios.program_source import inline_source, local_headers
 from ani.kg.event_types import EventType
 
@@ -235,6 +238,17 @@ def _check_contract(manifest: Manifest, path: Path) -> Manifest:
     return manifest
 
 
+def _check_program_table(manifest: Manifest, program: Path, path: Path, own_program: bool) -> None:
+    """One-line TemplateError unless ``program``'s parameter table agrees with ``manifest``."""
+    try:
+        problems = table_problems(program_parameters(inline_source(program)), manifest.parameters, own_program)
+    except TemplateError as exc:
+        raise TemplateError(f"{program}: {exc}") from exc
+    if problems:
+        raise TemplateError(f"{path}: the program's parameter table differs from the manifest: "
+                            + "; ".join(problems[:5]))
+
+
 def load_template(folder: str | Path, _seen: tuple[str, ...] = ()) -> Template:
     """Read and validate the template in ``folder`` (resolving ``extends`` in the same root or the package).
 
@@ -248,6 +262,7 @@ def load_template(folder: str | Path, _seen: tuple[str, ...] = ()) -> Template:
         program = folder / own.program
         if not program.is_file():
             raise TemplateError(f"{path}: program {own.program} not found in {folder}")
+        _check_program_table(own, program, path, own_program=True)
         return Template(folder=folder, manifest=_check_contract(own, path), program_path=program,
                         files=(path, program, *local_headers(program)))
     if own.extends in _seen or own.extends == own.name:
@@ -262,7 +277,10 @@ def load_template(folder: str | Path, _seen: tuple[str, ...] = ()) -> Template:
     own_program = folder / own.program
     program = own_program if own_program.is_file() else base.program_path
     manifests = tuple(f for f in base.files if f.name == "manifest.toml")
-    return Template(folder=folder, manifest=_inherit(own, base, path), program_path=program,
+    manifest = _inherit(own, base, path)
+    if program == own_program:
+        _check_program_table(manifest, program, path, own_program=False)
+    return Template(folder=folder, manifest=manifest, program_path=program,
                     files=(path, *manifests, program, *local_headers(program)))
 
 

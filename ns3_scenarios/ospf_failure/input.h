@@ -1,7 +1,9 @@
 // ospf_failure/input.h - part of scenario.cc (included in this order: input.h, medium.h, measurement.h, routing.h, network.h, convergence.h, events.h, traffic.h, outputs.h).
 //
-// The program's input: the data file `ani` writes (input.txt: parameters, links, nodes,
-// flows, events, mitigations; format in README.md) and the optional binary packet trace.
+// The program's input: its scalar parameters (one table, set on the command line with
+// --name=value; `./scenario --PrintHelp` lists them with their defaults), the data file `ani`
+// writes (input.txt: nodes, links, flows, events, probes, mitigations, the simulation's
+// duration; format in README.md) and the optional binary packet trace.
 //
 // Uses: nothing but the ns-3 and standard headers.
 
@@ -55,9 +57,175 @@ struct NodeSpec
     double cpuPps = 0; // > 0: the router's forwarding is a CPU of this many packets/s
 };
 
+// ------------------------------------------------------------ scalar parameters (the command line)
+
+enum class ParamType
+{
+    Float,
+    Int,
+    Bool
+};
+
+/// One scalar parameter: `--name=value` sets it, `--PrintHelp` lists it with its default.
+struct ParamDecl
+{
+    const char* name;
+    ParamType type;
+    double defaultValue; // a bool: 0 or 1
+    double min, max;     // the accepted range (a bool: 0, 1)
+    const char* unit;
+    const char* help;
+};
+
+/// Every scalar parameter the program reads (Input::Param), declared once. Names, types,
+/// defaults and ranges are the manifest's: `ani` checks that when it loads the template and
+/// reads this table to pass a run's values as --name=value (ani.ns3_scenarios.program_params).
+/// One entry per line between the two marks. The manifest's other parameters (load_factor,
+/// capacity_scale, warmup_s, ...) shape input.txt: `ani` applies them when it writes the file.
+const ParamDecl kParameters[] = {
+    // ani:parameters begin
+    {"seed", ParamType::Int, 1, 1, 1e9, "", "ns-3 run number (RngRun; --RngRun works too): the same seed gives the same result"},
+    {"detect_delay_s", ParamType::Float, 0.05, 0, 120, "s", "failure detection: 0.05 ~ BFD (3 x 16.7 ms), 40 = OSPF dead interval"},
+    {"lsa_hop_delay_s", ParamType::Float, 0.002, 0, 10, "s", "LSA flooding: per-hop processing on top of the link propagation delay"},
+    {"spf_delay_s", ParamType::Float, 0.2, 0, 60, "s", "SPF initial wait after the topology change is known"},
+    {"spf_hold_s", ParamType::Float, 0.2, 0, 60, "s", "SPF throttling: minimum time between two route recomputations"},
+    {"spf_max_hold_s", ParamType::Float, 0.2, 0, 600, "s", "SPF back-off: the hold doubles up to this (below spf_hold_s: no back-off)"},
+    {"fib_delay_s", ParamType::Float, 0.05, 0, 10, "s", "time to install the new routes into the forwarding table"},
+    {"ecmp", ParamType::Bool, 0, 0, 1, "", "split traffic over equal-cost paths (per flow: a hash of the address pair)"},
+    {"queue_packets", ParamType::Int, 100, 1, 100000, "packets", "drop-tail queue of every link direction"},
+    {"cpu_queue_packets", ParamType::Int, 1000, 1, 1000000, "packets", "packets a router CPU holds before it drops"},
+    {"cascades", ParamType::Bool, 0, 0, 1, "", "let failures emerge (a router's CPU or a link's queue overloaded for cascade_hold_s)"},
+    {"cascade_hold_s", ParamType::Float, 0.2, 0, 60, "s", "how long a condition must hold before the failure emerges"},
+    {"cascade_cpu_threshold", ParamType::Float, 0.95, 0, 1, "", "CPU utilisation that counts as overload"},
+    {"cascade_drop_ratio", ParamType::Float, 0.05, 0, 1, "", "share of a link direction's packets dropped at its queue that counts as overflow"},
+    {"interval_s", ParamType::Float, 0.05, 0.001, 60, "s", "width of the time-series bins"},
+    {"histogram_bin_s", ParamType::Float, 0.0001, 1e-6, 0.1, "s", "FlowMonitor delay and jitter histogram bin width"},
+    // ani:parameters end
+};
+
+/// The parameters' values: each declared one's default, or the command line's value.
+struct ParamValues
+{
+    std::map<std::string, double> values;
+    std::set<std::string> given; // the names set on the command line
+};
+
+/// ``text`` as a value of ``d`` (into ``out``), or the reason it is not one.
+std::string
+ParseParamValue(const ParamDecl& d, const std::string& text, double& out)
+{
+    if (d.type == ParamType::Bool)
+    {
+        std::string t;
+        for (unsigned char c : text)
+        {
+            t += static_cast<char>(std::tolower(c));
+        }
+        bool yes = t.empty() || t == "1" || t == "true" || t == "yes" || t == "on";
+        bool no = t == "0" || t == "false" || t == "no" || t == "off";
+        out = yes ? 1 : 0;
+        return yes || no ? "" : "not a bool (true or false)";
+    }
+    char* end = nullptr;
+    out = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(out))
+    {
+        return "not a number";
+    }
+    if (d.type == ParamType::Int && out != std::floor(out))
+    {
+        return "not an integer";
+    }
+    std::ostringstream why;
+    why << std::setprecision(12);
+    if (out < d.min || out > d.max)
+    {
+        why << (out < d.min ? "below the minimum " : "above the maximum ") << (out < d.min ? d.min : d.max);
+    }
+    return why.str();
+}
+
+/// Command-line callback: sets ``d`` from ``text``, or one line naming the argument and exit 2.
+bool
+SetParam(ParamValues* p, const ParamDecl* d, const std::string& text)
+{
+    double value = 0;
+    std::string why = ParseParamValue(*d, text, value);
+    if (!why.empty())
+    {
+        std::cerr << "--" << d->name << "=" << text << ": " << why << "\n";
+        std::exit(2);
+    }
+    p->values[d->name] = value;
+    p->given.insert(d->name);
+    return true;
+}
+
+std::string
+ParamDefault(const ParamDecl& d)
+{
+    std::ostringstream s;
+    if (d.type == ParamType::Bool)
+    {
+        s << (d.defaultValue != 0 ? "true" : "false");
+    }
+    else
+    {
+        s << std::setprecision(12) << d.defaultValue;
+    }
+    return s.str();
+}
+
+std::string
+ParamHelp(const ParamDecl& d)
+{
+    std::ostringstream s;
+    s << std::setprecision(12) << d.help;
+    if (d.type != ParamType::Bool)
+    {
+        s << " (" << (*d.unit ? d.unit : "") << (*d.unit ? ", " : "") << d.min << " to " << d.max
+          << (d.type == ParamType::Int ? ", integer" : "") << ")";
+    }
+    return s.str();
+}
+
+/// Registers every parameter of kParameters with ``cmd``; ``p`` holds their defaults until parsed.
+void
+AddParameters(CommandLine& cmd, ParamValues& p)
+{
+    for (const ParamDecl& d : kParameters)
+    {
+        p.values[d.name] = d.defaultValue;
+        cmd.AddValue(d.name, ParamHelp(d), MakeBoundCallback(&SetParam, &p, &d), ParamDefault(d));
+    }
+}
+
+/// The run number: --seed when given, else ns-3's RngRun (--RngRun=N or NS_GLOBAL_VALUE, as SEM
+/// passes it; its default 1 is seed's default). Both given and different: one line, exit 2.
+void
+SetRunNumber(ParamValues& p)
+{
+    uint64_t rngRun = RngSeedManager::GetRun();
+    if (p.given.count("seed") == 0)
+    {
+        p.values["seed"] = static_cast<double>(rngRun);
+    }
+    else if (rngRun != 1 && static_cast<double>(rngRun) != p.values["seed"])
+    {
+        std::cerr << "--seed=" << p.values["seed"] << " and RngRun=" << rngRun
+                  << " disagree: give one of them\n";
+        std::exit(2);
+    }
+    RngSeedManager::SetSeed(1);
+    RngSeedManager::SetRun(static_cast<uint64_t>(p.values["seed"]));
+}
+
+// ------------------------------------------------------------ the input file
+
 struct Input
 {
-    std::map<std::string, double> params;
+    std::map<std::string, double> params; // the scalar parameters (kParameters), as set
+    double durationS = 0;                 // the simulation stops here (a `duration` record)
     std::vector<std::string> nodes;
     std::vector<NodeSpec> nodeSpecs;
     std::vector<LinkSpec> links;
@@ -71,7 +239,7 @@ struct Input
         auto it = params.find(name);
         if (it == params.end())
         {
-            std::cerr << "input: missing parameter '" << name << "'\n";
+            std::cerr << "program reads parameter '" << name << "', which kParameters (input.h) does not declare\n";
             std::exit(2);
         }
         return it->second;
@@ -110,10 +278,12 @@ ReadInput(const std::string& path)
         bool ok = true;
         if (kind == "param")
         {
-            std::string name;
-            double value;
-            ok = static_cast<bool>(ls >> name >> value);
-            d.params[name] = value;
+            InputError(path, lineNo, "'param' records are command-line arguments now: --name=value "
+                                     "(./scenario --PrintHelp lists them)");
+        }
+        else if (kind == "duration")
+        {
+            ok = static_cast<bool>(ls >> d.durationS) && d.durationS > 0 && std::isfinite(d.durationS);
         }
         else if (kind == "node")
         {
@@ -186,6 +356,10 @@ ReadInput(const std::string& path)
         {
             InputError(path, lineNo, "malformed or out-of-range '" + kind + "' record");
         }
+    }
+    if (d.durationS <= 0)
+    {
+        InputError(path, 0, "no 'duration' record (the simulation's end, in s)");
     }
     return d;
 }

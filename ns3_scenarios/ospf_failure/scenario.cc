@@ -1,8 +1,9 @@
 // ani template "ospf_failure": a backbone under timed OSPF-like convergence.
 //
-// Self-contained ns-3 3.44 program. It reads every value it uses from a data
-// file (--input, written by `ani` from validated values; see README.md for the
-// format) and writes its results into --out:
+// Self-contained ns-3 3.44 program. Its scalar parameters are ns-3 CommandLine
+// arguments (`./scenario --PrintHelp` lists them with their defaults; the table is in
+// input.h); the network, flows and events come from a data file (--input, written by `ani`
+// from validated values; see README.md for the format). It writes its results into --out:
 //   flowmon.xml        FlowMonitor statistics with histograms
 //   flows.csv          per application flow: offered load, sent, refused, received, delays
 //                      (class demand: gravity CBR; attack: a traffic_spike's; probe: a
@@ -38,7 +39,7 @@
 // marks, so a compiler message names the header and its line).
 //
 // Build:  g++ -O2 -std=c++20 scenario.cc -I$NS3/include -L$NS3/lib64 -lns3.44-... (see run.sh)
-// Run:    ./scenario --input=input.txt --out=.
+// Run:    ./scenario --input=input.txt --out=. [--detect_delay_s=0.5 --seed=3 ...]
 
 #include "ns3/applications-module.h"
 #include "ns3/core-module.h"
@@ -80,10 +81,15 @@ main(int argc, char* argv[])
     std::string inputPath = "input.txt";
     std::string outDir = ".";
     std::string tracePath;
+    ParamValues params;
     CommandLine cmd(__FILE__);
-    cmd.AddValue("input", "data file written by ani (see README.md)", inputPath);
+    cmd.Usage("A backbone under timed OSPF-like convergence (ani template ospf_failure).\n"
+              "--input names the network, flows and events (written by ani); the other options are the\n"
+              "scalar parameters, each with its default; out-of-range values are refused.");
+    cmd.AddValue("input", "data file written by ani: nodes, links, flows, events (see README.md)", inputPath);
     cmd.AddValue("out", "folder for the result files", outDir);
     cmd.AddValue("trace", "binary packet trace to replay (written by ani; optional)", tracePath);
+    AddParameters(cmd, params);
     cmd.Parse(argc, argv);
 
     // a binary heap of events: ~10 % less CPU than the default map on large runs; every scheduler
@@ -93,13 +99,13 @@ main(int argc, char* argv[])
     Simulator::SetScheduler(scheduler);
     Twin twin;
     twin.in = ReadInput(inputPath);
+    SetRunNumber(params);
+    twin.in.params = params.values;
     std::vector<std::vector<TracePacket>> trace;
     if (!tracePath.empty())
     {
         trace = ReadTrace(tracePath, twin.in);
     }
-    RngSeedManager::SetSeed(1);
-    RngSeedManager::SetRun(static_cast<uint64_t>(twin.in.Param("seed")));
 
     auto wallStart = std::chrono::steady_clock::now();
     BuildNetwork(twin);
@@ -129,7 +135,7 @@ main(int argc, char* argv[])
     fmHelper.SetMonitorAttribute("JitterBinWidth", DoubleValue(twin.in.Param("histogram_bin_s")));
     Ptr<FlowMonitor> monitor = fmHelper.InstallAll();
 
-    Simulator::Stop(Seconds(twin.in.Param("duration_s")));
+    Simulator::Stop(Seconds(twin.in.durationS));
     Simulator::Run();
     monitor->CheckForLostPackets();
     monitor->SerializeToXmlFile(outDir + "/flowmon.xml", true, false);
