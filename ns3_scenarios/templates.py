@@ -262,8 +262,9 @@ def load_template(folder: str | Path, _seen: tuple[str, ...] = ()) -> Template:
         program = folder / own.program
         if not program.is_file():
             raise TemplateError(f"{path}: program {own.program} not found in {folder}")
-        _check_program_table(own, program, path, own_program=True)
-        return Template(folder=folder, manifest=_check_contract(own, path), program_path=program,
+        manifest = _check_contract(own, path)
+        _check_program_table(manifest, program, path, own_program=True)
+        return Template(folder=folder, manifest=manifest, program_path=program,
                         files=(path, program, *local_headers(program)))
     if own.extends in _seen or own.extends == own.name:
         raise TemplateError(f"{path}: 'extends' makes a cycle through {own.extends}")
