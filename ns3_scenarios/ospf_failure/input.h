@@ -84,7 +84,7 @@ struct ParamDecl
 /// capacity_scale, warmup_s, ...) shape input.txt: `ani` applies them when it writes the file.
 const ParamDecl kParameters[] = {
     // ani:parameters begin
-    {"seed", ParamType::Int, 1, 1, 1e9, "", "ns-3 run number (RngRun; --RngRun works too): the same seed gives the same result"},
+    {"seed", ParamType::Int, 1, 1, 1e9, "", "ns-3 run number (RngRun sets it too): the same seed gives the same result"},
     {"detect_delay_s", ParamType::Float, 0.05, 0, 120, "s", "failure detection: 0.05 ~ BFD (3 x 16.7 ms), 40 = OSPF dead interval"},
     {"lsa_hop_delay_s", ParamType::Float, 0.002, 0, 10, "s", "LSA flooding: per-hop processing on top of the link propagation delay"},
     {"spf_delay_s", ParamType::Float, 0.2, 0, 60, "s", "SPF initial wait after the topology change is known"},
@@ -107,7 +107,6 @@ const ParamDecl kParameters[] = {
 struct ParamValues
 {
     std::map<std::string, double> values;
-    std::set<std::string> given; // the names set on the command line
 };
 
 /// ``text`` as a value of ``d`` (into ``out``), or the reason it is not one.
@@ -157,7 +156,6 @@ SetParam(ParamValues* p, const ParamDecl* d, const std::string& text)
         std::exit(2);
     }
     p->values[d->name] = value;
-    p->given.insert(d->name);
     return true;
 }
 
@@ -200,24 +198,22 @@ AddParameters(CommandLine& cmd, ParamValues& p)
     }
 }
 
-/// The run number: --seed when given, else ns-3's RngRun (--RngRun=N or NS_GLOBAL_VALUE, as SEM
-/// passes it; its default 1 is seed's default). Both given and different: one line, exit 2.
+/// The run number: --seed, or ns-3's own RngRun (--RngRun=N or NS_GLOBAL_VALUE=RngRun=N, as SEM
+/// passes it next to every other option at its default). Both default to 1: the one set to
+/// anything else wins; both set to different values other than 1 is an error (one line, exit 2).
 void
 SetRunNumber(ParamValues& p)
 {
-    uint64_t rngRun = RngSeedManager::GetRun();
-    if (p.given.count("seed") == 0)
+    double rngRun = static_cast<double>(RngSeedManager::GetRun());
+    double& seed = p.values["seed"];
+    if (seed != 1 && rngRun != 1 && seed != rngRun)
     {
-        p.values["seed"] = static_cast<double>(rngRun);
-    }
-    else if (rngRun != 1 && static_cast<double>(rngRun) != p.values["seed"])
-    {
-        std::cerr << "--seed=" << p.values["seed"] << " and RngRun=" << rngRun
-                  << " disagree: give one of them\n";
+        std::cerr << "--seed=" << seed << " and RngRun=" << rngRun << " disagree: give one of them\n";
         std::exit(2);
     }
+    seed = seed != 1 ? seed : rngRun;
     RngSeedManager::SetSeed(1);
-    RngSeedManager::SetRun(static_cast<uint64_t>(p.values["seed"]));
+    RngSeedManager::SetRun(static_cast<uint64_t>(seed));
 }
 
 // ------------------------------------------------------------ the input file

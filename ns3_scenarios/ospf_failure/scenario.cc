@@ -80,7 +80,7 @@ main(int argc, char* argv[])
 {
     std::string inputPath = "input.txt";
     std::string outDir = ".";
-    std::string tracePath;
+    std::string tracePath = "none"; // a default SEM can read back from --PrintHelp and pass on
     ParamValues params;
     CommandLine cmd(__FILE__);
     cmd.Usage("A backbone under timed OSPF-like convergence (ani template ospf_failure).\n"
@@ -88,7 +88,7 @@ main(int argc, char* argv[])
               "scalar parameters, each with its default; out-of-range values are refused.");
     cmd.AddValue("input", "data file written by ani: nodes, links, flows, events (see README.md)", inputPath);
     cmd.AddValue("out", "folder for the result files", outDir);
-    cmd.AddValue("trace", "binary packet trace to replay (written by ani; optional)", tracePath);
+    cmd.AddValue("trace", "binary packet trace to replay (written by ani; none: no trace)", tracePath);
     AddParameters(cmd, params);
     cmd.Parse(argc, argv);
 
@@ -102,7 +102,7 @@ main(int argc, char* argv[])
     SetRunNumber(params);
     twin.in.params = params.values;
     std::vector<std::vector<TracePacket>> trace;
-    if (!tracePath.empty())
+    if (!tracePath.empty() && tracePath != "none")
     {
         trace = ReadTrace(tracePath, twin.in);
     }
