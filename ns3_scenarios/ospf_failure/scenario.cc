@@ -26,7 +26,7 @@
 // installs its routes fib_delay_s later.
 //
 // The model is in headers a researcher can read one at a time, in this order:
-//   input.h        the input file and the packet trace
+//   input.h        the scalar parameters (kParameters: the command line), the input file, the packet trace
 //   medium.h       failed, gray and overloaded links and routers
 //   measurement.h  the template's CBR sender, per-node sink and per-flow counters
 //   routing.h      AniRouting: per-packet forwarding over equal-cost next hops
