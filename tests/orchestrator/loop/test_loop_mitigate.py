@@ -19,8 +19,7 @@ from ani.orchestrator.loop.closed_loop import LOOP_DEFAULTS
 from ani.orchestrator.loop.feedback import render_graph
 from ani.orchestrator.measure.damage import damage, damage_terms, improvements, relative_improvement
 from ani.orchestrator.loop.mitigate import (MitigationCandidate, MitigationError, RateLimitStrategy,
-                                            evaluate_mitigations,
-                                       get_strategies, mitigated_scenario)
+                                            evaluate_mitigations, get_strategies, mitigated_scenario)
 from ani.orchestrator.execute.records import RunRecord
 from ani.orchestrator.execute.run import attach_comparison
 from ani.ns3_scenarios.render import render_pair
