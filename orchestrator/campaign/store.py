@@ -374,18 +374,18 @@ def export_dataset(store: CampaignStore, output: str | Path) -> Path:
     Raises
     ------
     CampaignError
-        For another file type.
+        For another file type, or an output that cannot be written.
     """
     output = Path(output)
-    frame = dataset_frame(store)
-    if output.suffix.lower() == ".csv":
-        output.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(output, index=False)
-    elif output.suffix.lower() == ".parquet":
-        output.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(output, index=False)
-    else:
+    suffix = output.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
         raise CampaignError(f"{output}: export writes .csv or .parquet files")
+    frame = dataset_frame(store)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(output, index=False) if suffix == ".csv" else frame.to_parquet(output, index=False)
+    except OSError as exc:
+        raise CampaignError(f"cannot write {output} ({exc.strerror or exc})") from None
     return output
 
 
