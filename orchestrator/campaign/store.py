@@ -34,11 +34,13 @@ the store). Provenance: ``template``, ``template_digest``, ``ns3_version``,
 ``graph_name``, ``graph_digest``. KPIs of the run
 (:class:`~ani.orchestrator.measure.summary.RunKpis`): ``flows``, ``tx_packets``,
 ``rx_packets``, ``loss_ratio``, ``throughput_bps``, ``mean_delay_s``,
-``max_p99_delay_s``, ``no_route_packets``, ``congested_links``. A scenario
+``max_p99_delay_s``, ``no_route_packets``, ``congested_links``, ``emerged_failures``,
+``cascade_depth``. A scenario
 against its baseline (:class:`~ani.orchestrator.measure.kpis.ScenarioKpis`, scenario
 rows with a baseline): the same fields prefixed ``cmp_`` (``cmp_impacted_flows``,
 ``cmp_reroute_time_median_s``, …; ``cmp_impacted_nodes`` joined with ``;``).
-Units are in the names; missing values are NaN.
+Units are in the names; missing values are NaN. The same values with the campaign's
+axes as dimensions: :mod:`ani.orchestrator.campaign.export` (xarray).
 """
 
 from __future__ import annotations
