@@ -8,7 +8,7 @@ Dimensions: every axis the campaign file writes as a list, in this order —
 ``topology`` (``topologies``), ``scenario`` (the scenario labels: file paths
 relative to the campaign file, or ``generator:seed#i``), each parameter given as a
 list under ``params`` (named as the parameter; ``param_<name>`` if it clashes
-with a dimension above), ``seed`` (``seeds``) and ``mitigation`` (``none`` plus
+with a dimension above; booleans as ``true``/``false``), ``seed`` (``seeds``) and ``mitigation`` (``none`` plus
 each set's name; only when the campaign has ``mitigations``). A parameter given as
 a single value is fixed: it is an attribute, not a dimension.
 
@@ -142,11 +142,27 @@ def campaign_axes(campaign: Campaign, labels: list[str]) -> dict[str, tuple[str,
                                               "scenario": ("scenario_source", labels)}
     for name, value in campaign.params.items():
         if isinstance(value, list):
-            axes[f"param_{name}" if name in RESERVED_DIMS else name] = (f"param_{name}", list(dict.fromkeys(value)))
+            values = list(dict.fromkeys(_normal(v) for v in value))
+            axes[f"param_{name}" if name in RESERVED_DIMS else name] = (f"param_{name}", values)
     axes["seed"] = ("seed", list(dict.fromkeys(campaign.seed_list())))
     if campaign.mitigations:
         axes["mitigation"] = ("mitigation", ["none", *(m.name for m in campaign.mitigations)])
     return axes
+
+
+def _normal(value: Any) -> Any:
+    """A parameter value as a template's manifest reads it (``"0.5"`` is 0.5, ``"yes"`` is True)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower()
+    if text in ("true", "yes", "on", "false", "no", "off"):
+        return text in ("true", "yes", "on")
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return value
 
 
 def _scenario_labels(runs: pd.DataFrame, planned: list[str]) -> list[str]:
@@ -161,7 +177,7 @@ def _positions(runs: pd.DataFrame, axes: dict[str, tuple[str, list[Any]]]) -> np
     index = np.zeros(len(runs), dtype=np.int64)
     outside = np.zeros(len(runs), dtype=bool)
     for (column, values), size in zip(axes.values(), shape):
-        found = pd.Index(values, dtype=object).get_indexer(_column(runs, column).astype(object))
+        found = pd.Index(values, dtype=object).get_indexer(_column(runs, column).map(_normal).astype(object))
         outside |= found < 0
         index = index * size + np.maximum(found, 0)
     index[outside] = -1

@@ -163,7 +163,8 @@ def _kpis(loss: float) -> RunKpis:
                    congested_links=1, emerged_failures=0, cascade_depth=0)
 
 
-def _entry(root: Path, run_id: str, lf: float, seed: int, status: str = "ok", **meta: object) -> JournalEntry:
+def _entry(root: Path, run_id: str, lf: float, seed: int, status: str = "ok", extra: dict | None = None,
+           **meta: object) -> JournalEntry:
     folder = root / "runs" / run_id
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "spec.json").write_text(json.dumps({"params": {"observe_s": 0.5, "load_factor": lf, "seed": seed,
@@ -175,12 +176,13 @@ def _entry(root: Path, run_id: str, lf: float, seed: int, status: str = "ok", **
     save_record(record)
     return JournalEntry(kind="record", record=record, executor="local",
                         meta=RunMeta(run_id=run_id, role="scenario", topology="abilene", scenario_source="cut.json",
-                                     overrides={"observe_s": 0.5, "load_factor": lf}, seed=seed, **meta))
+                                     overrides={"observe_s": 0.5, "load_factor": lf, **(extra or {})}, seed=seed,
+                                     **meta))
 
 
-def _store(root: Path, entries: list[JournalEntry], planned: list[str]) -> CampaignStore:
+def _store(root: Path, entries: list[JournalEntry], planned: list[str], params: dict | None = None) -> CampaignStore:
     campaign = Campaign(name="t", topologies=["abilene"], scenarios={"files": ["*.json"]}, baseline=False,
-                        params={"observe_s": 0.5, "load_factor": [0.4, 0.6]}, seeds=[1, 2])
+                        params=params or {"observe_s": 0.5, "load_factor": [0.4, 0.6]}, seeds=[1, 2])
     store = CampaignStore(root)
     store.open_for_run(campaign, "campaign.yaml", current_environment(), planned)
     for entry in entries:
@@ -203,6 +205,16 @@ def test_cells_follow_the_campaign_axes_and_only_ok_runs_carry_values(tmp_path: 
     assert (ds.attrs["cells_ok"], ds.attrs["cells_failed"], ds.attrs["cells_missing"]) == (2, 1, 1)
     assert ds.attrs["runs_not_in_plan"] == 1, "the run of an older grid point is left out and counted"
     assert ds.attrs["param_observe_s"] == 0.5 and ds.attrs["param_ecmp"] == 1 and "baseline_flows" not in ds
+
+
+def test_values_written_as_text_in_the_campaign_file_meet_the_values_the_runs_saw(tmp_path: Path) -> None:
+    params = {"observe_s": 0.5, "load_factor": ["0.4", "0.6"], "ecmp": ["yes", False]}  # as the template reads them
+    entries = [_entry(tmp_path, "a", 0.6, 2, extra={"ecmp": True}), _entry(tmp_path, "b", 0.4, 1, extra={"ecmp": False})]
+    ds = campaign_dataset(_store(tmp_path, entries, ["a", "b"], params))
+    assert list(ds["load_factor"].values) == [0.4, 0.6] and list(ds["ecmp"].values) == ["true", "false"]
+    assert ds.attrs["cells_ok"] == 2 and ds.attrs["runs_outside_axes"] == 0
+    assert str(ds["run_id"].sel(load_factor=0.6, seed=2, ecmp="true").squeeze().values) == "a"
+    assert str(ds["run_id"].sel(load_factor=0.4, seed=1, ecmp="false").squeeze().values) == "b"
 
 
 def test_export_errors_are_one_line_naming_the_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
