@@ -199,13 +199,16 @@ def campaign_dataset(store: CampaignStore) -> "xr.Dataset":
     Raises
     ------
     CampaignError
-        Without xarray, or when two runs of the plan fall into one cell.
+        Without xarray, without any scenario run, or when two runs of the plan fall into one cell.
     """
     xr = _xarray()
     manifest = store.manifest()
     frame = dataset_frame(store)
     in_plan = frame[frame["run_id"].isin(set(manifest.planned_run_ids))]
     runs = in_plan[in_plan["role"] == "scenario"].reset_index(drop=True)
+    if runs.empty:  # a scenario axis of length 0 cannot be written (netCDF-3 reads it as the unlimited one)
+        raise CampaignError(f"{store.root}: no scenario run of the campaign's plan has finished yet: nothing to "
+                            "export")
     axes = campaign_axes(manifest.campaign, _scenario_labels(runs, manifest.planned_run_ids))
     cell = _positions(runs, axes)
     _check_unique(runs, cell)

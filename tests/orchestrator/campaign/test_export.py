@@ -253,7 +253,11 @@ def test_export_errors_are_one_line_naming_the_output(tmp_path: Path, monkeypatc
     assert code == 0 and (tmp_path / "k.csv").is_file(), "the table export needs no xarray"
 
 
-def test_the_library_refuses_another_extension(tmp_path: Path) -> None:
+def test_the_library_refuses_another_extension_and_a_store_without_a_scenario_run(tmp_path: Path) -> None:
     store = _store(tmp_path / "s", [_entry(tmp_path / "s", "a", 0.4, 1)], ["a"])
     with pytest.raises(CampaignError, match=r"k\.h5: the xarray export writes \.nc"):
         write_campaign_dataset(store, tmp_path / "k.h5")
+    empty = _store(tmp_path / "e", [], ["a"])
+    with pytest.raises(CampaignError, match="no scenario run of the campaign's plan has finished yet"):
+        write_campaign_dataset(empty, tmp_path / "k.nc")
+    assert not (tmp_path / "k.nc").exists()
