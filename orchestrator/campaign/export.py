@@ -34,7 +34,8 @@ parameter as ``param_<name>`` (the values the runs saw, from a run's
 exported (``runs_not_in_plan`` counts the others, e.g. of an edited grid).
 
 netCDF files are netCDF-3 written by xarray's ``scipy`` engine (no system
-library needed): integer coordinates become 32-bit, strings character arrays.
+library needed): integer coordinates become 32-bit (floats beyond 32 bits, e.g. a
+seed of 2**32), strings character arrays.
 """
 
 from __future__ import annotations
@@ -366,10 +367,20 @@ def _write_netcdf(ds: "xr.Dataset", output: Path) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     try:
-        ds.to_netcdf(tmp, engine="scipy")
+        _fit_netcdf3(ds).to_netcdf(tmp, engine="scipy")
         os.replace(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _fit_netcdf3(ds: "xr.Dataset") -> "xr.Dataset":
+    """netCDF-3 has no 64-bit integers: coordinates and attributes beyond 32 bits become floats (exact to 2**53)."""
+    def wide(values: np.ndarray) -> bool:
+        return values.dtype.kind in "iu" and values.size > 0 and bool((np.abs(values) > 2**31 - 1).any())
+
+    out = ds.assign_coords({name: ds[name].astype(float) for name in ds.coords if wide(ds[name].values)})
+    out.attrs = {k: float(v) if isinstance(v, int) and abs(v) > 2**31 - 1 else v for k, v in ds.attrs.items()}
+    return out
 
 
 def _write_zarr(ds: "xr.Dataset", output: Path) -> None:

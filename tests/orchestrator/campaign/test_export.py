@@ -219,6 +219,18 @@ def test_values_written_as_text_in_the_campaign_file_meet_the_values_the_runs_sa
     assert str(ds["run_id"].sel(load_factor=0.4, seed=1, ecmp="false").squeeze().values) == "b"
 
 
+def test_integers_beyond_32_bits_survive_netcdf3(tmp_path: Path) -> None:
+    seed = 2**32 + 1
+    store = _store(tmp_path / "s", [_entry(tmp_path / "s", "a", 0.4, seed)], ["a"])
+    manifest = json.loads(store.manifest_path.read_text())
+    manifest["campaign"]["seeds"] = [1, seed]
+    store.manifest_path.write_text(json.dumps(manifest))
+    write_campaign_dataset(CampaignStore(store.root), tmp_path / "k.nc")
+    with xr.open_dataset(tmp_path / "k.nc") as ds:
+        assert list(ds["seed"].values) == [1, seed] and ds.attrs["cells_ok"] == 1
+        assert float(ds["loss_ratio"].sel(seed=seed, load_factor=0.4).squeeze()) == 0.04
+
+
 def test_export_errors_are_one_line_naming_the_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = _store(tmp_path / "s", [_entry(tmp_path / "s", "a", 0.4, 1)], ["a"])
     runner = CliRunner()
