@@ -25,7 +25,7 @@ from ani.orchestrator.campaign.store import CampaignStore, JournalEntry, current
 from ani.orchestrator.cli import main
 from ani.orchestrator.execute.records import RunRecord, save_record
 from ani.orchestrator.measure.summary import RunKpis
-from campaign_helpers import CRASH_SEED, SHORT, ani, make_scenarios, write_campaign
+from campaign_helpers import CRASH_SEED, CUTS, SHORT, ani, make_scenarios, write_campaign
 
 xr = pytest.importorskip("xarray", reason="the xarray extra is not installed: pip install 'ani-twin[xarray]'")
 
@@ -88,6 +88,7 @@ def test_every_cell_holds_the_kpis_of_its_run_as_the_store_table_has_them(grid_s
             for name in RunKpis.model_fields:
                 assert _same(cell[f"baseline_{name}"].values, base[name]), (row["run_id"], name)
         assert int(ds["cmp_impacted_flows"].min()) > 0, "every cut hurts some flows (the cell is not empty)"
+        _each_cell_is_the_run_its_files_say(ds, grid_store)
         assert (ds["loss_ratio"].sel(load_factor=0.6) != ds["loss_ratio"].sel(load_factor=0.4)).any()
         assert ds["throughput_bps"].attrs["units"] == "bit/s" and ds["mean_delay_s"].attrs["units"] == "s"
         assert ds["loss_ratio"].attrs["units"] == "1" and "attempts" in ds["loss_ratio"].attrs["long_name"]
@@ -98,6 +99,27 @@ def test_every_cell_holds_the_kpis_of_its_run_as_the_store_table_has_them(grid_s
         assert attrs["param_observe_s"] == 0.5 and attrs["param_warmup_s"] == 0.2
         assert "param_load_factor" not in attrs and "param_seed" not in attrs
         assert json.loads(attrs["campaign_json"])["params"]["load_factor"] == [0.4, 0.6]
+
+
+def _each_cell_is_the_run_its_files_say(ds: xr.Dataset, store: Path) -> None:
+    """Independently of the KPI table: each cell's run folder (``spec.json``, ``run.json``) holds the parameter,
+    seed, mitigation and cut of the cell's coordinates, and the cell's KPIs are its ``run.json``'s."""
+    folders = {json.loads(p.read_text())["run_id"]: p.parent for p in store.glob("runs/*/*/run.json")}
+    cut_of = {name: events[0]["target"] for name, events in CUTS.items()}
+    for cell in ds["run_id"].stack(cell=ds["run_id"].dims):
+        folder = folders[str(cell.values)]
+        spec, record = (json.loads((folder / f).read_text()) for f in ("spec.json", "run.json"))
+        assert spec["params"]["load_factor"] == float(cell["load_factor"])
+        assert spec["params"]["seed"] == int(cell["seed"]) == record["seed"]
+        assert bool(spec["mitigations"]) == (str(cell["mitigation"].values) == "steer")
+        assert spec["scenario"]["events"][0]["target"] == cut_of[str(cell["scenario"].values)]
+        here = ds.sel(topology="abilene", scenario=str(cell["scenario"].values), load_factor=float(cell["load_factor"]),
+                      seed=int(cell["seed"]), mitigation=str(cell["mitigation"].values))
+        for name, value in record["kpis"].items():
+            assert _same(here[name].values, np.nan if value is None else value), (folder, name)
+        for name, value in record["comparison"].items():
+            if f"cmp_{name}" in here:
+                assert _same(here[f"cmp_{name}"].values, np.nan if value is None else value), (folder, name)
 
 
 @pytest.mark.ns3
