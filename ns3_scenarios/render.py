@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ani.kg.demands import Demand
 from ani.kg.errors import ScenarioError, UnknownComponentError
 from ani.kg.safety import writing
-from ani.kg.topology import graph_digest
+from ani.kg.graph_queries import graph_digest
 from ani.kg.scenario import EventType, Scenario
 from ani.ns3_scenarios.events import EventRow, attack_demands, event_rows
 from ani.ns3_scenarios.mitigations import Mitigation, MitigationRow, mitigation_rows
