@@ -22,12 +22,27 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import Literal, NamedTuple, Protocol
 
 from ani.kg.errors import TemplateError
 
-if TYPE_CHECKING:
-    from ani.ns3_scenarios.templates import ParameterSpec, ParamValue
+ParamValue = int | float | bool
+
+
+class ManifestParameter(Protocol):
+    """What :func:`table_problems` reads of a manifest parameter (``templates.ParameterSpec``;
+    a Protocol, so that this module does not import the templates module that imports it)."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def default(self) -> ParamValue: ...
+    @property
+    def min(self) -> float | None: ...
+    @property
+    def max(self) -> float | None: ...
 
 BEGIN, END = "// ani:parameters begin", "// ani:parameters end"
 _NUMBER = r"\s*([-+0-9.eE]+)\s*"
@@ -103,7 +118,7 @@ def program_args(source: str, params: dict[str, ParamValue]) -> list[str]:
     return [f"--{p.name}={format_value(p, params[p.name])}" for p in table]
 
 
-def table_problems(table: tuple[ProgramParameter, ...], manifest: dict[str, ParameterSpec],
+def table_problems(table: tuple[ProgramParameter, ...], manifest: dict[str, ManifestParameter],
                    own_program: bool) -> list[str]:
     """How the program's table disagrees with the manifest's parameters (empty: it agrees).
 
