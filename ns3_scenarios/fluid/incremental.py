@@ -121,7 +121,7 @@ def moved_paths(twin: FluidTwin, rs: RoutingState) -> tuple[np.ndarray, np.ndarr
         in_pm = np.zeros(len(f.src), bool)
         in_pm[pm] = True
         redo = np.union1d(base_on[~in_pm[base_on]], pm[((pP == arcs[0]) | (pP == arcs[1])).any(axis=1)])
-        routes = net.routes(rs, np.unique(f.dst[redo]))
+        routes = net.compact_routes(rs, np.unique(f.dst[redo]))
         rP, rR = net.paths(routes, f.src[redo], f.dst[redo])
         in_redo = np.zeros(len(f.src), bool)
         in_redo[redo] = True
@@ -134,7 +134,7 @@ def moved_paths(twin: FluidTwin, rs: RoutingState) -> tuple[np.ndarray, np.ndarr
         arcs = [a for k in (*rs.links_down, *(k for k, _ in rs.costs)) for a in (2 * k, 2 * k + 1)]
         moved = np.union1d(_union(b.on_arc, arcs), _union(b.on_node, rs.nodes_down))
         moved = np.union1d(moved, np.concatenate([b.by_dst[n] for n in rs.nodes_down])) if rs.nodes_down else moved
-        routes = net.routes(rs, np.unique(f.dst[moved]))
+        routes = net.compact_routes(rs, np.unique(f.dst[moved]))
         newP, newR = net.paths(routes, f.src[moved], f.dst[moved])
     else:
         routes = net.routes(rs)

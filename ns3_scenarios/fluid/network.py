@@ -47,6 +47,12 @@ class Routes:
     dist: np.ndarray                    # (N, N) float: destination x node -> cost (inf: unreachable)
     split: dict[int, np.ndarray] = field(default_factory=dict)  # ECMP: d -> (N, A) share of v's traffic on arc
     changed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # destinations recomputed
+    row: np.ndarray | None = None       # compact routes: destination -> row of nh / dist (-1: not computed)
+
+    def flat(self, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``nh`` and ``dist`` raveled, and each destination's offset into them."""
+        r = dst if self.row is None else self.row[dst]
+        return self.nh.ravel(), self.dist.ravel(), r * self.nh.shape[1]
 
 
 class FluidNetwork:
@@ -88,6 +94,12 @@ class FluidNetwork:
         self._starts = np.flatnonzero(np.r_[True, tails[1:] != tails[:-1]]) if self.A else np.array([], int)
         self._group_node = tails[self._starts] if self.A else np.array([], int)
         self._cache: dict[object, Routes] = {}
+        # the reversed graph as one CSR matrix whose data are swapped per state (dist from d = dist to d)
+        self._csr_order = np.lexsort((self.tail, self.head))
+        indptr = np.searchsorted(self.head[self._csr_order], np.arange(self.N + 1))
+        self._csr = csr_matrix((self.cost[self._csr_order], self.tail[self._csr_order], indptr),
+                               shape=(self.N, self.N))
+        self._simple = self._csr.has_canonical_format  # no parallel links (else sum_duplicates would merge them)
         self.base = self._full(RoutingState())
 
     # ------------------------------------------------------------------ costs and routes
@@ -105,6 +117,9 @@ class FluidNetwork:
         return c
 
     def _dist(self, c: np.ndarray, dests: np.ndarray) -> np.ndarray:
+        if self._simple:  # explicit inf entries are arcs never relaxed: the same as leaving them out
+            self._csr.data[:] = c[self._csr_order]
+            return dijkstra(self._csr, directed=True, indices=dests)
         ok = np.isfinite(c)
         # dist from d over reversed arcs = dist to d (arc costs are symmetric per link anyway)
         w = csr_matrix((c[ok], (self.head[ok], self.tail[ok])), shape=(self.N, self.N))
@@ -181,6 +196,19 @@ class FluidNetwork:
             self._cache[key] = r
         return self._cache[key]
 
+    def compact_routes(self, state: RoutingState, dests: np.ndarray) -> Routes:
+        """The routes of ``state`` toward ``dests`` only (rows of ``nh`` / ``dist``, ``row`` maps to them).
+
+        Not cached: the caller keeps what it needs. Equals the rows of :meth:`routes` (ECMP off).
+        """
+        dests = np.asarray(dests, np.int64)
+        row = np.full(self.N, -1, np.int64)
+        row[dests] = np.arange(len(dests))
+        c = self.arc_costs(state)
+        dist = self._dist(c, dests) if len(dests) else np.zeros((0, self.N))
+        nh, _ = self._next_hops(c, dist, dests) if len(dests) else (np.zeros((0, self.N), np.int64), {})
+        return Routes(nh=nh, dist=dist, changed=dests, row=row)
+
     # ------------------------------------------------------------------ paths
 
     def paths(self, routes: Routes, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -189,19 +217,28 @@ class FluidNetwork:
         One numpy step per hop over all flows at once (no loop per flow).
         """
         F = len(src)
-        cur, hops = src.copy(), []
-        alive = (cur != dst) & np.isfinite(routes.dist[dst, src])
+        nh, dist, off = routes.flat(dst)
+        reached = src == dst
+        who = np.flatnonzero(~reached & np.isfinite(dist[off + src]))   # flows still walking
+        cur, d, off = src[who], dst[who], off[who]
+        hops: list[tuple[np.ndarray, np.ndarray]] = []
         for _ in range(self.N):
-            if not alive.any():
+            if not len(who):
                 break
-            arc = np.where(alive, routes.nh[dst, cur], NO_ARC)
-            alive &= arc != NO_ARC
-            arc = np.where(alive, arc, NO_ARC)
-            hops.append(arc)
-            cur = np.where(alive, self.head[np.maximum(arc, 0)], cur)
-            alive &= cur != dst
-        reached = cur == dst
-        P = np.stack(hops, axis=1) if hops else np.full((F, 0), NO_ARC, np.int64)
+            arc = nh[off + cur]
+            ok = arc != NO_ARC
+            if not ok.all():
+                who, arc, d, off = who[ok], arc[ok], d[ok], off[ok]
+            hops.append((who, arc))
+            cur = self.head[arc]
+            end = cur == d
+            if end.any():
+                reached[who[end]] = True
+                go = ~end
+                who, cur, d, off = who[go], cur[go], d[go], off[go]
+        P = np.full((F, len(hops)), NO_ARC, np.int64)
+        for h, (w, arc) in enumerate(hops):
+            P[w, h] = arc
         return P, reached
 
     def ecmp_paths(self, routes: Routes, src: np.ndarray, dst: np.ndarray
