@@ -53,6 +53,8 @@ class Base:
         self.ok = bool((self.load <= net.capacity_bps * (1 + 1e-9)).all() and (base.frac[self.reached] > 0).all())
         self.wait = self._wait(twin, self.load)
         self.moved: dict[RoutingState, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.padded: dict[RoutingState, tuple[np.ndarray, np.ndarray]] = {}
+        self.unreached = np.flatnonzero(~self.reached)
         self.on_arc = _groups(arcs, rows, A)
         self.on_node = _groups(net.tail[arcs], rows, net.N)
         order = np.argsort(f.dst, kind="stable")
@@ -165,16 +167,17 @@ def fast_segment(twin: FluidTwin, phys: Physical, rs: RoutingState) -> SegmentRe
     for n in nodes:
         dead[b.by_src[n]] = True
         dead[b.by_dst[n]] = True
-    dead[~b.reached] = True
-    cleared = np.zeros(net.N + 1, bool)
-    cleared[list(phys.cleared)] = True
-    Pm = np.where(newP >= 0, newP, net.A)
-    dead_m = ~newR | down_arcs[Pm].any(axis=1) | cleared[np.where(newP >= 0, net.tail[np.maximum(newP, 0)], net.N)].any(axis=1)
+    dead[b.unreached] = True
+    Pm, tails = _padded(b, rs, newP, net)
+    dead_m = ~newR | down_arcs[Pm].any(axis=1)
+    if phys.cleared:
+        cleared = np.zeros(net.N + 1, bool)
+        cleared[list(phys.cleared)] = True
+        dead_m |= cleared[tails].any(axis=1) | cleared[f.src[moved]]
     if nodes:
         node_down = np.zeros(net.N, bool)
         node_down[nodes] = True
         dead_m |= node_down[f.src[moved]] | node_down[f.dst[moved]]
-    dead_m |= cleared[f.src[moved]]
     dead[moved] = dead_m
     # loads: the baseline's minus the old contributions of moved and dead flows, plus the moved ones' new
     gone_mask = dead.copy()
@@ -197,6 +200,15 @@ def fast_segment(twin: FluidTwin, phys: Physical, rs: RoutingState) -> SegmentRe
         delay[live] = per_arc[Pl].sum(axis=1) + 8 * (f.pkt[live] + 30) * inv_cap[Pl].sum(axis=1)
     util = np.minimum(load, cap) / cap
     return SegmentResult(frac=frac, delay=delay, dead=dead, util=util, drops=load > cap * (1 + 1e-9))
+
+
+def _padded(b: Base, rs: RoutingState, newP: np.ndarray, net: FluidNetwork) -> tuple[np.ndarray, np.ndarray]:
+    """The moved flows' paths with ``A`` for no arc, and the tail node of each hop (``N``: none); cached per state."""
+    if rs not in b.padded:
+        if len(b.padded) > 20000:
+            b.padded.clear()
+        b.padded[rs] = (np.where(newP >= 0, newP, net.A), np.where(newP >= 0, net.tail[np.maximum(newP, 0)], net.N))
+    return b.padded[rs]
 
 
 def _width(P: np.ndarray, H: int) -> np.ndarray:

@@ -140,6 +140,7 @@ class FluidTwin:
         self._cpus: dict[tuple[int, ...], np.ndarray] = {}
         self._lsa: dict[Any, float] = {}
         self._windows: dict[float, _Window] = {}
+        self._fixed: _Baseline | None = None
         self.base_fast: Base | None = None
         self.base = self.segment(Physical(), RoutingState(), np.zeros(self.net.N), None)
         self.base_fast = Base(self, self.base)
@@ -290,7 +291,10 @@ class FluidTwin:
     def _window(self, span: float) -> _Window:
         """The baseline's share of the KPIs for a window of ``span`` s (cached)."""
         if span not in self._windows:
-            self._windows[span] = _Window(self, span)
+            if len(self._windows) >= 64:  # windows differ when the last event's time does
+                self._windows.clear()
+            self._fixed = self._fixed or _Baseline(self)
+            self._windows[span] = _Window(self, span, self._fixed)
         return self._windows[span]
 
     def _cpu(self, rows: list[Any]) -> np.ndarray:
@@ -395,10 +399,21 @@ class _Accumulator:
             outage_lost_bits=float((self.dead_s * rate).sum()), congestion_lost_bits=float(congestion))
 
 
+class _Baseline:
+    """What the KPIs take from the baseline whatever the traffic window."""
+
+    def __init__(self, twin: FluidTwin) -> None:
+        n, base = twin.n_demands, twin.base
+        self.b_loss = 1 - base.frac[:n]
+        self.b_delay = np.where(base.frac[:n] > 0, base.delay[:n], np.nan)
+        self.slower_than = IMPACT_DELAY_RATIO * self.b_delay
+        self.half_packet_bits = 8 * twin.flows.pkt[:n] * 0.5
+
+
 class _Window:
     """What the KPIs take from the baseline for a traffic window of ``span`` s (the same for many scenarios)."""
 
-    def __init__(self, twin: FluidTwin, span: float) -> None:
+    def __init__(self, twin: FluidTwin, span: float, fixed: _Baseline) -> None:
         n, f, base, N = twin.n_demands, twin.flows, twin.base, twin.net.N
         rate, pkt = f.rate[:n], f.pkt[:n]
         self.offered = rate * span
@@ -407,10 +422,8 @@ class _Window:
         self.b_got = base.frac[:n] * self.offered
         self.b_got_pos = self.b_got > 0
         self.b_got_sum = self.b_got.sum()
-        self.b_loss = 1 - base.frac[:n]
-        self.b_delay = np.where(base.frac[:n] > 0, base.delay[:n], np.nan)
-        self.slower_than = IMPACT_DELAY_RATIO * self.b_delay
-        self.half_packet_bits = 8 * pkt * 0.5
+        self.b_loss, self.b_delay = fixed.b_loss, fixed.b_delay
+        self.slower_than, self.half_packet_bits = fixed.slower_than, fixed.half_packet_bits
         self.measurable = self.offered / (8 * pkt) >= MIN_MEASURABLE_PACKETS
         self.not_measurable = int((~self.measurable).sum())
         self.node_weight = np.where(self.measurable, rate, 0.0)
