@@ -94,11 +94,23 @@ def _worse_only(net: FluidNetwork, rs: RoutingState) -> bool:
 
 def _keep_changed(b: Base, moved: np.ndarray, newP: np.ndarray, newR: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The rows whose path differs from the baseline's."""
+    """The rows whose path differs from the baseline's, in flow order and as wide as the baseline's paths or
+    the longest of them: the same arrays whatever was cached before (so sums add in the same order)."""
+    return _canonical(b, *_changed_rows(b, moved, newP, newR))
+
+
+def _changed_rows(b: Base, moved: np.ndarray, newP: np.ndarray, newR: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     newP = _width(newP, b.P.shape[1])
-    oldP = _width(b.P[moved], newP.shape[1])
-    diff = (oldP != newP).any(axis=1) | (newR != b.reached[moved])
+    diff = (_width(b.P[moved], newP.shape[1]) != newP).any(axis=1) | (newR != b.reached[moved])
     return moved[diff], newP[diff], newR[diff]
+
+
+def _canonical(b: Base, moved: np.ndarray, P: np.ndarray, R: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    order = np.argsort(moved, kind="stable")
+    width = max(b.P.shape[1], int((P >= 0).sum(axis=1).max(initial=0)))
+    return moved[order], _width(P[order][:, :width], width), R[order]
 
 
 def moved_paths(twin: FluidTwin, rs: RoutingState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -112,6 +124,8 @@ def moved_paths(twin: FluidTwin, rs: RoutingState) -> tuple[np.ndarray, np.ndarr
     b, net, f = twin.base_fast, twin.net, twin.flows
     if rs in b.moved:
         return b.moved[rs]
+    if len(b.moved) > 20000:
+        b.moved.clear()
     parent = next((p for p in (RoutingState(rs.links_down - {k}, rs.nodes_down, rs.costs)
                                for k in sorted(rs.links_down)) if p in b.moved), None) \
         if _worse_only(net, rs) else None
@@ -123,15 +137,15 @@ def moved_paths(twin: FluidTwin, rs: RoutingState) -> tuple[np.ndarray, np.ndarr
         in_pm = np.zeros(len(f.src), bool)
         in_pm[pm] = True
         redo = np.union1d(base_on[~in_pm[base_on]], pm[((pP == arcs[0]) | (pP == arcs[1])).any(axis=1)])
-        routes = net.compact_routes(rs, np.unique(f.dst[redo]))
-        rP, rR = net.paths(routes, f.src[redo], f.dst[redo])
+        rP, rR = _redo_paths(twin, rs, k, redo)
         in_redo = np.zeros(len(f.src), bool)
         in_redo[redo] = True
-        keep = ~in_redo[pm]
+        keep = ~in_redo[pm]       # moved in the parent, not again here: still not the baseline's path
+        redo, rP, rR = _changed_rows(b, redo, rP, rR)
         H = max(pP.shape[1], rP.shape[1])
-        moved = np.r_[pm[keep], redo]
-        newP = np.vstack([_width(pP[keep], H), _width(rP, H)])
-        newR = np.r_[pR[keep], rR]
+        b.moved[rs] = _canonical(b, np.r_[pm[keep], redo], np.vstack([_width(pP[keep], H), _width(rP, H)]),
+                                 np.r_[pR[keep], rR])
+        return b.moved[rs]
     elif _worse_only(net, rs):
         arcs = [a for k in (*rs.links_down, *(k for k, _ in rs.costs)) for a in (2 * k, 2 * k + 1)]
         moved = np.union1d(_union(b.on_arc, arcs), _union(b.on_node, rs.nodes_down))
@@ -142,10 +156,44 @@ def moved_paths(twin: FluidTwin, rs: RoutingState) -> tuple[np.ndarray, np.ndarr
         routes = net.routes(rs)
         moved = np.concatenate([b.by_dst[d] for d in routes.changed]) if len(routes.changed) else np.zeros(0, np.int64)
         newP, newR = net.paths(routes, f.src[moved], f.dst[moved])
-    if len(b.moved) > 20000:
-        b.moved.clear()
     b.moved[rs] = _keep_changed(b, moved, newP, newR)
     return b.moved[rs]
+
+
+def _redo_paths(twin: FluidTwin, rs: RoutingState, k: int, redo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Paths in ``rs`` of the flows ``redo`` (whose path crosses link ``k`` in ``rs`` without ``k``).
+
+    With a second link ``j`` down in ``rs``, a flow whose path in ``rs`` without
+    ``j`` avoids ``j`` keeps that path (the same argument as for ``k``): only the
+    flows whose paths cross the other link in both states are routed afresh.
+    The rows are as wide as the longest path, as a walk of all of them gives.
+    """
+    b, net, f = twin.base_fast, twin.net, twin.flows
+    others = sorted(rs.links_down - {k})
+    if not others or not len(redo):
+        routes = net.compact_routes(rs, np.unique(f.dst[redo]))
+        return net.paths(routes, f.src[redo], f.dst[redo])
+    j = others[0]
+    m2, P2, R2 = moved_paths(twin, RoutingState(rs.links_down - {j}, rs.nodes_down, rs.costs))
+    pos = np.full(len(f.src), -1, np.int64)
+    pos[m2] = np.arange(len(m2))
+    q = pos[redo]
+    H = max(P2.shape[1], b.P.shape[1])
+    cand = _width(b.P[redo], H)
+    cR = b.reached[redo].copy()
+    if len(m2):
+        hit = q >= 0
+        cand[hit] = _width(P2, H)[q[hit]]
+        cR[hit] = R2[q[hit]]
+    fresh = ((cand == 2 * j) | (cand == 2 * j + 1)).any(axis=1)
+    if fresh.any():
+        sub = redo[fresh]
+        fP, fR = net.paths(net.compact_routes(rs, np.unique(f.dst[sub])), f.src[sub], f.dst[sub])
+        H = max(H, fP.shape[1])
+        cand = _width(cand, H)
+        cand[fresh] = _width(fP, H)
+        cR[fresh] = fR
+    return cand[:, :int((cand >= 0).sum(axis=1).max(initial=0))], cR
 
 
 def fast_segment(twin: FluidTwin, phys: Physical, rs: RoutingState) -> SegmentResult:

@@ -94,6 +94,7 @@ class FluidNetwork:
         self._starts = np.flatnonzero(np.r_[True, tails[1:] != tails[:-1]]) if self.A else np.array([], int)
         self._group_node = tails[self._starts] if self.A else np.array([], int)
         self._cache: dict[object, Routes] = {}
+        self._head_sink = np.r_[self.head, self.N]   # head of an arc; NO_ARC (-1) -> the sink N
         # the reversed graph as one CSR matrix whose data are swapped per state (dist from d = dist to d)
         self._csr_order = np.lexsort((self.tail, self.head))
         indptr = np.searchsorted(self.head[self._csr_order], np.arange(self.N + 1))
@@ -218,28 +219,23 @@ class FluidNetwork:
         """
         F = len(src)
         nh, dist, off = routes.flat(dst)
-        reached = src == dst
-        who = np.flatnonzero(~reached & np.isfinite(dist[off + src]))   # flows still walking
-        cur, d, off = src[who], dst[who], off[who]
-        hops: list[tuple[np.ndarray, np.ndarray]] = []
-        for _ in range(self.N):
-            if not len(who):
+        N = self.N
+        # rows one wider: column N is a sink with no arc, where finished and routeless flows wait
+        sink = np.full((len(nh) // N, N + 1), NO_ARC, np.int64)
+        sink[:, :N] = nh.reshape(-1, N)
+        nh, off = sink.ravel(), off // N * (N + 1)
+        walking = (src != dst) & np.isfinite(dist[off // (N + 1) * N + src])
+        pos = off + np.where(walking, src, N)
+        hops: list[np.ndarray] = []
+        for _ in range(N):
+            arc = nh[pos]
+            if not (arc >= 0).any():
                 break
-            arc = nh[off + cur]
-            ok = arc != NO_ARC
-            if not ok.all():
-                who, arc, d, off = who[ok], arc[ok], d[ok], off[ok]
-            hops.append((who, arc))
-            cur = self.head[arc]
-            end = cur == d
-            if end.any():
-                reached[who[end]] = True
-                go = ~end
-                who, cur, d, off = who[go], cur[go], d[go], off[go]
-        P = np.full((F, len(hops)), NO_ARC, np.int64)
-        for h, (w, arc) in enumerate(hops):
-            P[w, h] = arc
-        return P, reached
+            hops.append(arc)
+            pos = off + self._head_sink[arc]
+        P = np.stack(hops, axis=1) if hops else np.full((F, 0), NO_ARC, np.int64)
+        last = P[np.arange(F), np.maximum((P >= 0).sum(axis=1) - 1, 0)] if hops else np.full(F, NO_ARC)
+        return P, (src == dst) | ((last >= 0) & (self._head_sink[last] == dst))
 
     def ecmp_paths(self, routes: Routes, src: np.ndarray, dst: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -95,3 +95,51 @@ def test_fast_path_equals_the_straightforward_recomputation(name: str) -> None:
         assert_same(k, full.evaluate(s), f"{name} {s.name} {[(e.event_type.value, e.target) for e in s.events]}")
         damages.append(fluid_damage(k)[0])
     assert max(damages) > 0  # the scenarios do damage: the comparison is not between two zeros
+
+
+@pytest.mark.slow
+def test_a_scenario_scores_the_same_whatever_was_screened_before() -> None:
+    """Bit for bit: the caches (which parent state a state starts from) do not change a result."""
+    path = ZOO / "TataNld.graphml"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent (Topology Zoo data, see /work/shared/data/README.md)")
+    g = load_network(str(path))
+    params = get_template("ospf_failure").params({})
+    found = scenarios(g, 150, seed=5)
+    a, b = FluidTwin(g, params), FluidTwin(g, params)
+    forward = [a.evaluate(s) for s in found]
+    backward = [b.evaluate(s) for s in reversed(found)][::-1]
+    assert [k.model_dump() for k in forward] == [k.model_dump() for k in backward]
+
+
+def _walk(routes: Routes, src: int, dst: int, head: np.ndarray, n: int) -> tuple[list[int], bool]:
+    """One flow's path, hop by hop (the independent computation)."""
+    if src == dst:
+        return [], True
+    if not np.isfinite(routes.dist[dst, src]):
+        return [], False
+    path, cur = [], src
+    while cur != dst and len(path) < n:
+        arc = int(routes.nh[dst, cur])
+        if arc < 0:
+            return path, False
+        path.append(arc)
+        cur = int(head[arc])
+    return path, cur == dst
+
+
+def test_paths_equal_a_walk_of_the_next_hop_table_flow_by_flow() -> None:
+    path = ZOO / "Deltacom.graphml"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent (Topology Zoo data, see /work/shared/data/README.md)")
+    twin = FluidTwin(load_network(str(path)), get_template("ospf_failure").params({}))
+    net, f = twin.net, twin.flows
+    rng = random.Random(1)
+    for _ in range(12):
+        state = RoutingState(links_down=frozenset(rng.sample(range(net.L), rng.randint(1, 4))))
+        routes = net._full(state)
+        P, reached = net.paths(routes, f.src, f.dst)
+        assert P.shape[1] == int((P >= 0).sum(axis=1).max(initial=0))   # no empty trailing hop
+        for i in range(0, len(f.src), 7):
+            arcs, ok = _walk(routes, int(f.src[i]), int(f.dst[i]), net.head, net.N)
+            assert [int(a) for a in P[i] if a >= 0] == arcs and bool(reached[i]) == ok
