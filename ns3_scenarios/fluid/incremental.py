@@ -53,7 +53,8 @@ class Base:
         self.ok = bool((self.load <= net.capacity_bps * (1 + 1e-9)).all() and (base.frac[self.reached] > 0).all())
         self.wait = self._wait(twin, self.load)
         self.moved: dict[RoutingState, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self.padded: dict[RoutingState, tuple[np.ndarray, np.ndarray]] = {}
+        self.padded: dict[RoutingState, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.inv_cap = np.r_[1.0 / net.capacity_bps, 0.0]
         self.unreached = np.flatnonzero(~self.reached)
         self.on_arc = _groups(arcs, rows, A)
         self.on_node = _groups(net.tail[arcs], rows, net.N)
@@ -216,7 +217,7 @@ def fast_segment(twin: FluidTwin, phys: Physical, rs: RoutingState) -> SegmentRe
         dead[b.by_src[n]] = True
         dead[b.by_dst[n]] = True
     dead[b.unreached] = True
-    Pm, tails = _padded(b, rs, newP, net)
+    Pm, tails, ser = _padded(twin, rs, newP)
     dead_m = ~newR | down_arcs[Pm].any(axis=1)
     if phys.cleared:
         cleared = np.zeros(net.N + 1, bool)
@@ -232,7 +233,7 @@ def fast_segment(twin: FluidTwin, phys: Physical, rs: RoutingState) -> SegmentRe
     gone_mask[moved] = True
     load = b.load - b.arc_flows @ np.where(gone_mask, b.w, 0.0)
     live = moved[~dead_m]
-    Pl = np.where(newP[~dead_m] >= 0, newP[~dead_m], net.A)
+    Pl = Pm[~dead_m]
     load = load + np.bincount(Pl.ravel(), weights=np.repeat(b.w[live], Pl.shape[1]), minlength=net.A + 1)[:net.A]
     frac = np.where(dead, 0.0, 1.0)
     cap = net.capacity_bps
@@ -244,18 +245,22 @@ def fast_segment(twin: FluidTwin, phys: Physical, rs: RoutingState) -> SegmentRe
     delay = b.delay + b.flows_arcs @ dw
     if len(live):
         per_arc = np.r_[net.delay_s + wait, 0.0]
-        inv_cap = np.r_[1.0 / cap, 0.0]
-        delay[live] = per_arc[Pl].sum(axis=1) + 8 * (f.pkt[live] + 30) * inv_cap[Pl].sum(axis=1)
+        delay[live] = per_arc[Pl].sum(axis=1) + ser[~dead_m]
     util = np.minimum(load, cap) / cap
     return SegmentResult(frac=frac, delay=delay, dead=dead, util=util, drops=load > cap * (1 + 1e-9))
 
 
-def _padded(b: Base, rs: RoutingState, newP: np.ndarray, net: FluidNetwork) -> tuple[np.ndarray, np.ndarray]:
-    """The moved flows' paths with ``A`` for no arc, and the tail node of each hop (``N``: none); cached per state."""
+def _padded(twin: FluidTwin, rs: RoutingState, newP: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The moved flows' paths with ``A`` for no arc, the tail node of each hop (``N``: none), and their
+    serialisation time (s); cached per routing state."""
+    b, net = twin.base_fast, twin.net
     if rs not in b.padded:
         if len(b.padded) > 20000:
             b.padded.clear()
-        b.padded[rs] = (np.where(newP >= 0, newP, net.A), np.where(newP >= 0, net.tail[np.maximum(newP, 0)], net.N))
+        moved = b.moved[rs][0]
+        Pm = np.where(newP >= 0, newP, net.A)
+        ser = 8 * (twin.flows.pkt[moved] + 30) * b.inv_cap[Pm].sum(axis=1)
+        b.padded[rs] = (Pm, np.where(newP >= 0, net.tail[np.maximum(newP, 0)], net.N), ser)
     return b.padded[rs]
 
 
