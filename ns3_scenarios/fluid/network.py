@@ -93,6 +93,9 @@ class FluidNetwork:
         tails = self.tail[self._order]
         self._starts = np.flatnonzero(np.r_[True, tails[1:] != tails[:-1]]) if self.A else np.array([], int)
         self._group_node = tails[self._starts] if self.A else np.array([], int)
+        self._head_o, self._tail_o = self.head[self._order], self.tail[self._order]
+        self._rank = np.arange(self.A)
+        self._order_none = np.r_[self._order, NO_ARC]   # position A: no tight arc
         self._cache: dict[object, Routes] = {}
         self._head_sink = np.r_[self.head, self.N]   # head of an arc; NO_ARC (-1) -> the sink N
         # the reversed graph as one CSR matrix whose data are swapped per state (dist from d = dist to d)
@@ -128,17 +131,18 @@ class FluidNetwork:
 
     def _next_hops(self, c: np.ndarray, dist: np.ndarray, dests: np.ndarray) -> tuple[np.ndarray, dict]:
         """Next-hop arcs (rows: ``dests``) and, with ECMP, the split of each node's traffic over arcs."""
-        with np.errstate(invalid="ignore"):
-            tight = (dist[:, self.head] + c[None, :] == dist[:, self.tail]) & np.isfinite(c)[None, :]
         nh = np.full((len(dests), self.N), NO_ARC, np.int64)
-        if self.A:
-            ts = tight[:, self._order]
-            pos = np.where(ts, np.arange(self.A)[None, :], self.A)
-            first = np.minimum.reduceat(pos, self._starts, axis=1)
-            nh[:, self._group_node] = np.where(first < self.A, self._order[np.minimum(first, self.A - 1)], NO_ARC)
+        if self.A:  # arcs in (tail, link) order: the first tight one of each tail is its next hop
+            co = c[self._order]
+            with np.errstate(invalid="ignore"):
+                ts = (dist[:, self._head_o] + co == dist[:, self._tail_o]) & np.isfinite(co)
+            first = np.minimum.reduceat(np.where(ts, self._rank, self.A), self._starts, axis=1)
+            nh[:, self._group_node] = self._order_none[first]
         nh[np.arange(len(dests)), dests] = NO_ARC
         split = {}
         if self.ecmp:
+            with np.errstate(invalid="ignore"):
+                tight = (dist[:, self.head] + c[None, :] == dist[:, self.tail]) & np.isfinite(c)[None, :]
             for i, d in enumerate(dests):
                 t = tight[i].astype(float)
                 t[self.tail == d] = 0.0
