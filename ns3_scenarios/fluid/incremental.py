@@ -53,7 +53,7 @@ class Base:
         self.ok = bool((self.load <= net.capacity_bps * (1 + 1e-9)).all() and (base.frac[self.reached] > 0).all())
         self.wait = self._wait(twin, self.load)
         self.moved: dict[RoutingState, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self.padded: dict[RoutingState, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.padded: dict[RoutingState, tuple[np.ndarray, np.ndarray]] = {}
         self.inv_cap = np.r_[1.0 / net.capacity_bps, 0.0]
         self.unreached = np.flatnonzero(~self.reached)
         self.on_arc = _groups(arcs, rows, A)
@@ -217,11 +217,12 @@ def fast_segment(twin: FluidTwin, phys: Physical, rs: RoutingState) -> SegmentRe
         dead[b.by_src[n]] = True
         dead[b.by_dst[n]] = True
     dead[b.unreached] = True
-    Pm, tails, ser = _padded(twin, rs, newP)
+    Pm, ser = _padded(twin, rs, newP)
     dead_m = ~newR | down_arcs[Pm].any(axis=1)
     if phys.cleared:
         cleared = np.zeros(net.N + 1, bool)
         cleared[list(phys.cleared)] = True
+        tails = np.where(newP >= 0, net.tail[np.maximum(newP, 0)], net.N)
         dead_m |= cleared[tails].any(axis=1) | cleared[f.src[moved]]
     if nodes:
         node_down = np.zeros(net.N, bool)
@@ -250,9 +251,8 @@ def fast_segment(twin: FluidTwin, phys: Physical, rs: RoutingState) -> SegmentRe
     return SegmentResult(frac=frac, delay=delay, dead=dead, util=util, drops=load > cap * (1 + 1e-9))
 
 
-def _padded(twin: FluidTwin, rs: RoutingState, newP: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The moved flows' paths with ``A`` for no arc, the tail node of each hop (``N``: none), and their
-    serialisation time (s); cached per routing state."""
+def _padded(twin: FluidTwin, rs: RoutingState, newP: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The moved flows' paths with ``A`` for no arc, and their serialisation time (s); cached per routing state."""
     b, net = twin.base_fast, twin.net
     if rs not in b.padded:
         if len(b.padded) > 20000:
@@ -260,7 +260,7 @@ def _padded(twin: FluidTwin, rs: RoutingState, newP: np.ndarray) -> tuple[np.nda
         moved = b.moved[rs][0]
         Pm = np.where(newP >= 0, newP, net.A)
         ser = 8 * (twin.flows.pkt[moved] + 30) * b.inv_cap[Pm].sum(axis=1)
-        b.padded[rs] = (Pm, np.where(newP >= 0, net.tail[np.maximum(newP, 0)], net.N), ser)
+        b.padded[rs] = (Pm, ser)
     return b.padded[rs]
 
 
