@@ -54,10 +54,13 @@ def _search_options(generator_name: str, params: dict[str, Any]) -> dict[str, An
     """``worst-case`` searches with the fluid tier (its scorer); other generators take no option here."""
     if generator_name != "worst-case":
         return {}
+    from ani.ns3_scenarios.fluid import refuse_setup
     from ani.ns3_scenarios.templates import get_template
     from ani.orchestrator.loop.screening import FluidScorer
 
-    return {"scorer": FluidScorer(get_template("ospf_failure").params({k: str(v) for k, v in params.items()}))}
+    values = get_template("ospf_failure").params({k: str(v) for k, v in params.items()})
+    refuse_setup(values)  # before searching: screening these parameters would be refused anyway
+    return {"scorer": FluidScorer(values)}
 
 
 def _row(r: Any) -> dict[str, Any]:

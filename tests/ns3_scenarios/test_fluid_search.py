@@ -87,3 +87,9 @@ def test_cli_screen_worst_case_searches_with_the_fluid_tier() -> None:
                                     "--max-events", "2", "--param", "auto_size=false"])
     assert res.exit_code == 0, res.output
     assert "screened 3 scenarios" in res.output and "scenarios/s" in res.output
+
+
+def test_cli_screen_worst_case_refuses_what_the_fluid_tier_cannot_model_before_searching() -> None:
+    res = CliRunner().invoke(main, ["screen", "--topology", "abilene", "--generator", "worst-case", "-n", "3",
+                                    "--param", "cascades=true"])
+    assert res.exit_code == 1 and "cascades=true" in res.output and "Traceback" not in res.output
