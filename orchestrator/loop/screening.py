@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import networkx as nx
 from ani.kg.errors import ScenarioError
 from ani.kg.scenario import Scenario
-from ani.ns3_scenarios.fluid import fluid_twin
+from ani.ns3_scenarios.fluid import FluidRefusal, fluid_twin, refuse_setup
 from ani.orchestrator.evaluate.screen import fluid_damage, network_of
 
 P = TypeVar("P", bound=tuple)
@@ -47,6 +47,17 @@ class FluidScorer:
                 out.append(None)
         self.scored += len(scenarios)
         return out
+
+
+def fluid_scorer_for(params: dict[str, Any]) -> tuple[FluidScorer | None, str]:
+    """A :class:`FluidScorer` for the worst-case search under ``params`` (validated template values;
+    ``cascades`` off for scoring, as in screening), or None and the reason the fluid tier cannot model them."""
+    values = {**params, "cascades": False}
+    try:
+        refuse_setup(values)
+    except FluidRefusal as exc:
+        return None, str(exc)
+    return FluidScorer(values), ""
 
 
 def screen_candidates(g: nx.Graph, params: dict[str, Any], planned: Sequence[P], keep: int
