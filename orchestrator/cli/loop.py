@@ -190,9 +190,9 @@ def loop(**o: Any) -> None:
 @click.option("--llm-max-scenarios", type=click.IntRange(1), help="cap the LLM arms' budget (slow local models)")
 @click.option("--strategies", default=",".join(DEFAULT_STRATEGIES), show_default=True,
               help=f"mitigation strategies, comma-separated (of {', '.join(strategy_names())})")
-@click.option("--worst-case", type=click.Choice(["fluid"]),
+@click.option("--worst-case", type=click.Choice(["fluid", "fluid-seed1"]),
               help="optimality gap: the worst-case reference (exhaustive N-1 and N-2, fluid-screened, "
-                   "the top confirmed at packet level) -> gap.parquet")
+                   "the top confirmed at packet level on every seed, or on the first) -> gap.parquet")
 @click.option("--reuse-only", is_flag=True,
               help="tables from the loops already in --out (shards run apart); run no new loop")
 @_apply(llm_options)

@@ -37,7 +37,10 @@ unit of cost and its three terms apart. The controls are described in :mod:`ani.
 ``tests.parquet`` holds paired permutation tests on shared (network, seed) of every arm against
 ``llm`` and ``frontier-greedy`` with Δ, its interval, d_z and Holm-adjusted p; ``eval.json``'s
 ``verdicts`` has one plain line per hypothesis (best damage, all networks pooled).
-The optimality gap is a hook (:mod:`ani.orchestrator.evaluate.gap`, ``EvalConfig.worst_case``).
+The optimality gap (:mod:`ani.orchestrator.evaluate.gap`, ``EvalConfig.worst_case="fluid"``): exhaustive
+N-1 and N-2 under the same policy, fluid-screened, the top confirmed at packet level on every seed;
+each arm's best damage as a fraction of it at every budget. ``EvalConfig.reuse_only`` assembles the
+tables from loops already in the folder (an evaluation run as shards over disjoint networks).
 
 Each (network × seed × arm) is one :func:`~ani.orchestrator.loop.closed_loop.run_loop`
 with the same budget of scenario runs, template parameters and mitigation
@@ -60,8 +63,10 @@ recorded per network, so every loop of a network runs the same traffic.
 Written to the evaluation folder: ``eval.json`` (configuration, command,
 networks with their sizes and parameters, notes, wall time), ``loops.parquet``
 (one row per network × arm × seed), ``summary.parquet`` (mean, standard
-deviation and bootstrap 95 % interval over seeds), ``tests.parquet`` (paired tests), ``gap.parquet`` (when a
-worst-case reference is configured), ``curves.parquet`` (best-so-far damage per scenario
+deviation and bootstrap 95 % interval over seeds), ``tests.parquet`` (paired tests), ``gap.parquet``,
+``gap_summary.parquet`` and ``worst_case.parquet`` (when a worst-case reference is configured),
+``budget.parquet`` (best valid damage within k runs, with intervals), ``mitigation_families.parquet``
+(mitigation effectiveness per family, with intervals; :mod:`.paper`), ``curves.parquet`` (best-so-far damage per scenario
 run), ``scenarios.parquet`` and ``mitigations.parquet`` (every scenario and
 candidate), ``families.parquet`` (the paper's Table 2 families with their
 KPIs), ``ablation.parquet`` (metrics normalised to the full framework), the
