@@ -204,6 +204,13 @@ def _guided_worst_case(config: Any) -> Any:
 @_apply(common)
 @click.option("--zoo", type=click.Path(file_okay=False, exists=True), help="folder of Topology Zoo GraphML files")
 @click.option("--llm-max-scenarios", type=click.IntRange(1), help="cap the LLM arms' budget (slow local models)")
+@click.option("--strategies", default=",".join(DEFAULT_STRATEGIES), show_default=True,
+              help=f"mitigation strategies, comma-separated (of {', '.join(strategy_names())})")
+@click.option("--worst-case", type=click.Choice(["fluid", "fluid-seed1"]),
+              help="optimality gap: the worst-case reference (exhaustive N-1 and N-2, fluid-screened, "
+                   "the top confirmed at packet level on every seed, or on the first) -> gap.parquet")
+@click.option("--reuse-only", is_flag=True,
+              help="tables from the loops already in --out (shards run apart); run no new loop")
 @_apply(llm_options)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_RESULTS / "evaluation",
               show_default=True, help="evaluation folder (tables, report, loops, ns-3 runs)")
@@ -217,7 +224,9 @@ def evaluate(**o: Any) -> None:
                         iterations=o["iterations"], arms=arms, params=parse_params(o["params"]),
                         template=o["template_name"], max_events=o["max_events"], mitigate_top=o["mitigate_top"],
                         llm_max_scenarios=o["llm_max_scenarios"], workers=o["workers"], timeout_s=o["timeout_s"],
-                        zoo=o["zoo"], llm_options={**EvalConfig().llm_options,
+                        zoo=o["zoo"], strategies=_names(o["strategies"], "--strategies", strategy_names()),
+                        worst_case=o["worst_case"], reuse_only=o["reuse_only"],
+                        llm_options={**EvalConfig().llm_options,
                                                     **_llm_options(o["provider"], o["model"], o["base_url"])})
     out = o["out"]
     with _executor(o, out / "runs") as executor:

@@ -37,7 +37,10 @@ unit of cost and its three terms apart. The controls are described in :mod:`ani.
 ``tests.parquet`` holds paired permutation tests on shared (network, seed) of every arm against
 ``llm`` and ``frontier-greedy`` with Δ, its interval, d_z and Holm-adjusted p; ``eval.json``'s
 ``verdicts`` has one plain line per hypothesis (best damage, all networks pooled).
-The optimality gap is a hook (:mod:`ani.orchestrator.evaluate.gap`, ``EvalConfig.worst_case``).
+The optimality gap (:mod:`ani.orchestrator.evaluate.gap`, ``EvalConfig.worst_case="fluid"``): exhaustive
+N-1 and N-2 under the same policy, fluid-screened, the top confirmed at packet level on every seed;
+each arm's best damage as a fraction of it at every budget. ``EvalConfig.reuse_only`` assembles the
+tables from loops already in the folder (an evaluation run as shards over disjoint networks).
 
 Each (network × seed × arm) is one :func:`~ani.orchestrator.loop.closed_loop.run_loop`
 with the same budget of scenario runs, template parameters and mitigation
@@ -60,8 +63,10 @@ recorded per network, so every loop of a network runs the same traffic.
 Written to the evaluation folder: ``eval.json`` (configuration, command,
 networks with their sizes and parameters, notes, wall time), ``loops.parquet``
 (one row per network × arm × seed), ``summary.parquet`` (mean, standard
-deviation and bootstrap 95 % interval over seeds), ``tests.parquet`` (paired tests), ``gap.parquet`` (when a
-worst-case reference is configured), ``curves.parquet`` (best-so-far damage per scenario
+deviation and bootstrap 95 % interval over seeds), ``tests.parquet`` (paired tests), ``gap.parquet``,
+``gap_summary.parquet`` and ``worst_case.parquet`` (when a worst-case reference is configured),
+``budget.parquet`` (best valid damage within k runs, with intervals), ``mitigation_families.parquet``
+(mitigation effectiveness per family, with intervals; :mod:`.paper`), ``curves.parquet`` (best-so-far damage per scenario
 run), ``scenarios.parquet`` and ``mitigations.parquet`` (every scenario and
 candidate), ``families.parquet`` (the paper's Table 2 families with their
 KPIs), ``ablation.parquet`` (metrics normalised to the full framework), the
@@ -101,6 +106,7 @@ from ani.orchestrator.loop.closed_loop import FAMILY_KPIS, LOOP_DEFAULTS, LoopCo
 from ani.orchestrator.execute.records import write_json_atomic
 from ani.orchestrator.execute.run import DEFAULT_TIMEOUT_S
 from ani.orchestrator.evaluate import gap as gap_mod
+from ani.orchestrator.evaluate import paper
 from ani.orchestrator.evaluate.stats import compare_arms, summarise_ci, verdict_lines
 from ani.orchestrator.measure.cost import events_cost
 
@@ -185,6 +191,8 @@ class EvalConfig(BaseModel):
     policy: InterventionPolicy = Field(default_factory=InterventionPolicy,
                                        description="what every arm may do (an arm's own policy overrides it)")
     worst_case: str | None = Field(default=None, description="a worst-case reference of evaluate.gap.REFERENCES")
+    reuse_only: bool = Field(default=False, description="only loops already in the folder (shards run apart); "
+                                                        "a loop not there is skipped with a note")
 
 
 class NetworkInfo(BaseModel):
@@ -218,6 +226,9 @@ class EvalSummary(BaseModel):
     verdicts: list[str] = Field(default_factory=list, description="one line per hypothesis (best damage, pooled)")
     invalid_proposed: dict[str, int] = Field(default_factory=dict,
                                              description="per arm: invalid scenarios dropped (never simulated)")
+    worst_case: dict[str, gap_mod.WorstCase | None] = Field(
+        default_factory=dict, description="per network: the optimality gap's reference (None: none)")
+    gap: list[str] = Field(default_factory=list, description="per arm: fraction of the worst case at full budget")
 
 
 @dataclass
@@ -361,7 +372,7 @@ def evaluate(config: EvalConfig, folder: str | Path, executor: Executor | None =
     tally = BudgetProgress(progress, total, "ani evaluate")
     runner = CachedRunner(folder / "runs", executor, config.workers, config.timeout_s)
     results: list[tuple[str, Arm, LoopResult]] = []
-    worst: dict[str, float | None] = {}
+    worst: dict[str, gap_mod.WorstCase | None] = {}
     reference = _worst_case_reference(config)
     try:
         for name in config.networks:
@@ -370,9 +381,12 @@ def evaluate(config: EvalConfig, folder: str | Path, executor: Executor | None =
             summary.networks.append(NetworkInfo(label=label, source=source, nodes=g.number_of_nodes(),
                                                 links=g.number_of_edges(), params=params,
                                                 routers=sum(1 for _, k in g.nodes(data="kind") if k == "router")))
-            results += _network(config, label, g, params, arms, runner, folder, summary.notes, log, tally)
-            if reference is not None:  # the optimality gap's hook (evaluate.gap)
-                worst[label] = reference(g, params, config.policy, config.budget)
+            kg = build_kg(g, load_factor=float(params.get("load_factor", LOOP_DEFAULTS["load_factor"])))
+            results += _network(config, label, g, kg, params, arms, runner, folder, summary.notes, log, tally)
+            if reference is not None:  # the optimality gap (evaluate.gap)
+                log(f"{label}: worst-case reference {config.worst_case!r}")
+                worst[label] = reference(gap_mod.GapInputs(label, g, kg, config.template, params, config.policy,
+                                                           tuple(config.seeds)), runner)
     finally:
         runner.close()
         tally.close()
@@ -390,10 +404,9 @@ def _worst_case_reference(config: EvalConfig) -> gap_mod.WorstCaseReference | No
     return gap_mod.REFERENCES[config.worst_case]
 
 
-def _network(config: EvalConfig, label: str, g: nx.Graph, params: dict[str, Any], arms: Sequence[Arm],
+def _network(config: EvalConfig, label: str, g: nx.Graph, kg: Any, params: dict[str, Any], arms: Sequence[Arm],
              runner: CachedRunner, folder: Path, notes: list[str],
              log: Callable[[str], None], tally: BudgetProgress) -> list[tuple[str, Arm, LoopResult]]:
-    kg = build_kg(g, load_factor=float(params.get("load_factor", LOOP_DEFAULTS["load_factor"])))
     start = float(params.get("warmup_s", LOOP_DEFAULTS["warmup_s"])) + 0.1
     incidents = write_incidents(synthetic_incidents(g, 2 * config.budget, start), ensure_under(folder / "incidents" / safe_name(label), folder))
     out = []
@@ -407,6 +420,10 @@ def _network(config: EvalConfig, label: str, g: nx.Graph, params: dict[str, Any]
                 notes.append(f"{label}/{arm.name}/seed {seed}: loop reused from {loop_dir}")
                 tally.loop_reused(cfg.budget, done.summary.budget_used)
                 out.append((label, arm, with_cost(done, kg)))
+                continue
+            if config.reuse_only:
+                notes.append(f"{label}/{arm.name}/seed {seed}: not in this folder (reuse only), left out")
+                tally.loop_reused(cfg.budget, 0)
                 continue
             log(f"{label}: {arm.name}, seed {seed}, budget {cfg.budget}")
             opts = {**cfg.generator_options, **({"incidents": incidents} if arm.generator == "replay" else {})}
@@ -518,11 +535,10 @@ def family_table(scenarios: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_tables(folder: Path, summary: EvalSummary, results: Sequence[tuple[str, Arm, LoopResult]],
-                 worst: dict[str, float | None] | None = None) -> EvalResult:
+                 worst: dict[str, gap_mod.WorstCase | None] | None = None) -> EvalResult:
     """Write every table of the evaluation and ``eval.json``."""
     folder.mkdir(parents=True, exist_ok=True)
     loops = pd.DataFrame([loop_row(label, arm, res) for label, arm, res in results])
-    gap = gap_mod.gap_table(loops, worst) if worst else None
     tag = lambda df, label, arm: df.assign(network=label, arm=arm.name, role=arm.role)  # noqa: E731
     scenarios = pd.concat([tag(r.evaluated, lab, a) for lab, a, r in results if len(r.evaluated)] or [pd.DataFrame()],
                           ignore_index=True)
@@ -538,9 +554,12 @@ def write_tables(folder: Path, summary: EvalSummary, results: Sequence[tuple[str
         summary.invalid_proposed = {str(a): int(v) for a, v in loops.groupby("arm")["invalid_proposed"].sum().items()}
     frames = {"loops": loops, "summary": table, "scenarios": scenarios, "mitigations": mitigations,
               "curves": curves, "families": family_table(scenarios), "ablation": ablation_table(loops, reference),
-              "tests": tests}
-    if gap is not None:
-        frames["gap"] = gap
+              "tests": tests, "budget": paper.budget_table(scenarios, summary.config.budget, loops),
+              "mitigation_families": paper.mitigation_families(scenarios, mitigations)}
+    if worst:
+        gap = gap_mod.gap_table(scenarios, worst, summary.config.budget, loops)
+        frames.update(gap=gap, gap_summary=gap_mod.gap_summary(gap), worst_case=gap_mod.confirmed_table(worst))
+        summary.worst_case, summary.gap = dict(worst), gap_mod.gap_lines(frames["gap_summary"])
     for name, df in frames.items():
         df.to_parquet(folder / f"{name}.parquet", index=False)
     write_json_atomic(folder / "eval.json", summary.model_dump_json(indent=1))

@@ -373,7 +373,8 @@ def evaluation_report(folder: str | Path, output: str | Path | None = None) -> P
     if not (folder / "eval.json").is_file():
         raise ReportError(f"{folder}: no eval.json (not an evaluation folder)")
     info = json.loads((folder / "eval.json").read_text())
-    tables = {n: _read(folder, n) for n in ("loops", "summary", "curves", "mitigations", "families", "ablation")}
+    tables = {n: _read(folder, n) for n in ("loops", "summary", "curves", "mitigations", "families", "ablation",
+                                            "budget", "mitigation_families", "gap_summary")}
     tables["scenarios"] = _scenarios(folder, "scenarios")
     reference = "llm" if "llm" in info["arms_run"] else "causal-walk"
     ablations = [a for a in info["arms_run"] if a.startswith("llm-")] or \
@@ -383,6 +384,9 @@ def evaluation_report(folder: str | Path, output: str | Path | None = None) -> P
         ("Verdicts", report_stats.verdicts_html(info)),
         ("Damage: raw, per unit of intervention cost, and its terms (all networks; mean [95 % CI])",
          report_stats.damage_ci_html(tables["summary"], _table)),
+        ("Paper quantities (mean [95 % CI])",
+         report_stats.paper_html(tables["summary"], tables["budget"], tables["mitigation_families"], _table)),
+        ("Optimality gap", report_stats.gap_html(info, tables["gap_summary"], _table)),
         ("Damage per budget", _img(budget_curves_figure(tables["curves"]), "damage versus budget")),
         ("Ablations normalised to the full framework (Figure 6)",
          _img(ablation_figure(tables["ablation"], reference, ablations), "ablation")

@@ -99,12 +99,15 @@ def test_every_arm_runs_under_one_policy_but_the_severity_ablation() -> None:
     assert len(EvalConfig().seeds) >= 5
 
 
-def test_gap_hook_divides_by_the_worst_case() -> None:
-    loops = pd.DataFrame([{"network": "A", "arm": "x", "seed": 1, "best_damage": 0.5},
-                          {"network": "B", "arm": "x", "seed": 1, "best_damage": 0.5}])
-    t = gap.gap_table(loops, {"A": 2.0, "B": None})
+def test_gap_divides_by_the_worst_case_only_where_there_is_one() -> None:
+    scen = pd.DataFrame([{"network": n, "arm": "x", "role": "control", "seed": 1, "budget_index": 1,
+                          "damage": 0.5, "valid": True} for n in ("A", "B")])
+    ref = gap.Confirmed(network="A", mode="n1", rank=1, seed=1, scenario="s", events="[]", fluid_damage=2.0,
+                        packet_damage=2.0, status="ok")
+    worst = gap.WorstCase(network="A", n1_screened=1, n2_screened=0, screen_seconds=0.0, confirmed=[ref])
+    t = gap.gap_table(scen, {"A": worst, "B": None}, budget=1)
     assert t["network"].tolist() == ["A"] and t["fraction_of_worst_case"].tolist() == [0.25]
-    assert gap.gap_table(loops, {}).empty
+    assert gap.gap_table(scen, {}, budget=1).empty
 
 
 @pytest.mark.ns3

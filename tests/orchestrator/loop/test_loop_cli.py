@@ -60,6 +60,8 @@ def test_ani_evaluate_prints_the_table_per_generator(tmp_path: Path) -> None:
     (["evaluate", "--generators", "llm,oracle"], 2, "unknown ['oracle']"),
     (["evaluate", "--seeds", "1,x"], 2, "'1,x' is not a comma-separated list"),
     (["evaluate", "--seeds", "0"], 2, "seeds are integers >= 1"),
+    (["evaluate", "--strategies", "reroute,teleport"], 2, "unknown ['teleport']"),
+    (["evaluate", "--worst-case", "oracle"], 2, "'oracle' is not"),
     (["evaluate", "--networks", "Atlantis", "--generators", "rule-based", "--zoo", "."], 1, "Atlantis"),
 ])
 def test_mistakes_exit_non_zero_naming_the_input(args: list[str], code: int, message: str, tmp_path: Path) -> None:
