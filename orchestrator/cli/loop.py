@@ -155,9 +155,10 @@ def loop(**o: Any) -> None:
     network = str(g.graph.get("name", "network")).replace(" ", "_")
     out = o["out"] or ensure_under(o["results"] / "loops" / safe_name(f"{network}-{o['generator_name']}-seed{o['seed']}"),
                                    o["results"])
+    executor = _executor(o, o["results"])  # a refused executor is one line, before any progress
     tally = BudgetProgress(make_progress(), config.budget, f"ani loop ({o['generator_name']})")
     try:
-        with _executor(o, o["results"]) as executor:
+        with executor:
             result = run_loop(g, config, out, results=o["results"], executor=executor, kg=kg, log=click.echo,
                               command=_command(), on_run=tally.run)
     finally:
