@@ -128,11 +128,13 @@ def build_programs(specs: Sequence[RunSpec]) -> list[str]:
     return problems
 
 
-def die_with_parent() -> None:
+def die_with_parent(parent_pid: int | None = None) -> None:
     """Linux: have the kernel kill this process when the process that started it dies.
 
     A campaign process killed with SIGKILL cannot stop its pool; without this
-    its idle workers would wait forever for work that never comes.
+    its idle workers would wait forever for work that never comes. If the parent
+    (``parent_pid``) is already gone, exit now. (Not "parent is pid 1": in a
+    container the campaign process itself is pid 1.)
     """
     try:
         import ctypes
@@ -141,7 +143,7 @@ def die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return
-    if os.getppid() == 1:  # the parent died before the call above
+    if parent_pid is not None and os.getppid() != parent_pid:  # the parent died before the call above
         os._exit(1)
 
 

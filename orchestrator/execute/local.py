@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,8 @@ from ani.orchestrator.execute.run import DEFAULT_TIMEOUT_S
 from ani.ns3_scenarios.render import RunSpec
 
 
-def _local_worker_start() -> None:
-    die_with_parent()
+def _local_worker_start(parent_pid: int) -> None:
+    die_with_parent(parent_pid)
     warm_worker()
 
 
@@ -41,7 +42,8 @@ class LocalExecutor(Executor):
     def _new_pool(self) -> Any:
         from joblib.externals.loky import ProcessPoolExecutor
 
-        return ProcessPoolExecutor(max_workers=self._workers, initializer=_local_worker_start)
+        return ProcessPoolExecutor(max_workers=self._workers, initializer=_local_worker_start,
+                                   initargs=(os.getpid(),))
 
     def submit(self, spec: RunSpec) -> cf.Future[RunRecord]:
         return self.submit_call(run_spec, spec, self.results, self.timeout_s)
