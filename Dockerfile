@@ -32,7 +32,11 @@ print('\n'.join(p['dependencies'] + p['optional-dependencies']['dask']))" > /src
     && /opt/venv/bin/pip uninstall --yes cppyy cppyy-backend cppyy-cling CPyCppyy \
     && find /opt/venv -name __pycache__ -prune -exec rm -rf {} +
 # Then the project, as a wheel (a small layer of its own in the image).
-COPY . /src/
+COPY README.md /src/
+COPY kg /src/kg
+COPY llm /src/llm
+COPY ns3_scenarios /src/ns3_scenarios
+COPY orchestrator /src/orchestrator
 # hadolint ignore=SC2086
 RUN if ls /src/*.whl >/dev/null 2>&1; then OFFLINE="--no-index --find-links /src"; fi \
     && /opt/venv/bin/pip wheel --no-cache-dir --no-deps $OFFLINE --wheel-dir /dist /src
