@@ -11,6 +11,7 @@ must complete. Every test checks that no job is left behind.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -168,4 +169,18 @@ def test_the_loop_runs_its_simulations_on_slurm_workers(slurm: SlurmCluster, tmp
     assert on_slurm.returncode == 0, on_slurm.stderr
     assert "2 scenario runs" in on_slurm.stdout
     assert list((tmp_path / "results" / SLURM_LOGS).glob("*.err")), "the runs executed in SLURM worker jobs"
+    assert _no_jobs_left(slurm) == {}
+
+
+def test_an_evaluation_runs_its_simulations_on_slurm_workers(slurm: SlurmCluster, tmp_path: Path) -> None:
+    params = [f"--param={k}={v}" for k, v in SHORT.items()]
+    out = tmp_path / "evaluation"
+    proc = _ani(slurm, "evaluate", "--networks", "abilene", "--seeds", "1", "--generators", "causal-walk",
+                "--iterations", "1", "--budget", "2", "--mitigate-top", "0", "--no-report", "--out", str(out),
+                *params, "--slurm", "--partition", PARTITION, "--jobs", "1", "--cores", "2", "--interface", "lo",
+                cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert list((out / "runs" / SLURM_LOGS).glob("*.err")), "the runs executed in SLURM worker jobs"
+    simulated = re.search(r"(\d+) ns-3 runs simulated", proc.stdout)
+    assert simulated and int(simulated[1]) >= 2 and list((out / "runs").rglob("run.json")), proc.stdout[-3000:]
     assert _no_jobs_left(slurm) == {}
