@@ -23,12 +23,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ani.kg.errors import ProjectError
+from ani.ns3_scenarios.render import RunSpec
 from ani.orchestrator.execute.base import InfrastructureError
 from ani.orchestrator.execute.dask import DaskExecutor
 from ani.orchestrator.execute.run import DEFAULT_TIMEOUT_S
@@ -142,7 +144,7 @@ class SlurmExecutor(DaskExecutor):
         """Worker name -> SLURM job id of the jobs this executor submitted and still tracks."""
         return {name: job.job_id for name, job in self.cluster.workers.items() if getattr(job, "job_id", None)}
 
-    def prepare(self, specs: Any) -> list[str]:
+    def prepare(self, specs: Sequence[RunSpec]) -> list[str]:
         self._wait_for_a_worker()
         return super().prepare(specs)
 

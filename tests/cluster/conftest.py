@@ -18,6 +18,7 @@ from slurm_cluster import SlurmCluster, missing_programs
 @pytest.fixture(scope="session")
 def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
     """munged + slurmctld + slurmd on this machine (127.0.0.1 only), partition ``ani`` with its CPUs."""
+    pytest.importorskip("dask_jobqueue", reason="the dask extra brings dask-jobqueue: pip install -e '.[dask]'")
     missing = missing_programs()
     if missing:
         pytest.skip(f"SLURM is not installed here (missing {', '.join(missing)}): "
