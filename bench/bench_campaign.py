@@ -38,7 +38,7 @@ import pandas as pd
 
 from ani.kg.topology import load_topology
 from ani.ns3_scenarios.build import build_program, ns3_version
-from ani.ns3_scenarios.render import write_run_folder
+from ani.ns3_scenarios.render import program_command, write_run_folder
 from ani.orchestrator.campaign.plan import load_campaign, plan_campaign
 
 HERE = Path(__file__).resolve().parent
@@ -72,7 +72,7 @@ def bare_runs(campaign: Path, work: Path) -> dict[str, float]:
         folder = work / run.run_id
         write_run_folder(run.spec, folder)
         start = time.perf_counter()
-        proc = subprocess.run([str(binary), "--input=input.txt", "--out=."], cwd=folder, capture_output=True,
+        proc = subprocess.run(program_command(binary, run.spec, "."), cwd=folder, capture_output=True,
                               text=True)
         total += time.perf_counter() - start
         if proc.returncode != 0:

@@ -40,6 +40,10 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ani.ns3_scenarios.render import RunSpec
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "handwritten_replay.cc"
@@ -159,12 +163,14 @@ class Side:
 class TemplateSide(Side):
     """The template's compiled program, bare, in its rendered run folder."""
 
-    def __init__(self, work: Path, packets: int, binary: Path, folder: Path) -> None:
+    def __init__(self, work: Path, packets: int, binary: Path, folder: Path, spec: RunSpec) -> None:
         super().__init__("template", work, packets)
-        self.binary, self.folder = binary, folder
+        self.binary, self.folder, self.spec = binary, folder, spec
 
     def command(self, out: Path) -> tuple[list[str], Path]:
-        return [str(self.binary), "--input=input.txt", f"--out={out}", "--trace=trace.bin"], self.folder
+        from ani.ns3_scenarios.render import program_command
+
+        return program_command(self.binary, self.spec, out), self.folder
 
     def collect(self, out: Path, stdout: str) -> None:
         self.stats = program_stats(stdout)
@@ -255,8 +261,7 @@ def hyperfine_hint(template: TemplateSide, hand: HandwrittenSide, repeat: int) -
     """Print the equivalent hyperfine command when hyperfine is installed."""
     if shutil.which("hyperfine"):
         out = template.work / "hyperfine"
-        t = f"cd {shlex.quote(str(template.folder))} && " + shlex.join(
-            [str(template.binary), "--input=input.txt", f"--out={out}", "--trace=trace.bin"])
+        t = f"cd {shlex.quote(str(template.folder))} && " + shlex.join(template.command(out)[0])
         h = shlex.join([str(hand.binary), *hand.args, f"--out={out}"])
         print(f"\nequivalent (mkdir {out} first): hyperfine --warmup 1 --runs {repeat} {shlex.quote(t)} {shlex.quote(h)}")
 
@@ -306,7 +311,7 @@ def prepare(work: Path, args: argparse.Namespace):
     write_topology(g, spec, float(params["capacity_scale"]), topo)
     hand_args = [f"--topology={topo}", f"--trace={folder / 'trace.bin'}", f"--stop={spec.duration_s!r}",
                  f"--queue={int(params['queue_packets'])}", f"--histogramBin={float(params['histogram_bin_s'])!r}"]
-    sides: list[Side] = [TemplateSide(work, n_packets, tpl_binary, folder),
+    sides: list[Side] = [TemplateSide(work, n_packets, tpl_binary, folder, spec),
                          HandwrittenSide(work, n_packets, hand_binary, hand_args, loopbacks=False)]
     if args.loopbacks:
         sides.append(HandwrittenSide(work, n_packets, hand_binary, hand_args, loopbacks=True))

@@ -46,7 +46,7 @@ from ani.kg.scenario import Event, Scenario
 from ani.kg.topology import load_graphml
 from ani.ns3_scenarios import sizing
 from ani.ns3_scenarios.build import build_program, ns3_version
-from ani.ns3_scenarios.render import render, write_run_folder
+from ani.ns3_scenarios.render import RunSpec, program_command, render, write_run_folder
 from ani.ns3_scenarios.templates import get_template
 
 HERE = Path(__file__).resolve().parent
@@ -106,14 +106,19 @@ def previous_source() -> str:
     return subprocess.run(["git", "show", path], cwd=REPO, capture_output=True, text=True, check=True).stdout
 
 
-def previous_input(text: str) -> str:
-    """The input for the previous program: the same records, probe flows named ``demand``."""
-    return re.sub(r"^(flow .*) probe$", r"\1 demand", text, flags=re.M)
+def previous_input(spec: RunSpec) -> str:
+    """The input for the previous program: the same records, probe flows named ``demand``, and the
+    parameters (today the program's command line) and the duration as the ``param`` records it reads."""
+    params = [f"param {k} {float(v)!r}" for k, v in sorted(spec.params.items())]
+    params.append(f"param duration_s {spec.duration_s!r}")
+    text = re.sub(r"^duration .*\n", "", spec.input_text(), flags=re.M)
+    return "\n".join(params) + "\n" + re.sub(r"^(flow .*) probe$", r"\1 demand", text, flags=re.M)
 
 
-def program_run(binary: Path, folder: Path) -> dict[str, float]:
+def program_run(binary: Path, folder: Path, spec: RunSpec, side: str) -> dict[str, float]:
     """One run of a template program on ``folder/input.txt``; its figures."""
-    stdout, t = timed([str(binary), "--input=input.txt", "--out=."], folder)
+    cmd = [str(binary), "--input=input.txt", "--out=."] if side == "previous" else program_command(binary, spec, ".")
+    stdout, t = timed(cmd, folder)
     stats = dict(line.split() for line in stdout.splitlines() if len(line.split()) == 2)
     hops = int(pd.read_csv(folder / "links.csv")["tx_packets"].sum())
     events, wall = float(stats["events_processed"]), float(stats["wall_s"])
@@ -148,8 +153,8 @@ def one_run(net: dict[str, object], side: str, r: int, work: Path) -> dict[str, 
     folder = work / str(net["network"]) / side / str(r)
     write_run_folder(spec, folder)  # type: ignore[arg-type]
     if side == "previous":
-        (folder / "input.txt").write_text(previous_input(spec.input_text()))  # type: ignore[union-attr]
-    m = program_run(net["binaries"][side], folder)  # type: ignore[index]
+        (folder / "input.txt").write_text(previous_input(spec))  # type: ignore[arg-type]
+    m = program_run(net["binaries"][side], folder, spec, side)  # type: ignore[index,arg-type]
     print(f"  {net['network']} {side} round {r}: {m['program_wall_s']:.1f} s wall, {m['cpu_s']:.1f} s CPU, "
           f"{m['events_per_s'] / 1e3:.0f} k events/s, {m['us_per_hop']:.2f} us/hop, "
           f"{m['max_rss_kb'] / 1024:.0f} MB", flush=True)

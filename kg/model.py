@@ -49,7 +49,7 @@ from .errors import TopologyError, UnknownComponentError
 from .incidents import IncidentEvent, history_edges
 from .resources import Resources, assign_resources
 from .srlg import Srlg, canonical_srlgs, derive_srlgs, membership
-from .topology import graph_digest
+from .graph_queries import graph_digest
 
 #: gravity demands between every pair of routers up to this many routers; above it, between the
 #: GRAVITY_MAX_ROUTERS heaviest (the rest carry transit only), up to GRAVITY_MAX_GRAPH routers

@@ -38,7 +38,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .errors import TopologyError
-from .topology import EARTH_RADIUS_KM, resolve_link
+from .topology import EARTH_RADIUS_KM
+from .graph_queries import resolve_link
 
 SRLG_PREFIX = "srlg:"
 CORRIDOR_KM: float = 25.0

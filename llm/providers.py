@@ -39,9 +39,10 @@ and as ``max_tokens`` to any other server (llama-cpp-python's server ignores
 With ``constrained=False`` nothing is sent but the prompt (the allowed
 actions are still listed there): the post-hoc-filtering ablation.
 
-Settings come from arguments, then the environment (``ANI_LLM_PROVIDER``,
-``ANI_LLM_MODEL``, ``ANI_LLM_BASE_URL``, ``ANI_LLM_STRUCTURED_OUTPUT``, ``ANI_LLM_API_KEY`` or
-``OPENAI_API_KEY``), then defaults. LLM libraries are imported only when a
+Settings come from arguments, then the project's settings (``ani.kg.settings``: the
+environment, ``ANI_LLM_PROVIDER``, ``ANI_LLM_MODEL``, ``ANI_LLM_BASE_URL``,
+``ANI_LLM_STRUCTURED_OUTPUT``, ``ANI_LLM_API_KEY`` or ``OPENAI_API_KEY``, then ``ani.toml``),
+then defaults. LLM libraries are imported only when a
 chat model is built, with a message naming the extra to install.
 """
 
@@ -49,13 +50,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from ani.kg.errors import ProjectError
+from ani.kg.settings import load_settings
 from ani.llm.base import BackendError
 
 Provider = Literal["ollama", "openai", "llamacpp", "smollm2"]
@@ -66,8 +67,6 @@ FORMS: tuple[str, ...] = ("json_schema", "json_object", "grammar")
 TokenField = Literal["auto", "max_tokens", "max_completion_tokens"]
 OPENAI_URL = "https://api.openai.com/v1"
 OLLAMA_URL = "http://localhost:11434"
-_ENV = {"provider": "ANI_LLM_PROVIDER", "model": "ANI_LLM_MODEL", "base_url": "ANI_LLM_BASE_URL",
-        "structured_output": "ANI_LLM_STRUCTURED_OUTPUT"}
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _REFUSAL_WORDS = ("response_format", "json_schema", "json_object", "schema", "grammar", "guided")
 
@@ -107,14 +106,13 @@ class LLMSettings(BaseModel):
 
     @classmethod
     def resolve(cls, **arguments: Any) -> "LLMSettings":
-        """Settings from ``arguments`` (None = unset), else the environment, else defaults."""
+        """Settings from ``arguments`` (None = unset), else the project's settings, else defaults."""
         values = {k: v for k, v in arguments.items() if v is not None}
-        for key, var in _ENV.items():
-            if key not in values and os.environ.get(var):
-                values[key] = os.environ[var]
-        key = os.environ.get("ANI_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY")
-        if "api_key" not in values and key:
-            values["api_key"] = key
+        settings = load_settings()
+        for key in ("provider", "model", "base_url", "structured_output", "api_key"):
+            found = getattr(settings, f"llm_{key}")
+            if key not in values and found is not None:
+                values[key] = found
         return cls(**values)
 
     @property

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ani.kg.demands import Demand
 from ani.kg.errors import ScenarioError, UnknownComponentError
-from ani.kg.topology import resolve_link, resolve_node
+from ani.kg.graph_queries import resolve_link, resolve_node
 from ani.kg.event_types import LINK_EVENTS, severity_magnitudes
 from ani.kg.scenario import Event, EventType
 

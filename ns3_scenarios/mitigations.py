@@ -24,7 +24,7 @@ from typing import Literal
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
-from ani.kg.topology import resolve_link, resolve_node
+from ani.kg.graph_queries import resolve_link, resolve_node
 
 MitigationKind = Literal["set_cost", "scale_capacity", "scale_cpu", "rate_limit"]
 LINK_KINDS = frozenset({"set_cost", "scale_capacity"})

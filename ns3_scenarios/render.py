@@ -2,13 +2,17 @@
 
 A :class:`RunSpec` holds everything a run needs, as validated data: the
 program source, the parameter values, and the network, traffic and events
-reduced to numbers and safe identifiers. ``input.txt`` is written from it
-record by record; no text from a graph or a scenario is ever pasted into the
-program's source.
+reduced to numbers and safe identifiers. The program's scalar parameters
+(those its parameter table declares, :mod:`ani.ns3_scenarios.program_params`)
+reach it as ``--name=value`` arguments (:func:`program_command`, the one way
+to invoke it); ``input.txt`` is written from the rest record by record, with
+the values of the manifest's other parameters, which shaped it, on its
+second line as a comment. No text from a graph or a scenario is ever pasted
+into the program's source.
 
 Input format (one record per line, whitespace-separated)::
 
-    param <name> <number>
+    duration <duration_s>
     node  <index> <id> <cpu_pps (0: no CPU model)>
     link  <index> <u> <v> <capacity_bps> <delay_s> <ospf_cost> <link_id>
     flow  <index> <src> <dst> <rate_bps> <packet_bytes> <start_s> <stop_s> demand|attack|probe
@@ -36,11 +40,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from ani.kg.demands import Demand
 from ani.kg.errors import ScenarioError, UnknownComponentError
 from ani.kg.safety import writing
-from ani.kg.topology import graph_digest
+from ani.kg.graph_queries import graph_digest
 from ani.kg.scenario import EventType, Scenario
 from ani.ns3_scenarios.events import EventRow, attack_demands, event_rows
 from ani.ns3_scenarios.mitigations import Mitigation, MitigationRow, mitigation_rows
 from ani.ns3_scenarios.build import compile_command, ns3_root, ns3_version
+from ani.ns3_scenarios.program_params import program_args as param_args, program_parameters
 from ani.ns3_scenarios.sizing import (SIZING_DEFAULTS, TrafficSizing, auto_sized, drain_needed_s, given_sizing,
                                      sized_traffic)
 from ani.ns3_scenarios.templates import ParamValue, Template
@@ -104,7 +109,8 @@ class RunSpec(BaseModel):
 
     def input_text(self) -> str:
         """The program's ``input.txt``."""
-        return render_input(self.params, self.duration_s, self.nodes, self.cpu_pps, self.links, self.flows,
+        shaping = {k: v for k, v in self.params.items() if k not in set(program_arg_names(self.program_source))}
+        return render_input(shaping, self.duration_s, self.nodes, self.cpu_pps, self.links, self.flows,
                             self.events, self.probes, self.mitigations)
 
 
@@ -112,12 +118,17 @@ def _num(x: float) -> str:
     return repr(float(x))
 
 
-def render_input(params: dict[str, ParamValue], duration_s: float, nodes: list[str], cpu_pps: list[float],
+def _word(v: ParamValue) -> str:
+    return ("true" if v else "false") if isinstance(v, bool) else str(v) if isinstance(v, int) else _num(v)
+
+
+def render_input(shaping: dict[str, ParamValue], duration_s: float, nodes: list[str], cpu_pps: list[float],
                  links: list[LinkRow], flows: list[FlowRow], events: list[EventRow],
                  probes: list[float], mitigations: list[MitigationRow] | None = None) -> str:
-    lines = ["# ani input v1 (generated from validated values; see the template README)"]
-    lines += [f"param {k} {_num(v)}" for k, v in sorted(params.items())]
-    lines.append(f"param duration_s {_num(duration_s)}")
+    """``input.txt``; ``shaping``: the parameters that shaped it (not the program's), noted as a comment."""
+    lines = ["# ani input v2 (generated from validated values; see the template README)",
+             "# made with " + " ".join(f"{k}={_word(v)}" for k, v in sorted(shaping.items())),
+             f"duration {_num(duration_s)}"]
     lines += [f"node {i} {n} {_num(c)}" for i, (n, c) in enumerate(zip(nodes, cpu_pps))]
     lines += [f"link {i} {l.u} {l.v} {_num(l.capacity_bps)} {_num(l.delay_s)} {l.ospf_cost} {l.link_id}"
               for i, l in enumerate(links)]
@@ -165,9 +176,29 @@ def cpu_capacities(g: nx.Graph, params: dict[str, ParamValue], events: list[Even
     return out
 
 
-def run_id_of(program_source: str, input_text: str) -> str:
-    """A run's id: the hash of all the program sees (its source, its input, the ns-3 version)."""
-    return hashlib.sha256("\0".join([program_source, input_text, ns3_version()]).encode()).hexdigest()[:16]
+def run_id_of(program_source: str, input_text: str, args: list[str]) -> str:
+    """A run's id: the hash of all the program sees (its source, its input, its arguments, the ns-3 version)."""
+    words = [program_source, input_text, "\0".join(args), ns3_version()]
+    return hashlib.sha256("\0".join(words).encode()).hexdigest()[:16]
+
+
+def program_arg_names(program_source: str) -> list[str]:
+    """The scalar parameters the program declares (its ``--name=value`` options), in its table's order."""
+    return [p.name for p in program_parameters(program_source)]
+
+
+def program_args(spec: RunSpec) -> list[str]:
+    """The run's values of the program's scalar parameters, as ``--name=value`` arguments."""
+    return param_args(spec.program_source, spec.params)
+
+
+def program_command(binary: str | Path, spec: RunSpec, out: str | Path) -> list[str]:
+    """The command that runs ``spec`` in its run folder (as the working directory), writing into ``out``.
+
+    The one way to invoke a template program: ``execute_run``, ``run.sh`` and the benchmarks use it.
+    """
+    trace = ["--trace=trace.bin"] if spec.trace_file else []
+    return [str(binary), "--input=input.txt", f"--out={out}", *trace, *program_args(spec)]
 
 
 def timeline(params: dict[str, ParamValue], scenario: Scenario) -> tuple[float, float, float]:
@@ -247,9 +278,10 @@ def render(template: Template, scenario: Scenario, g: nx.Graph, params: dict[str
         raise ScenarioError(f"mitigation: {exc}") from exc
     if any(m.kind == "scale_cpu" and cpu[m.target] <= 0 for m in mrows):
         raise ScenarioError("mitigation scale_cpu on a router without CPU model (set cpu_model=true)")
-    text = render_input(params, end, nodes, cpu, links, flows, events, probes, mrows)
+    shaping = {k: v for k, v in params.items() if k not in set(program_arg_names(source))}
+    text = render_input(shaping, end, nodes, cpu, links, flows, events, probes, mrows)
     trace_digest = file_digest(trace_file) if trace_file else None
-    return RunSpec(run_id=run_id_of(source, text + (trace_digest or "")),
+    return RunSpec(run_id=run_id_of(source, text + (trace_digest or ""), param_args(source, params)),
                    trace_file=str(trace_file) if trace_file else None, trace_digest=trace_digest, template=template.manifest.name, template_digest=template.digest(),
                    program_source=source, ns3_modules=template.manifest.ns3_modules,
                    ns3_version=ns3_version(), params=params, duration_s=end,
@@ -273,7 +305,8 @@ if [ -z "${{NS3:-}}" ]; then NS3={ns3_root}; fi
 if [ ! -x ./scenario ]; then
   {compile}
 fi
-./scenario --input=input.txt --out="${{1:-.}}"{trace_arg}
+# the scalar parameters are the program's options (./scenario --PrintHelp); input.txt holds the rest
+{run}
 """
 
 
@@ -308,11 +341,14 @@ def render_pair(template: Template, scenario: Scenario, g: nx.Graph, params: dic
 
 
 _NS3_MARK = "@NS3@"  # stands for "$NS3" in run.sh; shlex.quote leaves it as it is
+_OUT_MARK = "@OUT@"  # stands for the results folder, run.sh's first argument (default: here)
 
 
 def shell_words(cmd: list[str]) -> str:
-    """``cmd`` as one line of sh: every word quoted (shlex.quote), the wheel's root left as ``"$NS3"``."""
-    return " ".join(shlex.quote(word) for word in cmd).replace(_NS3_MARK, '"$NS3"')
+    """``cmd`` as one line of sh: every word quoted (shlex.quote), the wheel's root left as ``"$NS3"``
+    and the results folder as ``"${1:-.}"``."""
+    line = " ".join(shlex.quote(word) for word in cmd)
+    return line.replace(_NS3_MARK, '"$NS3"').replace(_OUT_MARK, '"${1:-.}"')
 
 
 def write_run_folder(spec: RunSpec, folder: Path) -> None:
@@ -333,7 +369,7 @@ def _write_run_folder(spec: RunSpec, folder: Path) -> None:
     if spec.trace_file:
         shutil.copyfile(spec.trace_file, folder / "trace.bin")
     script = RUN_SH.format(ns3_root=shlex.quote(str(ns3_root())), compile=shell_words(cmd),
-                           trace_arg=" --trace=trace.bin" if spec.trace_file else "")
+                           run=shell_words(program_command("./scenario", spec, _OUT_MARK)))
     (folder / "run.sh").write_text(script)
     (folder / "run.sh").chmod(0o755)
 

@@ -37,7 +37,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from ani.kg.demands import Demand
-from ani.kg.topology import graph_digest
+from ani.kg.graph_queries import graph_digest
 
 #: UDP + IPv4 + PPP header bytes on the wire, on top of the payload.
 WIRE_OVERHEAD_BYTES = 30

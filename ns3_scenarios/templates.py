@@ -8,9 +8,11 @@ executed.
 
 You must provide (to add a template): a folder with those three files, whose
 manifest declares the :data:`CONTRACT` parameters (checked at load); the
-program reads its values from the data file ``ani`` writes (see
-:mod:`ani.ns3_scenarios.render`) and writes the result files listed in the
-bundled template's README.
+program declares the scalar parameters it reads in one table that it registers
+with ns-3's ``CommandLine`` (:mod:`ani.ns3_scenarios.program_params`; checked
+against the manifest at load), reads the network, flows and events from the
+data file ``ani`` writes (see :mod:`ani.ns3_scenarios.render`) and writes the
+result files listed in the bundled template's README.
 You get: ``ani run --template NAME`` and campaigns can use it; parameters are
 validated against the manifest before anything runs.
 """
@@ -29,6 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ani.kg.errors import SimulationError, TemplateError
 from ani.kg.safety import clip, parse_text, read_text
 from ani.ns3_scenarios.build import check_modules
+from ani.ns3_scenarios.program_params import program_parameters, table_problems
+from ani.ns3_scenarios.program_source import inline_source, local_headers
 from ani.kg.event_types import EventType
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -158,13 +162,14 @@ class Template(BaseModel):
     folder: Path
     manifest: Manifest
     program_path: Path
-    files: tuple[Path, ...]
+    files: tuple[Path, ...]  # the manifests (own first), the program, its own headers
 
     def source(self) -> str:
-        return self.program_path.read_text()
+        """The program with its own headers inlined: what is compiled and written into run folders."""
+        return inline_source(self.program_path)
 
     def digest(self) -> str:
-        """Hash of the manifests and the program: part of every run id."""
+        """Hash of the manifests, the program and its headers: part of every run id."""
         h = hashlib.sha256()
         for path in self.files:
             h.update(path.read_bytes())
@@ -233,6 +238,17 @@ def _check_contract(manifest: Manifest, path: Path) -> Manifest:
     return manifest
 
 
+def _check_program_table(manifest: Manifest, program: Path, path: Path, own_program: bool) -> None:
+    """One-line TemplateError unless ``program``'s parameter table agrees with ``manifest``."""
+    try:
+        problems = table_problems(program_parameters(inline_source(program)), manifest.parameters, own_program)
+    except TemplateError as exc:
+        raise TemplateError(f"{program}: {exc}") from exc
+    if problems:
+        raise TemplateError(f"{path}: the program's parameter table differs from the manifest: "
+                            + "; ".join(problems[:5]))
+
+
 def load_template(folder: str | Path, _seen: tuple[str, ...] = ()) -> Template:
     """Read and validate the template in ``folder`` (resolving ``extends`` in the same root or the package).
 
@@ -246,8 +262,10 @@ def load_template(folder: str | Path, _seen: tuple[str, ...] = ()) -> Template:
         program = folder / own.program
         if not program.is_file():
             raise TemplateError(f"{path}: program {own.program} not found in {folder}")
-        return Template(folder=folder, manifest=_check_contract(own, path), program_path=program,
-                        files=(path, program))
+        manifest = _check_contract(own, path)
+        _check_program_table(manifest, program, path, own_program=True)
+        return Template(folder=folder, manifest=manifest, program_path=program,
+                        files=(path, program, *local_headers(program)))
     if own.extends in _seen or own.extends == own.name:
         raise TemplateError(f"{path}: 'extends' makes a cycle through {own.extends}")
     if len(_seen) >= MAX_EXTENDS_DEPTH:
@@ -259,8 +277,12 @@ def load_template(folder: str | Path, _seen: tuple[str, ...] = ()) -> Template:
     base = load_template(base_dir, (*_seen, own.name))
     own_program = folder / own.program
     program = own_program if own_program.is_file() else base.program_path
-    return Template(folder=folder, manifest=_inherit(own, base, path), program_path=program,
-                    files=(path, *base.files[:-1], program))
+    manifests = tuple(f for f in base.files if f.name == "manifest.toml")
+    manifest = _inherit(own, base, path)
+    if program == own_program:
+        _check_program_table(manifest, program, path, own_program=False)
+    return Template(folder=folder, manifest=manifest, program_path=program,
+                    files=(path, *manifests, program, *local_headers(program)))
 
 
 def discover(extra_dirs: list[Path] | None = None) -> dict[str, Template]:

@@ -37,6 +37,7 @@ MODULES = [
 ]
 WHEEL_DATA = [
     "ani/ns3_scenarios/ospf_failure/scenario.cc",
+    "ani/ns3_scenarios/ospf_failure/routing.h",
     "ani/ns3_scenarios/ospf_failure/manifest.toml",
     "ani/kg/data/abilene.graphml",
     "ani/orchestrator/evaluate/report.html.j2",

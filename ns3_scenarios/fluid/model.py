@@ -44,7 +44,7 @@ from ani.kg.demands import Demand
 from ani.kg.errors import ScenarioError, UnknownComponentError
 from ani.kg.event_types import LINK_EVENTS
 from ani.kg.scenario import EventType, Scenario
-from ani.kg.topology import graph_digest
+from ani.kg.graph_queries import graph_digest
 from ani.ns3_scenarios.events import (
     DEFAULT_SPIKE_S,
     SAFE_LABEL,

@@ -56,7 +56,7 @@ from ani.orchestrator.execute.records import write_json_atomic
 CAMPAIGN_VERSION = 1
 Scalar = int | float | bool | str
 MAX_RUNS = 10_000  # default limit on a campaign's runs (and seeds, grid points, generated scenarios, glob matches)
-MAX_TIMEOUT_S = 7 * 86400.0
+MAX_TIMEOUT_S = 7 * 86400.0  # a week per run (campaign files and every --timeout): beyond that a typo
 
 
 class CampaignError(ProjectError, ValueError):

@@ -34,11 +34,13 @@ the store). Provenance: ``template``, ``template_digest``, ``ns3_version``,
 ``graph_name``, ``graph_digest``. KPIs of the run
 (:class:`~ani.orchestrator.measure.summary.RunKpis`): ``flows``, ``tx_packets``,
 ``rx_packets``, ``loss_ratio``, ``throughput_bps``, ``mean_delay_s``,
-``max_p99_delay_s``, ``no_route_packets``, ``congested_links``. A scenario
+``max_p99_delay_s``, ``no_route_packets``, ``congested_links``, ``emerged_failures``,
+``cascade_depth``. A scenario
 against its baseline (:class:`~ani.orchestrator.measure.kpis.ScenarioKpis`, scenario
 rows with a baseline): the same fields prefixed ``cmp_`` (``cmp_impacted_flows``,
 ``cmp_reroute_time_median_s``, …; ``cmp_impacted_nodes`` joined with ``;``).
-Units are in the names; missing values are NaN.
+Units are in the names; missing values are NaN. The same values with the campaign's
+axes as dimensions: :mod:`ani.orchestrator.campaign.export` (xarray).
 """
 
 from __future__ import annotations
@@ -374,18 +376,18 @@ def export_dataset(store: CampaignStore, output: str | Path) -> Path:
     Raises
     ------
     CampaignError
-        For another file type.
+        For another file type, or an output that cannot be written.
     """
     output = Path(output)
-    frame = dataset_frame(store)
-    if output.suffix.lower() == ".csv":
-        output.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(output, index=False)
-    elif output.suffix.lower() == ".parquet":
-        output.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(output, index=False)
-    else:
+    suffix = output.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
         raise CampaignError(f"{output}: export writes .csv or .parquet files")
+    frame = dataset_frame(store)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(output, index=False) if suffix == ".csv" else frame.to_parquet(output, index=False)
+    except OSError as exc:
+        raise CampaignError(f"cannot write {output} ({exc.strerror or exc})") from None
     return output
 
 

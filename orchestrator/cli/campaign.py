@@ -138,18 +138,35 @@ def status(source: Path, store_dir: Path | None) -> None:
             click.echo(f"          reproduce: {f.repro_cmd}")
 
 
+EXPORT_FORMATS = {"csv": (".csv",), "parquet": (".parquet",), "xarray": (".nc", ".zarr")}
+
+
 @campaign.command()
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @store_option
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="a .csv or .parquet file (columns: see ani.orchestrator.campaign.store)")
-def export(source: Path, store_dir: Path | None, output: Path) -> None:
-    """Write the KPI dataset of a campaign (SOURCE: campaign file or store folder), one row per run."""
+@click.option("--out", "--output", "-o", "output", required=True, type=click.Path(path_type=Path),
+              help="the file to write: .csv or .parquet (one row per run), .nc or .zarr (xarray)")
+@click.option("--format", "fmt", type=click.Choice(list(EXPORT_FORMATS)), default=None,
+              help="csv | parquet: the KPI table; xarray: the campaign's axes as dimensions "
+                   "[default: from the --out extension]")
+def export(source: Path, store_dir: Path | None, output: Path, fmt: str | None) -> None:
+    """Write the KPIs of a campaign (SOURCE: campaign file or store folder): a table with one row per run, or
+    an xarray Dataset (netCDF or Zarr) whose dimensions are the campaign's axes
+    (columns and variables: see ani.orchestrator.campaign.store and .export)."""
+    fmt = fmt or next((f for f, ends in EXPORT_FORMATS.items() if output.suffix.lower() in ends), None)
+    if fmt is None or output.suffix.lower() not in EXPORT_FORMATS[fmt]:
+        wanted = " or ".join(EXPORT_FORMATS[fmt]) if fmt else ", ".join(sum(EXPORT_FORMATS.values(), ()))
+        raise click.BadParameter(f"{output}: {fmt or 'export'} writes {wanted} files", param_hint="--out")
     store = _store_from(source, store_dir)
     try:
+        if fmt == "xarray":
+            from ani.orchestrator.campaign.export import describe, write_campaign_dataset
+
+            click.echo(f"{describe(write_campaign_dataset(store, output))} -> {output}")
+            return
         path = export_dataset(store, output)
     except CampaignError as exc:
-        raise click.BadParameter(str(exc), param_hint="--output") from None
+        raise click.BadParameter(str(exc), param_hint="--out") from None
     click.echo(f"{len(store.entries())} runs -> {path}")
 
 

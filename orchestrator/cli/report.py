@@ -85,7 +85,7 @@ def format_result(result) -> str:
             f"not measurable: {c.not_measurable_flows}), "
             f"impacted nodes {len(c.impacted_nodes)}: {', '.join(c.impacted_nodes) or '-'}",
             f"delta latency mean {_ms(c.mean_delta_delay_s)}, max {_ms(c.max_delta_delay_s)}; "
-            f"loss {_pct(c.baseline_loss_ratio)} -> {_pct(c.scenario_loss_ratio)}",
+            f"demand loss {_pct(c.baseline_loss_ratio)} -> {_pct(c.scenario_loss_ratio)}",
             f"disrupted flows {c.disrupted_flows} (unrecovered {c.unrecovered_flows}), reroute time "
             f"median {_ms(c.reroute_time_median_s)}, max {_ms(c.reroute_time_max_s)}"
             + (f" (probes, resolution {_ms(c.reroute_resolution_s)})" if c.reroute_resolution_s else ""),

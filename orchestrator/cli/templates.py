@@ -11,6 +11,7 @@ import click
 
 from ani.kg.errors import TemplateError
 from ani.ns3_scenarios.build import build_program
+from ani.ns3_scenarios.program_source import local_headers
 from ani.ns3_scenarios.templates import discover, get_template, load_template
 
 user_dirs_option = click.option("--dir", "dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
@@ -38,7 +39,9 @@ def show(name: str, dirs: tuple[Path, ...]) -> None:
     """A template's events and parameters (type, unit, default, range)."""
     t = get_template(name, list(dirs))
     click.echo(f"{t.manifest.name} v{t.manifest.version}: {t.manifest.description}")
-    click.echo(f"program: {t.program_path}\nevents: {', '.join(t.manifest.events)}\nparameters:")
+    headers = ", ".join(h.name for h in local_headers(t.program_path))
+    click.echo(f"program: {t.program_path}" + (f" (+ {headers})" if headers else ""))
+    click.echo(f"events: {', '.join(t.manifest.events)}\nparameters:")
     for pname, p in t.manifest.parameters.items():
         rng = "" if p.type == "bool" else f" [{p.min:g}, {p.max:g}]"
         click.echo(f"  {pname:<22} {p.type:<5} {p.unit:<8} default {p.default!s:<8}{rng}  {p.description}")
@@ -78,8 +81,9 @@ def new(name: str, source: str, dest: Path) -> None:
     if target.exists():
         raise click.ClickException(f"{target} already exists")
     shutil.copytree(src.folder, target, ignore=shutil.ignore_patterns("__pycache__", "__init__.py"))
-    if src.program_path.parent != src.folder:  # an extending template: bring the program along
-        shutil.copy2(src.program_path, target / src.program_path.name)
+    if src.program_path.parent != src.folder:  # an extending template: bring the program and its headers
+        for program_file in (src.program_path, *local_headers(src.program_path)):
+            shutil.copy2(program_file, target / program_file.name)
     manifest = target / "manifest.toml"
     text = re.sub(r'(?m)^name = ".*"$', f'name = "{name}"', manifest.read_text(), count=1)
     manifest.write_text(text)

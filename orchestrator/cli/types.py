@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-MAX_TIMEOUT_S = 7 * 86400.0  # a week per run: beyond that a typo, not an intention
+from ani.orchestrator.campaign.plan import MAX_TIMEOUT_S
 
 
 class FiniteFloatRange(click.FloatRange):

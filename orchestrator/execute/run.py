@@ -17,7 +17,7 @@ from pathlib import Path
 from ani.kg.errors import ProjectError
 from ani.kg.safety import ensure_under, safe_name, writing
 from ani.ns3_scenarios.build import build_program
-from ani.ns3_scenarios.render import RunSpec, write_run_folder
+from ani.ns3_scenarios.render import RunSpec, program_command, write_run_folder
 from ani.orchestrator.execute.records import RunRecord, save_record
 from ani.orchestrator.measure.summary import compare_runs, summarize_run
 
@@ -62,7 +62,7 @@ def execute_run(spec: RunSpec, results: Path, timeout_s: float = DEFAULT_TIMEOUT
     write_run_folder(spec, folder)
     start = time.monotonic()
     binary = build_program(spec.program_source, spec.ns3_modules, name=spec.template)
-    cmd = [str(binary), "--input=input.txt", "--out=."] + (["--trace=trace.bin"] if spec.trace_file else [])
+    cmd = program_command(binary, spec, ".")
     try:
         proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=timeout_s)
         status, rc, out, err = ("ok" if proc.returncode == 0 else "failed"), proc.returncode, proc.stdout, proc.stderr

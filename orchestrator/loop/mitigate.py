@@ -46,7 +46,7 @@ Strategies (plug-ins)
 To add one, implement :class:`Strategy` and :func:`register_strategy` it.
 
 You must provide
-    ``name`` and ``propose(kg, scenario, unmitigated) -> list[Candidate]``:
+    ``name`` and ``propose(kg, scenario, unmitigated) -> list[MitigationCandidate]``:
     candidates built from the knowledge graph (:class:`~ani.kg.model.KnowledgeGraph`),
     the scenario and the unmitigated run's record (its folder holds the KPI
     tables; :class:`RunView` reads them). Targets must be components of the
@@ -98,7 +98,7 @@ class MitigationError(ProjectError, ValueError):
 
 
 # ------------------------------------------------------------------------- candidates
-class Candidate(BaseModel):
+class MitigationCandidate(BaseModel):
     """One recovery strategy for one scenario: changes the twin applies, and restore events."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -117,7 +117,7 @@ class MitigationOutcome(BaseModel):
 
     scenario_name: str
     scenario_digest: str
-    candidate: Candidate
+    candidate: MitigationCandidate
     status: str
     reason: str = ""
     run_id: str | None = None
@@ -153,7 +153,7 @@ class Strategy(Protocol):
 
     name: str
 
-    def propose(self, kg: KnowledgeGraph, scenario: Scenario, unmitigated: RunRecord) -> list[Candidate]:
+    def propose(self, kg: KnowledgeGraph, scenario: Scenario, unmitigated: RunRecord) -> list[MitigationCandidate]:
         """Candidates for ``scenario`` given its unmitigated run."""
 
 
@@ -170,7 +170,7 @@ class RerouteStrategy(Timing):
 
     name = "reroute"
 
-    def propose(self, kg: KnowledgeGraph, scenario: Scenario, unmitigated: RunRecord) -> list[Candidate]:
+    def propose(self, kg: KnowledgeGraph, scenario: Scenario, unmitigated: RunRecord) -> list[MitigationCandidate]:
         view = RunView.of(unmitigated)
         down_links, down_nodes = failed_components(kg, scenario, view)
         changes: dict[str, Mitigation] = {}
@@ -197,7 +197,7 @@ class RerouteStrategy(Timing):
                 why.append(f"steer off congested {lid} onto {len(path)}-link detour with spare capacity")
         if not changes:
             return []
-        return [Candidate(name="reroute", strategy=self.name, mitigations=list(changes.values()),
+        return [MitigationCandidate(name="reroute", strategy=self.name, mitigations=list(changes.values()),
                           rationale="; ".join(why))]
 
     @staticmethod
@@ -219,7 +219,7 @@ class CapacityStrategy(Timing):
 
     name = "capacity"
 
-    def propose(self, kg: KnowledgeGraph, scenario: Scenario, unmitigated: RunRecord) -> list[Candidate]:
+    def propose(self, kg: KnowledgeGraph, scenario: Scenario, unmitigated: RunRecord) -> list[MitigationCandidate]:
         view = RunView.of(unmitigated)
         down_links, _ = failed_components(kg, scenario, view)
         changes: dict[tuple[str, str], Mitigation] = {}
@@ -243,7 +243,7 @@ class CapacityStrategy(Timing):
                 why.append(f"congested {lid} x2")
         if not changes:
             return []
-        return [Candidate(name="capacity", strategy=self.name, mitigations=list(changes.values()),
+        return [MitigationCandidate(name="capacity", strategy=self.name, mitigations=list(changes.values()),
                           rationale="; ".join(why))]
 
 
@@ -252,7 +252,7 @@ class RateLimitStrategy(Timing):
 
     name = "rate_limit"
 
-    def propose(self, kg: KnowledgeGraph, scenario: Scenario, unmitigated: RunRecord) -> list[Candidate]:
+    def propose(self, kg: KnowledgeGraph, scenario: Scenario, unmitigated: RunRecord) -> list[MitigationCandidate]:
         changes = {}
         for e in scenario.events:
             if e.event_type == EventType.traffic_spike:
@@ -261,7 +261,7 @@ class RateLimitStrategy(Timing):
                                                       at_s=e.timestamp + self.reaction_s))
         if not changes:
             return []
-        return [Candidate(name="rate_limit", strategy=self.name, mitigations=list(changes.values()),
+        return [MitigationCandidate(name="rate_limit", strategy=self.name, mitigations=list(changes.values()),
                           rationale=f"attack flows toward {', '.join(changes)} policed to {RATE_LIMIT_KEEP:.0%}")]
 
 
@@ -270,7 +270,7 @@ class RollbackStrategy(Timing):
 
     name = "rollback"
 
-    def propose(self, kg: KnowledgeGraph, scenario: Scenario, unmitigated: RunRecord) -> list[Candidate]:
+    def propose(self, kg: KnowledgeGraph, scenario: Scenario, unmitigated: RunRecord) -> list[MitigationCandidate]:
         view = RunView.of(unmitigated)
         stop = view.traffic_stop_s(scenario)
         down_links, down_nodes = failed_components(kg, scenario, view)
@@ -287,7 +287,7 @@ class RollbackStrategy(Timing):
             return []
         parts = [f"restore {len(restores)} failed component(s) after {self.repair_s:g} s"] if restores else []
         parts += [f"undo {len(undo)} cost misconfiguration(s)"] if undo else []
-        return [Candidate(name="rollback", strategy=self.name, mitigations=undo,
+        return [MitigationCandidate(name="rollback", strategy=self.name, mitigations=undo,
                           restore_events=sorted(restores, key=lambda e: e.timestamp), rationale="; ".join(parts))]
 
     def _at(self, t: float, stop: float) -> float:
@@ -314,10 +314,10 @@ class NullStrategy(Timing):
 
     name = "null"
 
-    def propose(self, kg: KnowledgeGraph, scenario: Scenario, unmitigated: RunRecord) -> list[Candidate]:
+    def propose(self, kg: KnowledgeGraph, scenario: Scenario, unmitigated: RunRecord) -> list[MitigationCandidate]:
         lid = next(iter(kg.topology.edges(data="link_id")))[2]
         t = scenario.events[0].timestamp if scenario.events else 0.0
-        return [Candidate(name="null", strategy=self.name, rationale="placebo",
+        return [MitigationCandidate(name="null", strategy=self.name, rationale="placebo",
                           mitigations=[Mitigation(kind="scale_capacity", target=lid, value=1.0, at_s=t)])]
 
 
@@ -353,7 +353,7 @@ def get_strategies(names: Iterable[str] = DEFAULT_STRATEGIES, reaction_s: float 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
-def mitigated_scenario(scenario: Scenario, candidate: Candidate) -> Scenario:
+def mitigated_scenario(scenario: Scenario, candidate: MitigationCandidate) -> Scenario:
     """The scenario with the candidate's restore events merged in (time order kept)."""
     events = sorted([*scenario.events, *candidate.restore_events], key=lambda e: e.timestamp)
     name = _UNSAFE.sub("_", f"m-{scenario.digest()}-{candidate.name}")[:200]
@@ -362,14 +362,14 @@ def mitigated_scenario(scenario: Scenario, candidate: Candidate) -> Scenario:
 
 
 def candidate_spec(template: Template, g: nx.Graph, params: dict[str, ParamValue], scenario: Scenario,
-                   candidate: Candidate) -> RunSpec:
+                   candidate: MitigationCandidate) -> RunSpec:
     """The counterfactual run: same seed, traffic window and probes as the scenario's own run."""
     return render_comparable(template, mitigated_scenario(scenario, candidate), scenario, g, params,
                              mitigations=candidate.mitigations)
 
 
 def propose(kg: KnowledgeGraph, scenario: Scenario, unmitigated: RunRecord, strategies: Sequence[Strategy],
-            max_candidates: int = 6) -> list[Candidate]:
+            max_candidates: int = 6) -> list[MitigationCandidate]:
     """Candidates of every strategy, in strategy order, at most ``max_candidates``, no duplicate changes."""
     out, seen = [], set()
     for strategy in strategies:
@@ -389,7 +389,7 @@ def evaluate_mitigations(kg: KnowledgeGraph, g: nx.Graph, template: Template, pa
     before = damage(unmitigated_kpis)
     base = {"scenario_name": scenario.name, "scenario_digest": scenario.digest(), "damage_unmitigated": before}
     outcomes: list[MitigationOutcome] = []
-    runnable: list[tuple[Candidate, RunSpec]] = []
+    runnable: list[tuple[MitigationCandidate, RunSpec]] = []
     for cand in propose(kg, scenario, unmitigated, strategies, max_candidates):
         try:
             runnable.append((cand, candidate_spec(template, g, params, scenario, cand)))
@@ -404,7 +404,7 @@ def evaluate_mitigations(kg: KnowledgeGraph, g: nx.Graph, template: Template, pa
     return outcomes
 
 
-def score(candidate: Candidate, record: RunRecord, baseline: RunRecord, unmitigated_kpis: ScenarioKpis,
+def score(candidate: MitigationCandidate, record: RunRecord, baseline: RunRecord, unmitigated_kpis: ScenarioKpis,
           base: dict[str, Any]) -> MitigationOutcome:
     """Compare a finished counterfactual run with the baseline and the unmitigated run."""
     if record.status != "ok":

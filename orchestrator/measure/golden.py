@@ -17,7 +17,8 @@ import networkx as nx
 
 from ani.kg.errors import TemplateError
 from ani.kg.scenario import Scenario, load_scenario
-from ani.kg.topology import load_topology, resolve_link
+from ani.kg.topology import load_topology
+from ani.kg.graph_queries import resolve_link
 from ani.ns3_scenarios.render import RunSpec, baseline_of, render, render_comparable
 from ani.ns3_scenarios.templates import Template
 from ani.orchestrator.execute.records import write_json_atomic

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from ani.kg.errors import ResultsWriteError, UnknownComponentError
 from ani.kg.scenario import Scenario
-from ani.kg.topology import load_topology, resolve_link
+from ani.kg.topology import load_topology
+from ani.kg.graph_queries import resolve_link
 from ani.ns3_scenarios.render import render, write_run_folder
 from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.campaign.plan import load_campaign

@@ -19,7 +19,8 @@ from kg_graphs import graphs, knowledge_graphs, walk
 from ani.kg.contract import CausalModel
 from ani.kg.event_types import APPLICABLE, RESTORES
 from ani.kg.model import KnowledgeGraph, build_kg
-from ani.kg.topology import graph_digest, load_graphml
+from ani.kg.topology import load_graphml
+from ani.kg.graph_queries import graph_digest
 from ani.kg.validate import check
 from ani.kg.yamlio import read_kg, write_graphml, write_kg
 from ani.kg.scenario import Event, EventType, Scenario

@@ -10,7 +10,8 @@ import pytest
 
 from ani.kg.errors import TopologyError
 from ani.kg.io import load_network, open_kg
-from ani.kg.topology import COST_UNIT_S, DEFAULT_CAPACITY_BPS, graph_digest, load_graphml
+from ani.kg.topology import COST_UNIT_S, DEFAULT_CAPACITY_BPS, load_graphml
+from ani.kg.graph_queries import graph_digest
 from ani.kg.yamlio import json_schema, load_srlgs, parse_kg_file, read_kg, write_kg
 
 HAND = """\

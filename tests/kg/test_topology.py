@@ -19,15 +19,12 @@ from ani.kg.topology import (
     FIBER_KM_PER_S,
     MIN_DELAY_S,
     abilene,
-    graph_digest,
     great_circle_km,
     load_graphml,
     load_topology,
     parse_link_label,
-    resolve_link,
-    resolve_node,
-    routers,
 )
+from ani.kg.graph_queries import graph_digest, resolve_link, resolve_node, routers
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 ZOO = DATA / "topologyzoo"
@@ -345,7 +342,7 @@ def test_graph_digest_stable_and_sensitive() -> None:
 
 
 def test_graph_digest_same_in_another_process() -> None:
-    code = "from ani.kg.topology import abilene, graph_digest; print(graph_digest(abilene()))"
+    code = "from ani.kg.topology import abilene; from ani.kg.graph_queries import graph_digest; print(graph_digest(abilene()))"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "PYTHONHASHSEED": "123"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == graph_digest(abilene())

@@ -23,7 +23,7 @@ from ani.ns3_scenarios.templates import PACKAGE_DIR
 CRASH_SEED, HANG_SEED = 13, 14
 SHORT = {"observe_s": 0.5, "warmup_s": 0.2, "drain_s": 0.2}
 ANI = [sys.executable, "-m", "ani.orchestrator.cli"]
-READ_INPUT = "twin.in = ReadInput(inputPath);"
+READ_INPUT = "twin.in.params = params.values;"  # the line after which the parameters are set
 FAULTS = (READ_INPUT + f' if (twin.in.Param("seed") == {CRASH_SEED}) {{ NS_FATAL_ERROR("injected fault: seed '
           f'{CRASH_SEED}"); }} if (twin.in.Param("seed") == {HANG_SEED}) {{ volatile bool forever = true; '
           "while (forever) {} }")

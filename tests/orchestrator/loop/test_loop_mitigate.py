@@ -18,8 +18,8 @@ from ani.orchestrator.execute.cached_runner import CachedRunner
 from ani.orchestrator.loop.closed_loop import LOOP_DEFAULTS
 from ani.orchestrator.loop.feedback import render_graph
 from ani.orchestrator.measure.damage import damage, damage_terms, improvements, relative_improvement
-from ani.orchestrator.loop.mitigate import (Candidate, MitigationError, RateLimitStrategy, evaluate_mitigations,
-                                       get_strategies, mitigated_scenario)
+from ani.orchestrator.loop.mitigate import (MitigationCandidate, MitigationError, RateLimitStrategy,
+                                            evaluate_mitigations, get_strategies, mitigated_scenario)
 from ani.orchestrator.execute.records import RunRecord
 from ani.orchestrator.execute.run import attach_comparison
 from ani.ns3_scenarios.render import render_pair
@@ -58,7 +58,7 @@ def test_effectiveness_is_relative_improvement_and_undefined_without_damage() ->
 def test_restore_events_are_merged_in_time_order_and_names_are_content_addressed() -> None:
     s = Scenario(name="x", events=[Event(event_type="fiber_link_failure", target="Denver-Kansas_City", timestamp=0.3),
                                    Event(event_type="router_overload", target="Chicago", timestamp=0.9)])
-    cand = Candidate(name="rollback", strategy="rollback",
+    cand = MitigationCandidate(name="rollback", strategy="rollback",
                      restore_events=[Event(event_type="link_restore", target="Denver-Kansas_City", timestamp=0.6)])
     m = mitigated_scenario(s, cand)
     assert [e.timestamp for e in m.events] == [0.3, 0.6, 0.9]
