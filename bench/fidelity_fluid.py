@@ -8,7 +8,9 @@ Two phases, both resumable:
     packet level (ns-3, through :class:`CachedRunner`: content-addressed, so
     an interrupted run resumes), appending the packet damage to
     ``<out>/<network>/packet.jsonl``. Short runs: warmup 0.2 s, observe 0.8 s,
-    capacity_scale 0.01, auto_size off. Every scenario's events are at the same
+    capacity_scale 0.01, auto_size off; ``--ecmp`` turns ``ecmp`` on in both
+    tiers (default out folder ``results/fidelity_fluid_ecmp``), ``-n`` caps the
+    scenarios per network. Every scenario's events are at the same
     times (0.3 s, and 0.5 s for a second event), so one baseline serves many.
 ``python bench/fidelity_fluid.py table``
     screens the same scenarios with the fluid tier and prints, per network and
@@ -34,7 +36,10 @@ from ani.kg.scenario import Event, Scenario
 
 ZOO = Path("/work/shared/data/topologyzoo")
 NETWORKS = {"abilene": ("abilene", 80), "geant2010": (str(ZOO / "Geant2010.graphml"), 75),
-            "deltacom": (str(ZOO / "Deltacom.graphml"), 55)}
+            "deltacom": (str(ZOO / "Deltacom.graphml"), 55),
+            # many equal-cost paths (45-58 % of demand flows have more than one): for the ECMP study
+            "surfnet": (str(ZOO / "Surfnet.graphml"), 60), "uninett2010": (str(ZOO / "Uninett2010.graphml"), 60)}
+DEFAULT = ["abilene", "geant2010", "deltacom"]
 PARAMS = {"warmup_s": "0.2", "observe_s": "0.8", "capacity_scale": "0.01", "auto_size": "false"}
 T1, T2 = 0.3, 0.5
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -88,20 +93,25 @@ def scenarios(name: str, g: nx.Graph, n: int, out: Path) -> list[Scenario]:
     return found
 
 
-def run_packet(names: list[str], out: Path, workers: int, batch: int) -> None:
-    from ani.ns3_scenarios.render import render, timeline
+def params_of(ecmp: bool) -> dict[str, str]:
+    """The template overrides of the study (``ecmp`` on or off in both tiers)."""
+    return {**PARAMS, "ecmp": "true" if ecmp else "false"}
+
+
+def run_packet(names: list[str], out: Path, workers: int, batch: int, ecmp: bool = False,
+               cap: int | None = None) -> None:
+    from ani.ns3_scenarios.render import render_pair
     from ani.ns3_scenarios.templates import get_template
     from ani.orchestrator.execute.cached_runner import CachedRunner
-    from ani.orchestrator.execute.scenario_run import baseline_of
     from ani.orchestrator.measure.damage import damage, damage_terms
     from ani.orchestrator.measure.kpis import ScenarioKpis
 
     template = get_template("ospf_failure")
-    params = template.params(PARAMS)
+    params = template.params(params_of(ecmp))
     runner = CachedRunner(out / "runs", workers=workers, timeout_s=900)
     for name in names:
         g = network(name)
-        todo = scenarios(name, g, NETWORKS[name][1], out)
+        todo = scenarios(name, g, NETWORKS[name][1], out)[:cap]
         log = out / name / "packet.jsonl"
         done = {json.loads(l)["scenario"] for l in log.read_text().splitlines()} if log.is_file() else set()
         todo = [s for s in todo if s.name not in done]
@@ -109,9 +119,7 @@ def run_packet(names: list[str], out: Path, workers: int, batch: int) -> None:
             chunk, t0 = todo[k:k + batch], time.time()
             specs = []
             for s in chunk:
-                specs.append(render(template, s, g, params))
-                specs.append(render(template, baseline_of(s), g, params, window=timeline(params, s),
-                                    probes=[e.timestamp for e in s.events]))
+                specs.extend(render_pair(template, s, g, params))
             recs = runner(specs)
             pairs = runner.compare(list(zip(recs[0::2], recs[1::2])))
             with log.open("a") as f:
@@ -120,7 +128,7 @@ def run_packet(names: list[str], out: Path, workers: int, batch: int) -> None:
                            "wall_s": rec.wall_s}
                     if rec.comparison is not None:
                         k_ = ScenarioKpis.model_validate(rec.comparison)
-                        row |= {"damage": damage(k_), **damage_terms(k_), "kpis": rec.comparison}
+                        row |= {"damage": damage(k_), **damage_terms(k_), "kpis": k_.model_dump(mode="json")}
                     f.write(json.dumps(row) + "\n")
             print(f"{name}: {k + len(chunk)}/{len(todo)} in {time.time() - t0:.0f} s", flush=True)
     runner.close()
@@ -129,16 +137,19 @@ def run_packet(names: list[str], out: Path, workers: int, batch: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("phase", choices=["run", "table"])
-    ap.add_argument("--out", type=Path, default=Path("results/fidelity_fluid"))
+    ap.add_argument("--out", type=Path, help="results/fidelity_fluid (results/fidelity_fluid_ecmp with --ecmp)")
+    ap.add_argument("--ecmp", action="store_true", help="ecmp on in both tiers")
+    ap.add_argument("-n", type=int, help="at most this many scenarios per network")
     ap.add_argument("--network", action="append", choices=list(NETWORKS))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--batch", type=int, default=10)
     a = ap.parse_args(argv)
-    names = a.network or list(NETWORKS)
+    names = a.network or DEFAULT
+    out = a.out or Path("results/fidelity_fluid_ecmp" if a.ecmp else "results/fidelity_fluid")
     if a.phase == "run":
-        run_packet(names, a.out, a.workers, a.batch)
+        run_packet(names, out, a.workers, a.batch, a.ecmp, a.n)
     else:
-        table(names, a.out)
+        table(names, out, a.ecmp)
 
 
 def spearman_ci(x: np.ndarray, y: np.ndarray, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
@@ -156,12 +167,12 @@ def spearman_ci(x: np.ndarray, y: np.ndarray, n_boot: int = 2000, seed: int = 0)
     return rho, float(lo), float(hi)
 
 
-def fluid_rows(names: list[str], out: Path) -> list[dict]:
+def fluid_rows(names: list[str], out: Path, ecmp: bool = False) -> list[dict]:
     """Packet rows joined with the fluid damage of the same scenario."""
     from ani.ns3_scenarios.templates import get_template
     from ani.orchestrator.evaluate.screen import screen_scenarios
 
-    params = get_template("ospf_failure").params(PARAMS)
+    params = get_template("ospf_failure").params(params_of(ecmp))
     rows = []
     for name in names:
         log = out / name / "packet.jsonl"
@@ -183,11 +194,11 @@ def fluid_rows(names: list[str], out: Path) -> list[dict]:
     return rows
 
 
-def table(names: list[str], out: Path) -> None:
+def table(names: list[str], out: Path, ecmp: bool = False) -> None:
     """Print and write the fidelity table: per network, per event type, overall."""
     import pandas as pd
 
-    df = pd.DataFrame(fluid_rows(names, out))
+    df = pd.DataFrame(fluid_rows(names, out, ecmp))
     ok = df[df["refused"].isna()]
     groups = [("all", "all", ok)]
     groups += [(n, "all", d) for n, d in ok.groupby("network", sort=False)]

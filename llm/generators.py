@@ -19,6 +19,7 @@ from ani.kg.scenario import Event, EventType, Scenario, load_scenario
 from ani.llm.base import BaseGenerator, Candidate, GeneratorError, event, rng_for
 from ani.llm.constraints import GenerationConstraints, step_choices
 from ani.llm.feedback import Feedback
+from ani.llm.guided_search import ScenarioScorer, guided_search
 from ani.llm.text import describe
 from ani.llm.vital_links import most_vital_first, vital_links
 
@@ -202,14 +203,30 @@ class WorstCaseGenerator(BaseGenerator):
     Damage is a static proxy (:mod:`ani.llm.vital_links`): gravity traffic a cut
     displaces plus, ten-fold, the traffic it disconnects (half for stress
     events, the sum over its links for a router).
+
+    With a ``scorer`` (a :class:`~ani.llm.guided_search.ScenarioScorer`; the
+    orchestrator passes the fluid tier's), the generator searches instead:
+    :func:`~ani.llm.guided_search.guided_search`, a beam search (``beam``) over
+    the causal frontier ranked by the scorer, which also scores the proxy's own
+    chains; the ``n`` best chains found are the scenarios.
     """
 
     name = "worst-case"
+
+    def __init__(self, scorer: ScenarioScorer | None = None, beam: int = 8) -> None:
+        if beam < 1:
+            raise GeneratorError(f"worst-case: beam must be >= 1, got {beam}")
+        self.scorer, self.beam = scorer, beam
 
     def candidates(self, kg: CausalModel, n: int, constraints: GenerationConstraints,
                    feedback: Feedback | None) -> Iterator[Candidate]:
         if not constraints.allows(EventType.fiber_link_failure):
             raise GeneratorError("worst-case cuts links: the constraints exclude fiber_link_failure")
+        if self.scorer is not None:
+            for i, (score, events, origin) in enumerate(guided_search(kg, self.scorer, constraints, n, self.beam)):
+                reasons = [f"{origin}; scored {score:.3f}"] + [""] * (len(events) - 1)
+                yield Candidate(scenario=_scenario(f"worst-{i:03d}", events, reasons), seed=constraints.seed)
+            return
         starts = vital_links(kg, constraints)
         for i, first in enumerate(starts[:n]):
             events, reasons = most_vital_first(kg, first, constraints)

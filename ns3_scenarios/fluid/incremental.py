@@ -53,6 +53,9 @@ class Base:
         self.ok = bool((self.load <= net.capacity_bps * (1 + 1e-9)).all() and (base.frac[self.reached] > 0).all())
         self.wait = self._wait(twin, self.load)
         self.moved: dict[RoutingState, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.padded: dict[RoutingState, tuple[np.ndarray, np.ndarray]] = {}
+        self.inv_cap = np.r_[1.0 / net.capacity_bps, 0.0]
+        self.unreached = np.flatnonzero(~self.reached)
         self.on_arc = _groups(arcs, rows, A)
         self.on_node = _groups(net.tail[arcs], rows, net.N)
         order = np.argsort(f.dst, kind="stable")
@@ -92,11 +95,23 @@ def _worse_only(net: FluidNetwork, rs: RoutingState) -> bool:
 
 def _keep_changed(b: Base, moved: np.ndarray, newP: np.ndarray, newR: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The rows whose path differs from the baseline's."""
+    """The rows whose path differs from the baseline's, in flow order and as wide as the baseline's paths or
+    the longest of them: the same arrays whatever was cached before (so sums add in the same order)."""
+    return _canonical(b, *_changed_rows(b, moved, newP, newR))
+
+
+def _changed_rows(b: Base, moved: np.ndarray, newP: np.ndarray, newR: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     newP = _width(newP, b.P.shape[1])
-    oldP = _width(b.P[moved], newP.shape[1])
-    diff = (oldP != newP).any(axis=1) | (newR != b.reached[moved])
+    diff = (_width(b.P[moved], newP.shape[1]) != newP).any(axis=1) | (newR != b.reached[moved])
     return moved[diff], newP[diff], newR[diff]
+
+
+def _canonical(b: Base, moved: np.ndarray, P: np.ndarray, R: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    order = np.argsort(moved, kind="stable")
+    width = max(b.P.shape[1], int((P >= 0).sum(axis=1).max(initial=0)))
+    return moved[order], _width(P[order][:, :width], width), R[order]
 
 
 def moved_paths(twin: FluidTwin, rs: RoutingState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -110,6 +125,8 @@ def moved_paths(twin: FluidTwin, rs: RoutingState) -> tuple[np.ndarray, np.ndarr
     b, net, f = twin.base_fast, twin.net, twin.flows
     if rs in b.moved:
         return b.moved[rs]
+    if len(b.moved) > 20000:
+        b.moved.clear()
     parent = next((p for p in (RoutingState(rs.links_down - {k}, rs.nodes_down, rs.costs)
                                for k in sorted(rs.links_down)) if p in b.moved), None) \
         if _worse_only(net, rs) else None
@@ -121,29 +138,63 @@ def moved_paths(twin: FluidTwin, rs: RoutingState) -> tuple[np.ndarray, np.ndarr
         in_pm = np.zeros(len(f.src), bool)
         in_pm[pm] = True
         redo = np.union1d(base_on[~in_pm[base_on]], pm[((pP == arcs[0]) | (pP == arcs[1])).any(axis=1)])
-        routes = net.routes(rs, np.unique(f.dst[redo]))
-        rP, rR = net.paths(routes, f.src[redo], f.dst[redo])
+        rP, rR = _redo_paths(twin, rs, k, redo)
         in_redo = np.zeros(len(f.src), bool)
         in_redo[redo] = True
-        keep = ~in_redo[pm]
+        keep = ~in_redo[pm]       # moved in the parent, not again here: still not the baseline's path
+        redo, rP, rR = _changed_rows(b, redo, rP, rR)
         H = max(pP.shape[1], rP.shape[1])
-        moved = np.r_[pm[keep], redo]
-        newP = np.vstack([_width(pP[keep], H), _width(rP, H)])
-        newR = np.r_[pR[keep], rR]
+        b.moved[rs] = _canonical(b, np.r_[pm[keep], redo], np.vstack([_width(pP[keep], H), _width(rP, H)]),
+                                 np.r_[pR[keep], rR])
+        return b.moved[rs]
     elif _worse_only(net, rs):
         arcs = [a for k in (*rs.links_down, *(k for k, _ in rs.costs)) for a in (2 * k, 2 * k + 1)]
         moved = np.union1d(_union(b.on_arc, arcs), _union(b.on_node, rs.nodes_down))
         moved = np.union1d(moved, np.concatenate([b.by_dst[n] for n in rs.nodes_down])) if rs.nodes_down else moved
-        routes = net.routes(rs, np.unique(f.dst[moved]))
+        routes = net.compact_routes(rs, np.unique(f.dst[moved]))
         newP, newR = net.paths(routes, f.src[moved], f.dst[moved])
     else:
         routes = net.routes(rs)
         moved = np.concatenate([b.by_dst[d] for d in routes.changed]) if len(routes.changed) else np.zeros(0, np.int64)
         newP, newR = net.paths(routes, f.src[moved], f.dst[moved])
-    if len(b.moved) > 20000:
-        b.moved.clear()
     b.moved[rs] = _keep_changed(b, moved, newP, newR)
     return b.moved[rs]
+
+
+def _redo_paths(twin: FluidTwin, rs: RoutingState, k: int, redo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Paths in ``rs`` of the flows ``redo`` (whose path crosses link ``k`` in ``rs`` without ``k``).
+
+    With a second link ``j`` down in ``rs``, a flow whose path in ``rs`` without
+    ``j`` avoids ``j`` keeps that path (the same argument as for ``k``): only the
+    flows whose paths cross the other link in both states are routed afresh.
+    The rows are as wide as the longest path, as a walk of all of them gives.
+    """
+    b, net, f = twin.base_fast, twin.net, twin.flows
+    others = sorted(rs.links_down - {k})
+    if not others or not len(redo):
+        routes = net.compact_routes(rs, np.unique(f.dst[redo]))
+        return net.paths(routes, f.src[redo], f.dst[redo])
+    j = others[0]
+    m2, P2, R2 = moved_paths(twin, RoutingState(rs.links_down - {j}, rs.nodes_down, rs.costs))
+    pos = np.full(len(f.src), -1, np.int64)
+    pos[m2] = np.arange(len(m2))
+    q = pos[redo]
+    H = max(P2.shape[1], b.P.shape[1])
+    cand = _width(b.P[redo], H)
+    cR = b.reached[redo].copy()
+    if len(m2):
+        hit = q >= 0
+        cand[hit] = _width(P2, H)[q[hit]]
+        cR[hit] = R2[q[hit]]
+    fresh = ((cand == 2 * j) | (cand == 2 * j + 1)).any(axis=1)
+    if fresh.any():
+        sub = redo[fresh]
+        fP, fR = net.paths(net.compact_routes(rs, np.unique(f.dst[sub])), f.src[sub], f.dst[sub])
+        H = max(H, fP.shape[1])
+        cand = _width(cand, H)
+        cand[fresh] = _width(fP, H)
+        cR[fresh] = fR
+    return cand[:, :int((cand >= 0).sum(axis=1).max(initial=0))], cR
 
 
 def fast_segment(twin: FluidTwin, phys: Physical, rs: RoutingState) -> SegmentResult:
@@ -165,23 +216,25 @@ def fast_segment(twin: FluidTwin, phys: Physical, rs: RoutingState) -> SegmentRe
     for n in nodes:
         dead[b.by_src[n]] = True
         dead[b.by_dst[n]] = True
-    dead[~b.reached] = True
-    cleared = np.zeros(net.N + 1, bool)
-    cleared[list(phys.cleared)] = True
-    Pm = np.where(newP >= 0, newP, net.A)
-    dead_m = ~newR | down_arcs[Pm].any(axis=1) | cleared[np.where(newP >= 0, net.tail[np.maximum(newP, 0)], net.N)].any(axis=1)
+    dead[b.unreached] = True
+    Pm, ser = _padded(twin, rs, newP)
+    dead_m = ~newR | down_arcs[Pm].any(axis=1)
+    if phys.cleared:
+        cleared = np.zeros(net.N + 1, bool)
+        cleared[list(phys.cleared)] = True
+        tails = np.where(newP >= 0, net.tail[np.maximum(newP, 0)], net.N)
+        dead_m |= cleared[tails].any(axis=1) | cleared[f.src[moved]]
     if nodes:
         node_down = np.zeros(net.N, bool)
         node_down[nodes] = True
         dead_m |= node_down[f.src[moved]] | node_down[f.dst[moved]]
-    dead_m |= cleared[f.src[moved]]
     dead[moved] = dead_m
     # loads: the baseline's minus the old contributions of moved and dead flows, plus the moved ones' new
     gone_mask = dead.copy()
     gone_mask[moved] = True
     load = b.load - b.arc_flows @ np.where(gone_mask, b.w, 0.0)
     live = moved[~dead_m]
-    Pl = np.where(newP[~dead_m] >= 0, newP[~dead_m], net.A)
+    Pl = Pm[~dead_m]
     load = load + np.bincount(Pl.ravel(), weights=np.repeat(b.w[live], Pl.shape[1]), minlength=net.A + 1)[:net.A]
     frac = np.where(dead, 0.0, 1.0)
     cap = net.capacity_bps
@@ -193,10 +246,22 @@ def fast_segment(twin: FluidTwin, phys: Physical, rs: RoutingState) -> SegmentRe
     delay = b.delay + b.flows_arcs @ dw
     if len(live):
         per_arc = np.r_[net.delay_s + wait, 0.0]
-        inv_cap = np.r_[1.0 / cap, 0.0]
-        delay[live] = per_arc[Pl].sum(axis=1) + 8 * (f.pkt[live] + 30) * inv_cap[Pl].sum(axis=1)
+        delay[live] = per_arc[Pl].sum(axis=1) + ser[~dead_m]
     util = np.minimum(load, cap) / cap
     return SegmentResult(frac=frac, delay=delay, dead=dead, util=util, drops=load > cap * (1 + 1e-9))
+
+
+def _padded(twin: FluidTwin, rs: RoutingState, newP: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The moved flows' paths with ``A`` for no arc, and their serialisation time (s); cached per routing state."""
+    b, net = twin.base_fast, twin.net
+    if rs not in b.padded:
+        if len(b.padded) > 20000:
+            b.padded.clear()
+        moved = b.moved[rs][0]
+        Pm = np.where(newP >= 0, newP, net.A)
+        ser = 8 * (twin.flows.pkt[moved] + 30) * b.inv_cap[Pm].sum(axis=1)
+        b.padded[rs] = (Pm, ser)
+    return b.padded[rs]
 
 
 def _width(P: np.ndarray, H: int) -> np.ndarray:

@@ -139,6 +139,8 @@ class FluidTwin:
         self._rows: dict[Any, Any] = {}
         self._cpus: dict[tuple[int, ...], np.ndarray] = {}
         self._lsa: dict[Any, float] = {}
+        self._windows: dict[float, _Window] = {}
+        self._fixed: _Baseline | None = None
         self.base_fast: Base | None = None
         self.base = self.segment(Physical(), RoutingState(), np.zeros(self.net.N), None)
         self.base_fast = Base(self, self.base)
@@ -286,6 +288,15 @@ class FluidTwin:
             acc.add(s, self.segment(s.physical, s.routing, cpu, self._attacks(s.physical)))
         return acc.kpis(self, base, stop - start)
 
+    def _window(self, span: float) -> _Window:
+        """The baseline's share of the KPIs for a window of ``span`` s (cached)."""
+        if span not in self._windows:
+            if len(self._windows) >= 64:  # windows differ when the last event's time does
+                self._windows.clear()
+            self._fixed = self._fixed or _Baseline(self)
+            self._windows[span] = _Window(self, span, self._fixed)
+        return self._windows[span]
+
     def _cpu(self, rows: list[Any]) -> np.ndarray:
         """Packets/s of each router's CPU model (0: none), as the packet tier gives them."""
         key = tuple(sorted({t for r in rows if r.event_type == EventType.router_overload.value for t in r.targets}))
@@ -355,20 +366,16 @@ class _Accumulator:
 
     def kpis(self, twin: FluidTwin, base: SegmentResult, span: float) -> FluidKpis:
         n, f = self.n, twin.flows
-        rate, pkt = f.rate[:n], f.pkt[:n]
-        offered = rate * span
+        rate = f.rate[:n]
+        c = twin._window(span)
+        offered, measurable, sum_offered = c.offered, c.measurable, c.offered_sum
         got = self.delivered * rate
-        b_got = base.frac[:n] * offered
-        loss = 1 - np.divide(got, offered, out=np.ones(n), where=offered > 0)
-        b_loss = 1 - base.frac[:n]
+        loss = 1 - np.divide(got, offered, out=np.ones(n), where=c.offered_pos)
         delay = np.divide(self.delay_sum, self.delivered, out=np.full(n, np.nan), where=self.delivered > 0)
-        b_delay = np.where(base.frac[:n] > 0, base.delay[:n], np.nan)
-        packets = offered / (8 * pkt)
-        measurable = packets >= MIN_MEASURABLE_PACKETS
-        lost_all = (b_got > 0) & (got * 1 < 8 * pkt * 0.5)
-        d_delay = delay - b_delay
-        slower = (delay > IMPACT_DELAY_RATIO * b_delay) & (d_delay > IMPACT_DELAY_DELTA_S)
-        impacted = measurable & ((loss - b_loss > IMPACT_LOSS_DELTA) | slower | lost_all)
+        lost_all = c.b_got_pos & (got * 1 < c.half_packet_bits)
+        d_delay = delay - c.b_delay
+        slower = (delay > c.slower_than) & (d_delay > IMPACT_DELAY_DELTA_S)
+        impacted = measurable & ((loss - c.b_loss > IMPACT_LOSS_DELTA) | slower | lost_all)
         finite = d_delay[np.isfinite(d_delay)]
         disrupted = (self.dead_s > 0) & ~self.last_dead
         outages = self.dead_s[disrupted]
@@ -376,27 +383,70 @@ class _Accumulator:
         util = self.util_s / span
         return FluidKpis(
             flows=n, impacted_flows=int(impacted.sum()), lost_all_flows=int((impacted & lost_all).sum()),
-            impacted_nodes=_impacted_nodes(twin, impacted & measurable, measurable),
+            impacted_nodes=_impacted_nodes(twin, impacted & measurable, c.node_weight, c.node_total),
             mean_delta_delay_s=float(finite.mean()) if len(finite) else None,
             max_delta_delay_s=float(finite.max()) if len(finite) else None,
-            baseline_loss_ratio=float(1 - b_got.sum() / offered.sum()) if offered.sum() else None,
-            scenario_loss_ratio=float(1 - got.sum() / offered.sum()) if offered.sum() else None,
-            baseline_throughput_bps=float(b_got.sum() / span), scenario_throughput_bps=float(got.sum() / span),
-            disrupted_flows=int(disrupted.sum()), unrecovered_flows=int((self.last_dead & (b_got > 0)).sum()),
-            reroute_time_median_s=float(np.median(outages)) if len(outages) else None,
+            baseline_loss_ratio=float(1 - c.b_got_sum / sum_offered) if sum_offered else None,
+            scenario_loss_ratio=float(1 - got.sum() / sum_offered) if sum_offered else None,
+            baseline_throughput_bps=float(c.b_got_sum / span), scenario_throughput_bps=float(got.sum() / span),
+            disrupted_flows=int(disrupted.sum()), unrecovered_flows=int((self.last_dead & c.b_got_pos).sum()),
+            reroute_time_median_s=_median(outages) if len(outages) else None,
             reroute_time_max_s=float(outages.max()) if len(outages) else None,
             convergence_time_s=float(outages.max()) if len(outages) else None,
             congested_links=int(((util >= CONGESTED_UTILISATION) | self.drops).sum()),
-            not_measurable_flows=int((~measurable).sum()),
+            not_measurable_flows=c.not_measurable,
             disconnected_demands=int(self.last_dead.sum()),
             outage_lost_bits=float((self.dead_s * rate).sum()), congestion_lost_bits=float(congestion))
 
 
-def _impacted_nodes(twin: FluidTwin, hit: np.ndarray, measurable: np.ndarray, share: float = 0.25) -> list[str]:
+def _median(x: np.ndarray) -> float:
+    """``np.median`` of a non-empty 1-d array, without its overhead (same value: the middle, or the mean of two)."""
+    s, m = np.sort(x), len(x) // 2
+    return float(s[m]) if len(x) % 2 else float(np.mean(s[m - 1:m + 1]))
+
+
+class _Baseline:
+    """What the KPIs take from the baseline whatever the traffic window."""
+
+    def __init__(self, twin: FluidTwin) -> None:
+        n, base = twin.n_demands, twin.base
+        self.b_loss = 1 - base.frac[:n]
+        self.b_delay = np.where(base.frac[:n] > 0, base.delay[:n], np.nan)
+        self.slower_than = IMPACT_DELAY_RATIO * self.b_delay
+        self.half_packet_bits = 8 * twin.flows.pkt[:n] * 0.5
+        self.by_measurable: dict[bytes, tuple[int, np.ndarray, np.ndarray]] = {}
+
+
+class _Window:
+    """What the KPIs take from the baseline for a traffic window of ``span`` s (the same for many scenarios)."""
+
+    def __init__(self, twin: FluidTwin, span: float, fixed: _Baseline) -> None:
+        n, f, base, N = twin.n_demands, twin.flows, twin.base, twin.net.N
+        rate, pkt = f.rate[:n], f.pkt[:n]
+        self.offered = rate * span
+        self.offered_pos = self.offered > 0
+        self.offered_sum = self.offered.sum()
+        self.b_got = base.frac[:n] * self.offered
+        self.b_got_pos = self.b_got > 0
+        self.b_got_sum = self.b_got.sum()
+        self.b_loss, self.b_delay = fixed.b_loss, fixed.b_delay
+        self.slower_than, self.half_packet_bits = fixed.slower_than, fixed.half_packet_bits
+        self.measurable = self.offered / (8 * pkt) >= MIN_MEASURABLE_PACKETS
+        key = self.measurable.tobytes()   # most windows make the same flows measurable
+        if key not in fixed.by_measurable:
+            if len(fixed.by_measurable) >= 16:
+                fixed.by_measurable.clear()
+            w = np.where(self.measurable, rate, 0.0)
+            fixed.by_measurable[key] = (int((~self.measurable).sum()), w,
+                                        np.bincount(f.src[:n], w, N) + np.bincount(f.dst[:n], w, N))
+        self.not_measurable, self.node_weight, self.node_total = fixed.by_measurable[key]
+
+
+def _impacted_nodes(twin: FluidTwin, hit: np.ndarray, w: np.ndarray, tot: np.ndarray, share: float = 0.25
+                    ) -> list[str]:
+    """Nodes with at least ``share`` of their measurable traffic (as source or sink) on impacted flows."""
     n, f = twin.n_demands, twin.flows
-    w = np.where(measurable, f.rate[:n], 0.0)
     N = twin.net.N
-    tot = np.bincount(f.src[:n], w, N) + np.bincount(f.dst[:n], w, N)
     h = np.bincount(f.src[:n], w * hit, N) + np.bincount(f.dst[:n], w * hit, N)
     return sorted(twin.net.nodes[i] for i in np.flatnonzero((tot > 0) & (h >= share * tot)))
 

@@ -47,6 +47,12 @@ class Routes:
     dist: np.ndarray                    # (N, N) float: destination x node -> cost (inf: unreachable)
     split: dict[int, np.ndarray] = field(default_factory=dict)  # ECMP: d -> (N, A) share of v's traffic on arc
     changed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # destinations recomputed
+    row: np.ndarray | None = None       # compact routes: destination -> row of nh / dist (-1: not computed)
+
+    def flat(self, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``nh`` and ``dist`` raveled, and each destination's offset into them."""
+        r = dst if self.row is None else self.row[dst]
+        return self.nh.ravel(), self.dist.ravel(), r * self.nh.shape[1]
 
 
 class FluidNetwork:
@@ -87,7 +93,17 @@ class FluidNetwork:
         tails = self.tail[self._order]
         self._starts = np.flatnonzero(np.r_[True, tails[1:] != tails[:-1]]) if self.A else np.array([], int)
         self._group_node = tails[self._starts] if self.A else np.array([], int)
+        self._head_o, self._tail_o = self.head[self._order], self.tail[self._order]
+        self._rank = np.arange(self.A)
+        self._order_none = np.r_[self._order, NO_ARC]   # position A: no tight arc
         self._cache: dict[object, Routes] = {}
+        self._head_sink = np.r_[self.head, self.N]   # head of an arc; NO_ARC (-1) -> the sink N
+        # the reversed graph as one CSR matrix whose data are swapped per state (dist from d = dist to d)
+        self._csr_order = np.lexsort((self.tail, self.head))
+        indptr = np.searchsorted(self.head[self._csr_order], np.arange(self.N + 1))
+        self._csr = csr_matrix((self.cost[self._csr_order], self.tail[self._csr_order], indptr),
+                               shape=(self.N, self.N))
+        self._simple = self._csr.has_canonical_format  # no parallel links (else sum_duplicates would merge them)
         self.base = self._full(RoutingState())
 
     # ------------------------------------------------------------------ costs and routes
@@ -105,6 +121,9 @@ class FluidNetwork:
         return c
 
     def _dist(self, c: np.ndarray, dests: np.ndarray) -> np.ndarray:
+        if self._simple:  # explicit inf entries are arcs never relaxed: the same as leaving them out
+            self._csr.data[:] = c[self._csr_order]
+            return dijkstra(self._csr, directed=True, indices=dests)
         ok = np.isfinite(c)
         # dist from d over reversed arcs = dist to d (arc costs are symmetric per link anyway)
         w = csr_matrix((c[ok], (self.head[ok], self.tail[ok])), shape=(self.N, self.N))
@@ -112,17 +131,18 @@ class FluidNetwork:
 
     def _next_hops(self, c: np.ndarray, dist: np.ndarray, dests: np.ndarray) -> tuple[np.ndarray, dict]:
         """Next-hop arcs (rows: ``dests``) and, with ECMP, the split of each node's traffic over arcs."""
-        with np.errstate(invalid="ignore"):
-            tight = (dist[:, self.head] + c[None, :] == dist[:, self.tail]) & np.isfinite(c)[None, :]
         nh = np.full((len(dests), self.N), NO_ARC, np.int64)
-        if self.A:
-            ts = tight[:, self._order]
-            pos = np.where(ts, np.arange(self.A)[None, :], self.A)
-            first = np.minimum.reduceat(pos, self._starts, axis=1)
-            nh[:, self._group_node] = np.where(first < self.A, self._order[np.minimum(first, self.A - 1)], NO_ARC)
+        if self.A:  # arcs in (tail, link) order: the first tight one of each tail is its next hop
+            co = c[self._order]
+            with np.errstate(invalid="ignore"):
+                ts = (dist[:, self._head_o] + co == dist[:, self._tail_o]) & np.isfinite(co)
+            first = np.minimum.reduceat(np.where(ts, self._rank, self.A), self._starts, axis=1)
+            nh[:, self._group_node] = self._order_none[first]
         nh[np.arange(len(dests)), dests] = NO_ARC
         split = {}
         if self.ecmp:
+            with np.errstate(invalid="ignore"):
+                tight = (dist[:, self.head] + c[None, :] == dist[:, self.tail]) & np.isfinite(c)[None, :]
             for i, d in enumerate(dests):
                 t = tight[i].astype(float)
                 t[self.tail == d] = 0.0
@@ -181,6 +201,19 @@ class FluidNetwork:
             self._cache[key] = r
         return self._cache[key]
 
+    def compact_routes(self, state: RoutingState, dests: np.ndarray) -> Routes:
+        """The routes of ``state`` toward ``dests`` only (rows of ``nh`` / ``dist``, ``row`` maps to them).
+
+        Not cached: the caller keeps what it needs. Equals the rows of :meth:`routes` (ECMP off).
+        """
+        dests = np.asarray(dests, np.int64)
+        row = np.full(self.N, -1, np.int64)
+        row[dests] = np.arange(len(dests))
+        c = self.arc_costs(state)
+        dist = self._dist(c, dests) if len(dests) else np.zeros((0, self.N))
+        nh, _ = self._next_hops(c, dist, dests) if len(dests) else (np.zeros((0, self.N), np.int64), {})
+        return Routes(nh=nh, dist=dist, changed=dests, row=row)
+
     # ------------------------------------------------------------------ paths
 
     def paths(self, routes: Routes, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -189,20 +222,24 @@ class FluidNetwork:
         One numpy step per hop over all flows at once (no loop per flow).
         """
         F = len(src)
-        cur, hops = src.copy(), []
-        alive = (cur != dst) & np.isfinite(routes.dist[dst, src])
-        for _ in range(self.N):
-            if not alive.any():
+        nh, dist, off = routes.flat(dst)
+        N = self.N
+        # rows one wider: column N is a sink with no arc, where finished and routeless flows wait
+        sink = np.full((len(nh) // N, N + 1), NO_ARC, np.int64)
+        sink[:, :N] = nh.reshape(-1, N)
+        nh, off = sink.ravel(), off // N * (N + 1)
+        walking = (src != dst) & np.isfinite(dist[off // (N + 1) * N + src])
+        pos = off + np.where(walking, src, N)
+        hops: list[np.ndarray] = []
+        for _ in range(N):
+            arc = nh[pos]
+            if not (arc >= 0).any():
                 break
-            arc = np.where(alive, routes.nh[dst, cur], NO_ARC)
-            alive &= arc != NO_ARC
-            arc = np.where(alive, arc, NO_ARC)
             hops.append(arc)
-            cur = np.where(alive, self.head[np.maximum(arc, 0)], cur)
-            alive &= cur != dst
-        reached = cur == dst
+            pos = off + self._head_sink[arc]
         P = np.stack(hops, axis=1) if hops else np.full((F, 0), NO_ARC, np.int64)
-        return P, reached
+        last = P[np.arange(F), np.maximum((P >= 0).sum(axis=1) - 1, 0)] if hops else np.full(F, NO_ARC)
+        return P, (src == dst) | ((last >= 0) & (self._head_sink[last] == dst))
 
     def ecmp_paths(self, routes: Routes, src: np.ndarray, dst: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

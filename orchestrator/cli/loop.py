@@ -156,11 +156,12 @@ def loop(**o: Any) -> None:
     out = o["out"] or ensure_under(o["results"] / "loops" / safe_name(f"{network}-{o['generator_name']}-seed{o['seed']}"),
                                    o["results"])
     executor = _executor(o, o["results"])  # a refused executor is one line, before any progress
+    generator = _guided_worst_case(config) if o["generator_name"] == "worst-case" else None
     tally = BudgetProgress(make_progress(), config.budget, f"ani loop ({o['generator_name']})")
     try:
         with executor:
             result = run_loop(g, config, out, results=o["results"], executor=executor, kg=kg, log=click.echo,
-                              command=_command(), on_run=tally.run)
+                              command=_command(), on_run=tally.run, generator=generator)
     finally:
         tally.loop_ended(config.budget)
         tally.close()
@@ -174,6 +175,21 @@ def loop(**o: Any) -> None:
                f"best damage {_fmt(s.best_damage)}, {s.wall_s:.0f} s; tables in {out}")
     if o["report"]:
         click.echo(_report("loop", out))
+
+
+def _guided_worst_case(config: Any) -> Any:
+    """``worst-case`` searching with the fluid tier where it can model the loop's parameters, else None."""
+    from ani.llm.registry import get_generator
+    from ani.ns3_scenarios.templates import get_template
+    from ani.orchestrator.loop.screening import fluid_scorer_for
+
+    values = get_template(config.template).params({k: str(v) for k, v in config.params.items()})
+    scorer, reason = fluid_scorer_for(values)
+    if scorer is None:
+        click.echo(f"worst-case: searching by its static proxy (the fluid tier cannot score this set-up: {reason})")
+        return None
+    click.echo("worst-case: searching with the fluid tier (cascades off for scoring; runs keep the loop's parameters)")
+    return get_generator("worst-case", scorer=scorer)
 
 
 @click.command("evaluate")

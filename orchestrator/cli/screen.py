@@ -41,12 +41,26 @@ def screen(topology: str, generator_name: str | None, exhaustive: str | None, n:
     if exhaustive:
         result = screen_exhaustive(topology, exhaustive, parse_params(params))
     else:
+        options = _search_options(generator_name, parse_params(params))
         result = run(topology, generator_name, n, parse_params(params), seed=seed, min_events=min_events,
-                     max_events=max_events)
+                     max_events=max_events, **options)
     click.echo(result.table(top))
     if out is not None:
         out.write_text("".join(json.dumps(_row(r)) + "\n" for r in result.rows))
         click.echo(f"wrote {len(result.rows)} rows to {out}")
+
+
+def _search_options(generator_name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``worst-case`` searches with the fluid tier (its scorer); other generators take no option here."""
+    if generator_name != "worst-case":
+        return {}
+    from ani.ns3_scenarios.fluid import refuse_setup
+    from ani.ns3_scenarios.templates import get_template
+    from ani.orchestrator.loop.screening import FluidScorer
+
+    values = get_template("ospf_failure").params({k: str(v) for k, v in params.items()})
+    refuse_setup(values)  # before searching: screening these parameters would be refused anyway
+    return {"scorer": FluidScorer(values)}
 
 
 def _row(r: Any) -> dict[str, Any]:

@@ -21,11 +21,24 @@ def test_ani_loop_writes_tables_and_a_report(tmp_path: Path) -> None:
                                     "--budget", "2", "--mitigate-top", "1", "--results", str(tmp_path / "runs"),
                                     "--out", str(out), *SHORT_ARGS])
     assert res.exit_code == 0, res.output
+    assert "worst-case: searching with the fluid tier" in res.output
     assert "iteration 1: best damage" in res.output and "2 scenario runs" in res.output
     assert f"report: {out / 'report.html'}" in res.output
     summary = json.loads((out / "loop.json").read_text())
     assert summary["command"].startswith("ani ") and summary["config"]["generator"] == "worst-case"
     assert (out / "iterations.parquet").is_file() and (out / "archive.json").is_file()
+
+
+def test_worst_case_falls_back_to_its_proxy_where_the_fluid_tier_cannot_score(capsys) -> None:
+    from ani.orchestrator.cli.loop import _guided_worst_case
+    from ani.orchestrator.loop.closed_loop import LoopConfig
+
+    assert _guided_worst_case(LoopConfig(generator="worst-case", params={"gravity_traffic": "false"})) is None
+    said = capsys.readouterr().out
+    assert "searching by its static proxy" in said and "gravity_traffic=false" in said
+    guided = _guided_worst_case(LoopConfig(generator="worst-case"))  # the loop's cascades=true: scored without
+    assert guided is not None and guided.scorer is not None
+    assert "searching with the fluid tier" in capsys.readouterr().out
 
 
 @pytest.mark.ns3
