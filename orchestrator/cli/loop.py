@@ -155,16 +155,15 @@ def loop(**o: Any) -> None:
     network = str(g.graph.get("name", "network")).replace(" ", "_")
     out = o["out"] or ensure_under(o["results"] / "loops" / safe_name(f"{network}-{o['generator_name']}-seed{o['seed']}"),
                                    o["results"])
-    executor = _executor(o, o["results"])  # a refused executor is one line, before any progress
-    generator = _guided_worst_case(config) if o["generator_name"] == "worst-case" else None
-    tally = BudgetProgress(make_progress(), config.budget, f"ani loop ({o['generator_name']})")
-    try:
-        with executor:
+    with _executor(o, o["results"]) as executor:  # a refused executor is one line, before any progress
+        generator = _guided_worst_case(config) if o["generator_name"] == "worst-case" else None
+        tally = BudgetProgress(make_progress(), config.budget, f"ani loop ({o['generator_name']})")
+        try:
             result = run_loop(g, config, out, results=o["results"], executor=executor, kg=kg, log=click.echo,
                               command=_command(), on_run=tally.run, generator=generator)
-    finally:
-        tally.loop_ended(config.budget)
-        tally.close()
+        finally:
+            tally.loop_ended(config.budget)
+            tally.close()
     cols = ["iteration", "scenario_runs", "best_damage", "mean_damage", "best_so_far", "diversity_jaccard",
             "validity_after_repair", "cascade_depth_mean", "mitigation_effectiveness_mean"]
     click.echo("  ".join(c.rjust(max(len(c), 9)) for c in cols))  # full names: no truncation
