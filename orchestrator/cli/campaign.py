@@ -10,6 +10,7 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -17,7 +18,7 @@ from ani.ns3_scenarios.render import RunSpec
 from ani.orchestrator.campaign.plan import CampaignError, load_campaign, plan_campaign_file
 from ani.orchestrator.execute.executors import WorkerEnvironmentError, build_programs, make_executor, run_spec
 from ani.orchestrator.campaign.store import CampaignStore, export_dataset, store_status
-from ani.orchestrator.cli.types import timeout_seconds
+from ani.orchestrator.cli.types import slurm_choice, timeout_seconds, with_executor_options
 
 DEFAULT_ROOT = Path("results") / "campaigns"
 
@@ -75,26 +76,28 @@ def plan(campaign_file: Path, store_dir: Path | None, list_runs: bool) -> None:
 @store_option
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="local worker processes or Docker containers at a time [default: CPU count]")
-@click.option("--cluster", metavar="ADDRESS", default=None, help="run on a Dask scheduler (tcp://host:8786)")
-@click.option("--docker", "image", metavar="IMAGE", default=None, help="run each run in a container of IMAGE")
+@with_executor_options
 @click.option("--timeout", "timeout_s", type=timeout_seconds(), default=None,
               help="seconds before a run is killed [default: the campaign's timeout_s]")
 @click.option("--retry-failed", is_flag=True, help="also run again the runs recorded as failed or timeout")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="a bar on a terminal, plain lines otherwise")
-def run(campaign_file: Path, store_dir: Path | None, workers: int | None, cluster: str | None,
-        image: str | None, timeout_s: float | None, retry_failed: bool, progress: bool) -> None:
-    """Run what CAMPAIGN_FILE plans and its store does not hold yet; safe to interrupt and re-run."""
+def run(campaign_file: Path, store_dir: Path | None, workers: int | None, timeout_s: float | None,
+        retry_failed: bool, progress: bool, **where: Any) -> None:
+    """Run what CAMPAIGN_FILE plans and its store does not hold yet; safe to interrupt and re-run.
+
+    Where: local processes (default), a Dask scheduler (--cluster), Dask workers
+    as SLURM jobs (--slurm and its options), or containers (--docker).
+    """
     from ani.orchestrator.campaign.driver import run_campaign
     from ani.orchestrator.campaign.progress import make_progress
 
-    if cluster and image:
-        raise click.UsageError("give either --cluster or --docker, not both")  # before any planning
+    slurm = slurm_choice(where)  # before any planning
     the_campaign = load_campaign(campaign_file)
     store = _store_for(campaign_file, store_dir)
     timeout = timeout_s or the_campaign.timeout_s
     with make_executor(store.runs_root, workers=workers or os.cpu_count() or 1, timeout_s=timeout,
-                       cluster=cluster, image=image) as executor:
+                       cluster=where["cluster"], image=where["image"], slurm=slurm) as executor:
         summary = run_campaign(campaign_file, store, executor, make_progress(enabled=progress), retry_failed)
     click.echo(f"campaign {the_campaign.name}: {summary.planned} planned, {summary.done_before} already done "
                f"({summary.adopted} recovered), {summary.executed} run now in {summary.wall_s:.1f} s with "

@@ -17,7 +17,7 @@ from ani.orchestrator.campaign.progress import make_progress
 from ani.orchestrator.execute.executors import Executor, make_executor
 from ani.orchestrator.loop.budget_progress import BudgetProgress
 from ani.orchestrator.loop.mitigate import DEFAULT_STRATEGIES, strategy_names
-from ani.orchestrator.cli.types import timeout_seconds
+from ani.orchestrator.cli.types import executor_options, slurm_choice, timeout_seconds
 from ani.orchestrator.cli.types import parse_params
 
 DEFAULT_RESULTS = Path("results")
@@ -62,10 +62,9 @@ def _seeds(text: str) -> list[int]:
 
 def _executor(o: dict[str, Any], results: Path) -> Executor:
     """The executor of ``ani loop`` / ``ani evaluate`` from their options (shut down by the caller)."""
-    if o["cluster"] and o["image"]:
-        raise click.UsageError("give either --cluster or --docker, not both")
+    slurm = slurm_choice(o)
     return make_executor(results, workers=o["workers"], timeout_s=o["timeout_s"], cluster=o["cluster"],
-                         image=o["image"])
+                         image=o["image"], slurm=slurm)
 
 
 def _llm_options(provider: str | None, model: str | None, base_url: str | None) -> dict[str, Any]:
@@ -102,8 +101,7 @@ common = [
     click.option("--mitigate-top", type=click.IntRange(0), default=2, show_default=True,
                  help="per iteration, the most damaging new scenarios whose mitigations are evaluated"),
     click.option("--workers", type=click.IntRange(1), default=2, show_default=True, help="local ns-3 processes"),
-    click.option("--cluster", help="Dask scheduler address (tcp://host:8786) instead of local processes"),
-    click.option("--docker", "image", metavar="IMAGE", help="run each ns-3 run in a container of IMAGE"),
+    *executor_options,
     click.option("--timeout", "timeout_s", type=timeout_seconds(), default=600, show_default=True,
                  help="seconds before an ns-3 run is killed"),
     click.option("--report/--no-report", default=True, show_default=True, help="write report.html"),
@@ -157,15 +155,15 @@ def loop(**o: Any) -> None:
     network = str(g.graph.get("name", "network")).replace(" ", "_")
     out = o["out"] or ensure_under(o["results"] / "loops" / safe_name(f"{network}-{o['generator_name']}-seed{o['seed']}"),
                                    o["results"])
-    generator = _guided_worst_case(config) if o["generator_name"] == "worst-case" else None
-    tally = BudgetProgress(make_progress(), config.budget, f"ani loop ({o['generator_name']})")
-    try:
-        with _executor(o, o["results"]) as executor:
+    with _executor(o, o["results"]) as executor:  # a refused executor is one line, before any progress
+        generator = _guided_worst_case(config) if o["generator_name"] == "worst-case" else None
+        tally = BudgetProgress(make_progress(), config.budget, f"ani loop ({o['generator_name']})")
+        try:
             result = run_loop(g, config, out, results=o["results"], executor=executor, kg=kg, log=click.echo,
                               command=_command(), on_run=tally.run, generator=generator)
-    finally:
-        tally.loop_ended(config.budget)
-        tally.close()
+        finally:
+            tally.loop_ended(config.budget)
+            tally.close()
     cols = ["iteration", "scenario_runs", "best_damage", "mean_damage", "best_so_far", "diversity_jaccard",
             "validity_after_repair", "cascade_depth_mean", "mitigation_effectiveness_mean"]
     click.echo("  ".join(c.rjust(max(len(c), 9)) for c in cols))  # full names: no truncation

@@ -4,11 +4,13 @@ Each backend runs real ns-3 programs: the same spec must give the same record
 and KPIs as a run in this process; a crash and a hang come back as
 ``failed``/``timeout`` records (not exceptions); a worker whose ns-3 differs
 is an infrastructure failure (an exception the campaign retries). The Dask
-backend runs on a real ``LocalCluster`` of worker processes. No Docker engine
-runs on the development machines, so the Docker backend runs through
-``fake_docker.py`` — a FAKE engine that executes the container's command (the
-image's entry point, ``ani campaign worker``) on this machine with the
-volume paths mapped; a test against a real engine skips where none runs.
+backend runs on a real ``LocalCluster`` of worker processes. Here the Docker
+backend runs through ``fake_docker.py`` — a FAKE engine that executes the
+container's command (the image's entry point, ``ani campaign worker``) on this
+machine with the volume paths mapped, so that the contract is checked without
+building an image; ``tests/cluster/test_docker.py`` builds the image and runs it
+on a real engine (started by the test where one can run), and the SLURM backend
+runs on a real cluster in ``tests/cluster/test_slurm.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -171,18 +172,3 @@ def test_the_containers_user_can_read_the_queued_spec_and_write_the_runs(tmp_pat
     (spec_mode, _), (_, owner) = (line.split() for line in seen.read_text().splitlines())
     assert int(spec_mode, 8) & 0o044 == 0o044, "the queued spec must be readable by the containers' user"
     assert int(owner) == (1000 if os.getuid() == 0 else os.getuid()), "the mounted folder must be theirs"
-
-
-@pytest.mark.docker
-def test_a_real_engine_runs_a_run_in_the_image(tmp_path: Path, specs: dict[str, RunSpec]) -> None:
-    docker = shutil.which("docker")
-    if docker is None or subprocess.run([docker, "info"], capture_output=True).returncode != 0:
-        pytest.skip("no Docker engine runs on this machine (none runs on the development machines); "
-                    "the command line and the image's entry point are tested above with a fake engine")
-    image = os.environ.get("ANI_DOCKER_IMAGE")
-    if not image:
-        pytest.skip("set ANI_DOCKER_IMAGE to an image built from the Dockerfile (docker build -t ani .)")
-    with DockerExecutor(image, tmp_path / "runs", 300) as ex:
-        ex.prepare([specs["ok"]])
-        record = ex.submit(specs["ok"]).result(timeout=900)
-    assert record.status == "ok", record.stderr_tail
