@@ -62,18 +62,20 @@ def test_time_series_shows_the_dip_and_curves_keep_the_best_of_short_loops(abile
 def test_plots_render_in_headless_chromium(small_eval, tmp_path: Path) -> None:
     from PIL import Image
 
+    HEIGHT = 8000
     page = evaluation_report(small_eval.folder)
     shot = tmp_path / "report.png"
     cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
            "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-           f"--screenshot={shot}", "--window-size=1200,2000", page.resolve().as_uri()]
+           f"--screenshot={shot}", f"--window-size=1200,{HEIGHT}", page.resolve().as_uri()]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert shot.is_file(), proc.stderr[-2000:]
     rgb = np.asarray(Image.open(shot).convert("RGB")).astype(int)
-    assert rgb.shape[:2] == (2000, 1200)
+    assert rgb.shape[:2] == (HEIGHT, 1200)
     # text and tables are grey; only plotted data is coloured: count saturated pixels band by band
+    # (the tables come first, so the page is taken tall enough to hold the figures below them)
     saturated = (rgb.max(axis=2) - rgb.min(axis=2)) > 60
-    assert saturated.mean() > 0.01, f"only {saturated.mean():.4f} of the page is coloured: plots did not render"
-    bands = [saturated[y:y + 500].mean() for y in range(0, 2000, 500)]
+    bands = [saturated[y:y + 500].mean() for y in range(0, HEIGHT, 500)]
+    assert max(bands) > 0.01, f"at most {max(bands):.4f} of a band is coloured: plots did not render"
     assert sum(b > 0.002 for b in bands) >= 3, bands
     assert (rgb < 250).any(axis=2).mean() > 0.05  # and the page is not blank
