@@ -21,6 +21,10 @@ struct FlowStats
 {
     uint64_t tx = 0, txFailed = 0, rx = 0, rxBytes = 0;
     double delaySum = 0, delayMin = std::numeric_limits<double>::infinity(), delayMax = 0;
+    // as FlowMonitor counts them (FlowMonitor::ReportLastRx, in integer time steps): the sum of
+    // |delay(i) - delay(i-1)| over received packets in arrival order, and the last delay
+    int64_t jitterSumSteps = 0, lastDelaySteps = 0;
+    uint64_t ipDrops = 0; // packets IP or a device queue dropped (what FlowMonitor counts as drops)
     std::map<int64_t, Bin> bins;
     std::map<int64_t, uint64_t> delayHist; // delay bin index (histogram_bin_s wide) -> packets
     std::vector<double> lastRxBefore, firstSendAfter, firstRxAfter; // per event
@@ -33,6 +37,22 @@ struct Measurement
     std::vector<double> eventTimes;
     std::vector<FlowStats> flows;
     std::vector<uint16_t> srcPorts; // per flow: its UDP source port (see InstallTraffic)
+    std::unordered_map<uint64_t, uint32_t> byKey; // FlowKey(src, dst, srcPort) -> flow
+
+    static uint64_t FlowKey(Ipv4Address src, Ipv4Address dst, uint16_t srcPort)
+    {
+        return (uint64_t(src.Get()) << 32) | (uint64_t(dst.Get() & 0xffffu) << 16) | srcPort;
+    }
+
+    /// A dropped UDP packet (src, dst, srcPort) of a twin's flow counts against that flow.
+    void CountDrop(Ipv4Address src, Ipv4Address dst, uint16_t srcPort)
+    {
+        auto it = byKey.find(FlowKey(src, dst, srcPort));
+        if (it != byKey.end())
+        {
+            ++flows[it->second].ipDrops;
+        }
+    }
 
     Bin& At(uint32_t flow, double t)
     {
@@ -219,8 +239,14 @@ class FlowSink : public Application
     {
         FlowStats& s = m_m->flows[flow];
         // the delay histogram bins it as FlowMonitor's does (Histogram::AddValue)
-        ++s.delayHist[static_cast<int64_t>(std::floor((Simulator::Now() - sentAt).GetSeconds() /
-                                                      m_m->histogramBinS))];
+        Time delayTime = Simulator::Now() - sentAt;
+        ++s.delayHist[static_cast<int64_t>(std::floor(delayTime.GetSeconds() / m_m->histogramBinS))];
+        int64_t steps = delayTime.GetTimeStep();
+        if (s.rx > 0)
+        {
+            s.jitterSumSteps += std::abs(s.lastDelaySteps - steps);
+        }
+        s.lastDelaySteps = steps;
         double sent = sentAt.GetSeconds(), now = Simulator::Now().GetSeconds();
         double delay = now - sent;
         ++s.rx;
