@@ -86,7 +86,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from ani.kg.errors import SimulationError
-from ani.orchestrator.measure.flowmon import RunTables, histogram_percentile
+from ani.orchestrator.measure.flowmon import RunTables
 
 #: ``compare``: a loss-ratio increase above this marks a flow impacted.
 IMPACT_LOSS_DELTA = 0.01
