@@ -134,9 +134,9 @@ class CbrSender : public Application
         double now = Simulator::Now().GetSeconds();
         FlowStats& s = m_m->flows[m_flow];
         Socket::SocketErrno err;
-        if (m_routing->RouteOutput(p, m_probe, nullptr, err))
+        if (Ptr<Ipv4Route> route = m_routing->RouteOutput(p, m_probe, nullptr, err))
         {
-            m_udp->Send(p, m_local, m_remote, m_port, m_sinkPort, nullptr);
+            m_udp->Send(p, m_local, m_remote, m_port, m_sinkPort, route); // IP takes this route as is
             ++s.tx;
             ++m_m->At(m_flow, now).tx;
         }

@@ -70,6 +70,19 @@ class AniRouting : public Ipv4RoutingProtocol
                     const UnicastForwardCallback& ucb, const MulticastForwardCallback&,
                     const LocalDeliverCallback& lcb, const ErrorCallback&) override
     {
+        uint32_t a = header.GetDestination().Get();
+        if ((a & 0xffff0000u) == ((10u << 24) | (255u << 16)) && a != Loopback().Get())
+        {
+            // another router's loopback (every flow's destination): forward without scanning this
+            // router's addresses (IsDestinationAddress copies every one of them, per packet)
+            Ptr<Ipv4Route> route = Lookup(header.GetSource(), header.GetDestination());
+            if (!route)
+            {
+                return false; // Ipv4L3Protocol drops it (DROP_NO_ROUTE)
+            }
+            ucb(route, p, header);
+            return true;
+        }
         uint32_t iif = m_ipv4->GetInterfaceForDevice(idev);
         if (m_ipv4->IsDestinationAddress(header.GetDestination(), iif))
         {
@@ -123,6 +136,17 @@ class AniRouting : public Ipv4RoutingProtocol
     }
 
   private:
+    /// This router's loopback: the address of its first interface after the IPv4 loopback
+    /// (AddLoopback adds it before any link), as Lookup's source for unbound sends.
+    Ipv4Address Loopback()
+    {
+        if (m_loopback == Ipv4Address::GetAny())
+        {
+            m_loopback = m_ipv4->GetAddress(1, 0).GetLocal();
+        }
+        return m_loopback;
+    }
+
     Ptr<Ipv4Route> Lookup(Ipv4Address src, Ipv4Address dst) const
     {
         uint32_t a = dst.Get();
@@ -153,6 +177,7 @@ class AniRouting : public Ipv4RoutingProtocol
     }
 
     Ptr<Ipv4> m_ipv4;
+    Ipv4Address m_loopback = Ipv4Address::GetAny();
     std::vector<Hop> m_ports;
     Table m_table;
     bool m_ecmp = false;
