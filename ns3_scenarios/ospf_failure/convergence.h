@@ -115,13 +115,7 @@ SpfTable(const Twin& t, uint32_t r)
 {
     const size_t n = t.in.nodes.size();
     const std::vector<uint32_t>& ports = t.incident[r];
-    for (uint32_t l = 0; l < t.in.links.size(); ++l)
-    {
-        if (t.lsdbUp[l] && t.lsdbCost[l] == 0)
-        {
-            return SpfTableByNeighbours(t, r);
-        }
-    }
+    bool zeroCost = false; // a link of cost 0 on r's side of the network (a misconfiguration can make one)
     const size_t words = std::max<size_t>(1, (ports.size() + 63) / 64);
     std::vector<uint64_t> dist(n, kUnreachable);
     std::vector<uint32_t> order;
@@ -148,12 +142,17 @@ SpfTable(const Twin& t, uint32_t r)
             const LinkSpec& ls = t.in.links[l];
             uint32_t m = ls.u == x ? ls.v : ls.u;
             uint64_t nd = d + t.lsdbCost[l];
+            zeroCost |= t.lsdbCost[l] == 0;
             if (nd < dist[m])
             {
                 dist[m] = nd;
                 queue.push({nd, m});
             }
         }
+    }
+    if (zeroCost)
+    {
+        return SpfTableByNeighbours(t, r);
     }
     // bit i of a node's mask: port i of r starts a shortest path to it
     std::vector<uint64_t> mask(n * words, 0);
