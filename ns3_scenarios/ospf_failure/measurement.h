@@ -26,6 +26,10 @@ struct FlowStats
     int64_t jitterSumSteps = 0, lastDelaySteps = 0;
     uint64_t ipDrops = 0; // packets IP or a device queue dropped (what FlowMonitor counts as drops)
     std::map<int64_t, Bin> bins;
+    // the two bins used last (a flow sends and receives in time order, so nearly every access hits one)
+    int64_t recentKey[2] = {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::min()};
+    Bin* recentBin[2] = {nullptr, nullptr};
+    int recentNext = 0;
     std::map<int64_t, uint64_t> delayHist; // delay bin index (histogram_bin_s wide) -> packets
     std::vector<double> lastRxBefore, firstSendAfter, firstRxAfter; // per event
 };
@@ -56,7 +60,20 @@ struct Measurement
 
     Bin& At(uint32_t flow, double t)
     {
-        return flows[flow].bins[static_cast<int64_t>(std::floor(t / intervalS))];
+        FlowStats& s = flows[flow];
+        int64_t key = static_cast<int64_t>(std::floor(t / intervalS));
+        for (int i = 0; i < 2; ++i)
+        {
+            if (s.recentKey[i] == key)
+            {
+                return *s.recentBin[i];
+            }
+        }
+        Bin& b = s.bins[key]; // std::map: the reference stays valid as bins are added
+        s.recentKey[s.recentNext] = key;
+        s.recentBin[s.recentNext] = &b;
+        s.recentNext ^= 1;
+        return b;
     }
 };
 
