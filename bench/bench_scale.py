@@ -116,7 +116,8 @@ def timed(cmd: list[str], cwd: Path, must_succeed: bool = True) -> tuple[str, di
     if proc.returncode != 0:
         if must_succeed:
             sys.exit(f"bench: {cmd[0]} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-        print(f"  ({' '.join(cmd[:2])} failed ({proc.returncode}): {proc.stderr.strip()[-300:]})", flush=True)
+        own = proc.stderr.split("\tCommand being timed")[0].strip()  # the command's own stderr, before time -v's
+        print(f"  ({' '.join(cmd[:2])} failed ({proc.returncode}): {own[-300:]})", flush=True)
         return proc.stdout, {k: math.nan for k in TIME_FIELDS.values()}
     return proc.stdout, gnu_time(proc.stderr)
 
