@@ -28,6 +28,8 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pandas as pd
+
 from ani.kg.scenario import Event, EventType, Scenario
 from ani.ns3_scenarios.build import compile_command, ns3_version
 
@@ -88,6 +90,16 @@ def flowmon_totals(path: Path) -> dict[str, int]:
             "rx_packets": sum(int(f.get("rxPackets", 0)) for f in rows)}
 
 
+def run_totals(folder: Path) -> dict[str, int]:
+    """:func:`flowmon_totals` of a template run: from ``flowmon.xml`` when the program wrote one, else from
+    ``flows.csv`` (the program counts per flow itself; FlowMonitor would know the flows that sent)."""
+    if (folder / "flowmon.xml").is_file():
+        return flowmon_totals(folder / "flowmon.xml")
+    flows = pd.read_csv(folder / "flows.csv")
+    sent = flows[flows["tx_packets"] > 0]
+    return {"flows": len(sent), "tx_packets": int(sent["tx_packets"].sum()), "rx_packets": int(sent["rx_packets"].sum())}
+
+
 def ani_run_folder(results: Path) -> Path:
     """The single run folder ``ani run`` created under ``results``."""
     folders = [p.parent for p in results.glob("*/*/run.json")]
@@ -141,7 +153,7 @@ class AniSide(Side):
     def collect(self, rep: int, stdout: str) -> None:
         folder = ani_run_folder(self.work / f"ani-{rep}")
         self.stats = program_stats((folder / "stdout.txt").read_text())
-        self.totals = flowmon_totals(folder / "flowmon.xml")
+        self.totals = run_totals(folder)
 
 
 class HandwrittenSide(Side):

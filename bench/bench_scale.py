@@ -1,57 +1,68 @@
-"""Benchmark: the twin per flow, the previous program against the current one, and ``ani run`` at 750 PoPs.
+"""Benchmark: the twin per flow, the previous program against the current one, and ``ani run`` from 11 to 5,000 PoPs.
 
 Part 1, **program against program**: one fiber cut rendered once per network
 (the template's defaults, auto-sized), then run by the PREVIOUS template
-program (``git show f584351:ns3_scenarios/ospf_failure/scenario.cc``, before
-the traffic-sizing wave) and the CURRENT one, alternating, ``--rounds`` times
-each. Both read the same ``input.txt``: the previous program predates the
-``probe`` flow class, so its copy names the probe flows ``demand`` (same
-packets; it only classifies them differently). Per run: events processed,
+program (the ``ospf_failure`` program and its headers at commit
+``PREVIOUS_COMMIT``, inlined as ``ani`` does) and the CURRENT one,
+``--rounds`` times each. Both read the same ``input.txt``. After each pair of
+runs the KPI tables (``flow_kpis``) and ``summary.json`` of the two are
+compared (the previous program writes ``flowmon.xml``, the current one its own
+counters): the largest relative difference per column is reported. Per run: events processed,
 the program's own wall time (set-up + simulation + outputs), ``/usr/bin/time``
 elapsed, CPU (user + sys) and peak RSS; packet-hops = the sum of
 ``links.csv`` ``tx_packets``. Reported: medians, and events/s and us per
 packet-hop both per wall second and per CPU second (on a shared machine the
 CPU figures are the stable ones).
 
-Part 2, **``ani run`` end to end** on the synthetic 750-PoP backbone
-(:mod:`synthetic_backbone`): one fiber cut with its baseline (the default,
-``--jobs 2``), timed with ``/usr/bin/time -v`` (peak RSS = the largest single
+Part 2, **cost growth, ``ani run`` end to end** on each network of
+``--ani-run`` (Topology Zoo names, ``abilene``, or ``Synthetic<N>``, the
+synthetic backbone of :mod:`synthetic_backbone`): one fiber cut with its
+baseline (the default, ``--jobs 2``), timed with ``/usr/bin/time -v`` (wall,
+user + sys CPU of the whole process tree, peak RSS = the largest single
 process of the tree: ``ani`` or one of its workers or programs), plus where
 the Python preparation goes (auto sizing, demand and probe selection,
-rendering), measured in this process.
+rendering), measured in this process; and the fluid tier on the same network
+(``ani screen -n --screen-n`` random scenarios, wall and peak RSS).
 
 Usage::
 
-    python bench/bench_scale.py [--rounds 3] [--jobs 1] [--networks TataNld,Synthetic750]
-                                [--ani-run Synthetic750 ('' to skip)] [--output results/bench/scale.json]
+    python bench/bench_scale.py [--rounds 3] [--jobs 1] [--networks TataNld,Synthetic750,Synthetic5000]
+                                [--ani-run abilene,Geant2010,TataNld,Synthetic750,Synthetic5000 ('' to skip)]
+                                [--output results/bench/scale.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ani.kg.scenario import Event, Scenario
-from ani.kg.topology import load_graphml
+from ani.kg.topology import load_graphml, load_topology
 from ani.ns3_scenarios import sizing
 from ani.ns3_scenarios.build import build_program, ns3_version
+from ani.ns3_scenarios.program_source import inline_source
 from ani.ns3_scenarios.render import RunSpec, program_command, render, write_run_folder
 from ani.ns3_scenarios.templates import get_template
+from ani.orchestrator.measure.flowmon import read_run_tables
+from ani.orchestrator.measure.kpis import flow_kpis
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-PREVIOUS_COMMIT = "f584351"
+PREVIOUS_COMMIT = "8b9eea1"  # main before this wave: FlowMonitor, one SPF Dijkstra per neighbour
 TEMPLATE = "ospf_failure"
 ZOO = Path(os.environ.get("ANI_TOPOLOGY_ZOO", "/work/shared/data/topologyzoo"))
 DEFAULT_OUTPUT = REPO / "results" / "bench" / "scale.json"
@@ -59,17 +70,23 @@ TIME_FIELDS = {"Elapsed (wall clock) time (h:mm:ss or m:ss)": "elapsed_s", "User
                "System time (seconds)": "sys_s", "Maximum resident set size (kbytes)": "max_rss_kb"}
 
 
-def network_file(name: str, work: Path) -> Path:
-    """A Topology Zoo file by name, or the synthetic backbone ``Synthetic<N>`` (written to ``work``)."""
+def network_file(name: str, work: Path) -> Path | str:
+    """A Topology Zoo file by name, ``abilene``, or the synthetic backbone ``Synthetic<N>`` (written to ``work``)."""
     match = re.fullmatch(r"Synthetic(\d+)", name)
     if match:
         sys.path.insert(0, str(HERE))
         from synthetic_backbone import write  # noqa: PLC0415 (a script beside this one)
 
         path = work / f"{name}.graphml"
-        write(path, int(match.group(1)), seed=1)
+        if not path.is_file():
+            write(path, int(match.group(1)), seed=1)
         return path
-    return ZOO / f"{name}.graphml"
+    return "abilene" if name.lower() == "abilene" else ZOO / f"{name}.graphml"
+
+
+def load_network(name: str, work: Path):  # type: ignore[no-untyped-def]
+    path = network_file(name, work)
+    return load_topology(path) if path == "abilene" else load_graphml(path)
 
 
 def cut_scenario(g) -> Scenario:  # type: ignore[no-untyped-def]
@@ -92,27 +109,60 @@ def gnu_time(text: str) -> dict[str, float]:
     return out
 
 
-def timed(cmd: list[str], cwd: Path) -> tuple[str, dict[str, float]]:
-    """Run ``cmd`` under ``/usr/bin/time -v``; its stdout and the time fields."""
+def timed(cmd: list[str], cwd: Path, must_succeed: bool = True) -> tuple[str, dict[str, float]]:
+    """Run ``cmd`` under ``/usr/bin/time -v``; its stdout and the time fields (a failure that need not
+    stop the benchmark gives NaN fields)."""
     proc = subprocess.run(["/usr/bin/time", "-v", *cmd], cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
-        sys.exit(f"bench: {cmd[0]} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        if must_succeed:
+            sys.exit(f"bench: {cmd[0]} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        own = proc.stderr.split("\tCommand being timed")[0].strip()  # the command's own stderr, before time -v's
+        print(f"  ({' '.join(cmd[:2])} failed ({proc.returncode}): {own[-300:]})", flush=True)
+        return proc.stdout, {k: math.nan for k in TIME_FIELDS.values()}
     return proc.stdout, gnu_time(proc.stderr)
 
 
 def previous_source() -> str:
-    """The template program before this wave."""
-    path = f"{PREVIOUS_COMMIT}:ns3_scenarios/{TEMPLATE}/scenario.cc"
-    return subprocess.run(["git", "show", path], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    """The template program before this wave: its scenario.cc and headers at PREVIOUS_COMMIT, inlined."""
+    folder = f"ns3_scenarios/{TEMPLATE}"
+    names = subprocess.run(["git", "ls-tree", "--name-only", f"{PREVIOUS_COMMIT}:{folder}"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split()
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            if name == "scenario.cc" or name.endswith(".h"):
+                text = subprocess.run(["git", "show", f"{PREVIOUS_COMMIT}:{folder}/{name}"], cwd=REPO,
+                                      capture_output=True, text=True, check=True).stdout
+                (Path(tmp) / name).write_text(text)
+        return inline_source(Path(tmp) / "scenario.cc")
 
 
 def previous_input(spec: RunSpec) -> str:
-    """The input for the previous program: the same records, probe flows named ``demand``, and the
-    parameters (today the program's command line) and the duration as the ``param`` records it reads."""
+    """The input for the previous program (PREVIOUS_COMMIT, before the command-line parameters): the same
+    records, and the parameters and the duration as the ``param`` records it reads."""
     params = [f"param {k} {float(v)!r}" for k, v in sorted(spec.params.items())]
     params.append(f"param duration_s {spec.duration_s!r}")
-    text = re.sub(r"^duration .*\n", "", spec.input_text(), flags=re.M)
-    return "\n".join(params) + "\n" + re.sub(r"^(flow .*) probe$", r"\1 demand", text, flags=re.M)
+    text = re.sub(r"^(duration .*|#.*)\n", "", spec.input_text(), flags=re.M)
+    return "\n".join(params) + "\n" + text
+
+
+def kpi_differences(previous: Path, current: Path) -> dict[str, object]:
+    """The two runs' KPI tables and summary.json compared: per column the largest relative difference."""
+    a, b = (flow_kpis(read_run_tables(f)) for f in (previous, current))
+    out: dict[str, object] = {"flows": len(a), "same_shape": list(a.columns) == list(b.columns) and len(a) == len(b)}
+    for c in a.columns:
+        x, y = a[c], b[c]
+        if x.dtype.kind in "fi":
+            x, y = x.to_numpy(float), y.to_numpy(float)
+            if np.array_equal(x, y, equal_nan=True):
+                out[c] = 0.0
+            elif not np.array_equal(np.isnan(x), np.isnan(y)):
+                out[c] = math.inf
+            else:
+                out[c] = float(np.nanmax(np.abs(x - y) / np.maximum(np.abs(x), 1e-300)))
+        else:
+            out[c] = 0.0 if (x.astype(str) == y.astype(str)).all() else math.inf
+    out["summary_json_identical"] = (previous / "summary.json").read_text() == (current / "summary.json").read_text()
+    return out
 
 
 def program_run(binary: Path, folder: Path, spec: RunSpec, side: str) -> dict[str, float]:
@@ -134,7 +184,7 @@ def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
 
 def prepare(name: str, work: Path) -> dict[str, object]:
     """Part 1 on one network: the cut rendered once, both programs compiled (cached)."""
-    g = load_graphml(network_file(name, work))
+    g = load_network(name, work)
     template = get_template(TEMPLATE)
     start = time.monotonic()
     spec = render(template, cut_scenario(g), g, template.params({}))
@@ -172,47 +222,78 @@ def compare_programs(names: list[str], work: Path, rounds: int, jobs: int) -> li
         runs = {side: [m for (n, sd, _), m in zip(plan, done) if n is net and sd == side]
                 for side in ("previous", "current")}
         med = {side: median_of(rs) for side, rs in runs.items()}
+        base = work / str(net["network"])
+        same = kpi_differences(base / "previous" / "0", base / "current" / "0")
+        print(f"  {net['network']}: KPI tables previous vs current, largest relative difference per column: "
+              f"{json.dumps(same)}", flush=True)
         results.append({**{k: v for k, v in net.items() if k not in ("spec", "binaries")}, "runs": runs,
-                        "median": med,
+                        "median": med, "kpi_differences": same,
                         "speedup_wall": med["previous"]["program_wall_s"] / med["current"]["program_wall_s"],
                         "speedup_cpu": med["previous"]["cpu_s"] / med["current"]["cpu_s"]})
     return results
 
 
-def python_phases(path: Path) -> dict[str, float]:
-    """Where the Python preparation of one run goes, cold (fresh caches)."""
+def python_phases(name: str, work: Path) -> dict[str, float]:
+    """Where the Python preparation of one run goes, cold (fresh caches), in CPU seconds of this process."""
     sizing._CACHE.clear(), sizing._AUTO_CACHE.clear(), sizing._PREPARED.clear()
     template = get_template(TEMPLATE)
-    t0 = time.monotonic()
-    g = load_graphml(path)
-    t1 = time.monotonic()
+    clock = time.process_time
+    t0 = clock()
+    g = load_network(name, work)
+    t1 = clock()
     params = sizing.auto_sized(g, template.params({}))
-    t2 = time.monotonic()
+    t2 = clock()
     sizing.sized_traffic(g, params)
-    t3 = time.monotonic()
+    t3 = clock()
     render(template, cut_scenario(g), g, template.params({}))  # uses the caches above
-    t4 = time.monotonic()
-    return {"load_graphml_s": t1 - t0, "auto_size_s": t2 - t1, "demands_and_probes_s": t3 - t2,
-            "render_rest_s": t4 - t3}
+    t4 = clock()
+    return {"load_graph_cpu_s": t1 - t0, "auto_size_cpu_s": t2 - t1, "demands_and_probes_cpu_s": t3 - t2,
+            "render_rest_cpu_s": t4 - t3}
 
 
-def ani_run(name: str, work: Path, rounds: int) -> dict[str, object]:
-    """Part 2: ``ani run`` of one cut with its baseline, end to end."""
+def ani_run(name: str, work: Path, rounds: int, screen_n: int) -> dict[str, object]:
+    """Part 2 on one network: ``ani run`` of one cut with its baseline, end to end; the fluid tier's screen."""
     path = network_file(name, work)
-    g = load_graphml(path)
+    g = load_network(name, work)
     scenario_file = work / f"{name}-cut.json"
     scenario_file.write_text(cut_scenario(g).model_dump_json())
     ani = str(Path(sys.executable).parent / "ani")
     runs = []
     for r in range(rounds):
-        phases = python_phases(path)
+        phases = python_phases(name, work)
         out, t = timed([ani, "run", str(scenario_file), "--topology", str(path),
                         "--results", str(work / "ani" / name / str(r))], work)
-        runs.append({**t, **phases})
-        print(f"  ani run {name} round {r}: {t['elapsed_s']:.1f} s, {t['max_rss_kb'] / 1024:.0f} MB peak; "
-              f"python: {json.dumps({k: round(v, 2) for k, v in phases.items()})}", flush=True)
+        run = {**t, **phases, "cpu_s": t["user_s"] + t["sys_s"]}
+        if screen_n:
+            screen, ts = timed([ani, "screen", "--topology", str(path), "--generator", "random",
+                                "-n", str(screen_n), "--seed", str(r)], work, must_succeed=False)
+            rate = re.search(r"([\d.]+)\s*scenarios/s", screen)
+            run |= {"screen_elapsed_s": ts["elapsed_s"], "screen_cpu_s": ts["user_s"] + ts["sys_s"],
+                    "screen_max_rss_kb": ts["max_rss_kb"], "screen_rate": float(rate[1]) if rate else math.nan}
+        runs.append(run)
+        print(f"  ani run {name} round {r}: {t['elapsed_s']:.1f} s wall, {run['cpu_s']:.1f} s CPU, "
+              f"{t['max_rss_kb'] / 1024:.0f} MB peak; python: "
+              f"{json.dumps({k: round(v, 2) for k, v in phases.items()})}"
+              + (f"; screen {screen_n}: {run['screen_elapsed_s']:.1f} s, {run['screen_max_rss_kb'] / 1024:.0f} MB"
+                 if screen_n else ""), flush=True)
+    sized = [line for line in out.splitlines() if line.strip().startswith("traffic:")]
     return {"network": name, "nodes": g.number_of_nodes(), "links": g.number_of_edges(), "runs": runs,
-            "median": median_of(runs), "last_output_tail": out[-1500:]}
+            "median": median_of(runs), "traffic": sized[0].strip() if sized else "", "last_output_tail": out[-1500:]}
+
+
+def growth_table(results: list[dict[str, object]]) -> str:
+    """The README's cost-growth table (medians)."""
+    rows = ["| network | PoPs | links | `ani run` cut + baseline: wall s | CPU s | peak RSS MB "
+            "| Python preparation CPU s | fluid `ani screen`: wall s | peak RSS MB | scenarios/s |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for res in results:
+        m = res["median"]  # type: ignore[index]
+        prep = sum(m[k] for k in ("auto_size_cpu_s", "demands_and_probes_cpu_s", "render_rest_cpu_s"))
+        fluid = (f"{m['screen_elapsed_s']:.1f} | {m['screen_max_rss_kb'] / 1024:.0f} | {m['screen_rate']:.0f}"
+                 if "screen_elapsed_s" in m else "- | - | -")
+        rows.append(f"| {res['network']} | {res['nodes']} | {res['links']} | {m['elapsed_s']:.1f} | {m['cpu_s']:.1f} "
+                    f"| {m['max_rss_kb'] / 1024:.0f} | {prep:.1f} | {fluid} |")
+    return "\n".join(rows)
 
 
 def table(results: list[dict[str, object]]) -> str:
@@ -233,8 +314,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=1, help="program runs at a time in part 1 (CPU figures stay "
                     "comparable; wall figures only at 1 on an idle machine)")
-    ap.add_argument("--networks", default="TataNld,Synthetic750")
-    ap.add_argument("--ani-run", default="Synthetic750", help="network of part 2 ('' to skip)")
+    ap.add_argument("--networks", default="TataNld,Synthetic750,Synthetic5000")
+    ap.add_argument("--ani-run", default="abilene,Geant2010,TataNld,Synthetic750,Synthetic5000",
+                    help="networks of part 2, comma-separated ('' to skip)")
+    ap.add_argument("--screen-n", type=int, default=200, help="fluid-tier scenarios per network in part 2 (0: none)")
     ap.add_argument("--work", type=Path, default=REPO / "results" / "bench" / "scale")
     ap.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = ap.parse_args(argv)
@@ -246,11 +329,9 @@ def main(argv: list[str] | None = None) -> None:
     for res in results:
         print(f"{res['network']}: current is {res['speedup_wall']:.2f}x faster (wall), "
               f"{res['speedup_cpu']:.2f}x (CPU)")
-    end_to_end = ani_run(args.ani_run, args.work, args.rounds) if args.ani_run else None
+    end_to_end = [ani_run(n, args.work, args.rounds, args.screen_n) for n in args.ani_run.split(",") if n]
     if end_to_end:
-        m = end_to_end["median"]
-        print(f"ani run {args.ani_run} (cut + baseline): {m['elapsed_s']:.1f} s, "  # type: ignore[index]
-              f"{m['max_rss_kb'] / 1024:.0f} MB peak (medians)")  # type: ignore[index]
+        print(growth_table(end_to_end))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.machine(),

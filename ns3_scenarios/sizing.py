@@ -41,6 +41,9 @@ from ani.kg.graph_queries import graph_digest
 
 #: UDP + IPv4 + PPP header bytes on the wire, on top of the payload.
 WIRE_OVERHEAD_BYTES = 30
+#: ns-3's default IPv4 TTL: the 64th router that forwards a packet drops it, so a route of more
+#: than this many links delivers nothing.
+IP_TTL_HOPS = 64
 
 
 class TrafficSizing(BaseModel):
@@ -57,6 +60,7 @@ class TrafficSizing(BaseModel):
     links_probed: int = 0
     links_used: int = 0
     probe_resolution_s: float | None = None
+    longest_route_hops: int = 0
     warning: str | None = None
 
     def line(self) -> str:
@@ -114,15 +118,36 @@ def twin_path(next_hops: dict[str, str], src: str, dst: str) -> list[str]:
 # ------------------------------------------------------------------ demand flows
 
 
-def _gravity_pairs(g: nx.Graph) -> tuple[list[tuple[str, str]], np.ndarray]:
-    """Ordered router pairs in one component and their unit gravity weights, heaviest first."""
-    masses = {n: sum(d["capacity_bps"] for _, _, d in g.edges(n, data=True))
-              for n, kind in g.nodes(data="kind") if kind == "router" and g.degree(n) > 0}
-    comp = {n: i for i, c in enumerate(nx.connected_components(g)) for n in c}
-    pairs = [(s, d) for s in masses for d in masses if s != d and comp[s] == comp[d]]
-    w = np.array([masses[s] * masses[d] for s, d in pairs], dtype=float)
-    order = np.argsort(-w, kind="stable")
-    return [pairs[i] for i in order], w[order] / w.sum() if len(w) else w
+def _gravity_pairs(g: nx.Graph, limit: int | None = None) -> tuple[list[tuple[str, str]], np.ndarray, int]:
+    """Ordered router pairs in one component and their unit gravity weights, heaviest first.
+
+    Only the ``limit`` heaviest pairs are returned (all without a limit), with the
+    number of pairs there are; weights are normalised by the sum over all pairs.
+    Vectorised: 5,000 routers have 25 M pairs, too many for Python tuples; the
+    pairs, their order (heaviest first, ties in (source, destination) order) and
+    the normalising sum are those of the pair-by-pair definition.
+    """
+    routers = [n for n, kind in g.nodes(data="kind") if kind == "router" and g.degree(n) > 0]
+    masses = np.array([sum(d["capacity_bps"] for _, _, d in g.edges(n, data=True)) for n in routers], dtype=float)
+    comp_of = {n: i for i, c in enumerate(nx.connected_components(g)) for n in c}
+    comp = np.array([comp_of[n] for n in routers], dtype=np.int64)
+    n = len(routers)
+    keep = (comp[:, None] == comp[None, :]) & ~np.eye(n, dtype=bool)  # row-major: (source, destination) order
+    flat = np.flatnonzero(keep)
+    del keep
+    w = masses[flat // n] * masses[flat % n] if n else np.zeros(0)
+    total = len(flat)
+    k = total if limit is None else min(limit, total)
+    if k < total:  # the first k of a stable sort by -w, without sorting all
+        cut = np.partition(-w, k - 1)[k - 1]
+        heavier = np.flatnonzero(-w < cut)
+        top = np.concatenate([heavier, np.flatnonzero(-w == cut)[: k - len(heavier)]])
+    else:
+        top = np.arange(total)
+    top = top[np.lexsort((top, -w[top]))]
+    norm = w[top] / w.sum() if total else w
+    pairs = [(routers[int(i) // n], routers[int(i) % n]) for i in flat[top]]
+    return pairs, norm, total
 
 
 class _Trees:
@@ -169,17 +194,18 @@ class _Trees:
                    default=0.0)
 
 
-_PREPARED: dict[str, tuple[list[tuple[str, str]], np.ndarray, _Trees]] = {}
+_PREPARED: dict[tuple[str, int], tuple[list[tuple[str, str]], np.ndarray, int, _Trees]] = {}
 
 
-def _prepared(g: nx.Graph) -> tuple[list[tuple[str, str]], np.ndarray, _Trees]:
-    """The gravity pairs, their weights and the shortest-path trees of ``g``, computed once per graph
-    (:func:`auto_sized` tries 12 sizings on the same graph; 750 PoPs have 561,750 pairs)."""
-    key = graph_digest(g)
+def _prepared(g: nx.Graph, limit: int) -> tuple[list[tuple[str, str]], np.ndarray, int, _Trees]:
+    """The ``limit`` heaviest gravity pairs, their weights, the number of pairs and the shortest-path
+    trees of ``g``, computed once per graph (:func:`auto_sized` tries 12 sizings on the same graph;
+    750 PoPs have 561,750 pairs, 5,000 have 25 M)."""
+    key = (graph_digest(g), limit)
     if key not in _PREPARED:
         if len(_PREPARED) >= 4:
             _PREPARED.clear()
-        _PREPARED[key] = (*_gravity_pairs(g), _Trees(g))
+        _PREPARED[key] = (*_gravity_pairs(g, limit), _Trees(g))
     return _PREPARED[key]
 
 
@@ -193,7 +219,7 @@ def measurable_demands(g: nx.Graph, load_factor: float, capacity_scale: float, p
     ``load_factor`` of its capacity, still sends ``min_flow_pps`` (binary
     search: fewer pairs load the links less, so each may send more).
     """
-    pairs, w, trees = _prepared(g)
+    pairs, w, n_pairs, trees = _prepared(g, max(1, max_flows))
     if not pairs:
         return [], TrafficSizing(gravity_pairs=0, demand_flows=0, volume_share=0.0, min_flow_pps=min_flow_pps)
     need_bps = min_flow_pps * 8 * packet_bytes
@@ -201,7 +227,7 @@ def measurable_demands(g: nx.Graph, load_factor: float, capacity_scale: float, p
     def factor(k: int) -> float:
         return load_factor / trees.max_utilisation(pairs[:k], w[:k], capacity_scale)
 
-    lo, hi = 1, min(max_flows, len(pairs))
+    lo, hi = 1, min(max_flows, n_pairs)
     warning = None
     if w[0] * factor(1) < need_bps:
         warning = (f"even the heaviest PoP pair sends < {min_flow_pps:g} packets/s at this capacity_scale "
@@ -215,7 +241,7 @@ def measurable_demands(g: nx.Graph, load_factor: float, capacity_scale: float, p
             hi = mid - 1
     f = factor(lo)
     demands = [Demand(src=s, dst=d, rate_bps=float(x) * f) for (s, d), x in zip(pairs[:lo], w[:lo])]
-    sizing = TrafficSizing(gravity_pairs=len(pairs), demand_flows=lo, volume_share=float(w[:lo].sum()),
+    sizing = TrafficSizing(gravity_pairs=n_pairs, demand_flows=lo, volume_share=float(w[:lo].sum()),
                            min_flow_pps=float(w[lo - 1] * f / (8 * packet_bytes)), warning=warning)
     return demands, sizing
 
@@ -241,21 +267,28 @@ def _probe_candidates(g: nx.Graph, order: dict[frozenset[str], int]) -> list[tup
 
 def used_links(g: nx.Graph, order: dict[frozenset[str], int] | None = None) -> set[int]:
     """Links on the twin's route between some pair of routers (the only ones a failure can hurt)."""
+    if _routers_count(g) > LARGE_GRAPH_ROUTERS:
+        return _RouteMatrix(g).used_links()
     order = order or link_order(g)
     return set().union(*(links for _, links in _probe_candidates(g, order))) if len(g) > 1 else set()
 
 
-def probe_paths(g: nx.Graph) -> tuple[list[list[str]], int, int]:
+def probe_paths(g: nx.Graph) -> tuple[list[list[str]], int, int, int]:
     """Router pairs (as twin paths) whose routes together cross every used link: greedy set cover.
 
     Each step takes the candidate that crosses most links not yet covered
     (then the shortest path, then the first candidate). Lazily: a candidate's
     count only falls as links get covered, so a candidate whose recounted
     number is still its last count is the step's choice (the same choice as
-    recounting all of them, at 750 PoPs hundreds of times faster).
+    recounting all of them, at 750 PoPs hundreds of times faster). Above
+    :data:`LARGE_GRAPH_ROUTERS` routers the same cover is built from route
+    matrices (:class:`_RouteMatrix`).
 
-    Returns the paths, the number of links they cross and the number of used links.
+    Returns the paths, the number of links they cross, the number of used links and the
+    longest twin route between two routers, in hops.
     """
+    if _routers_count(g) > LARGE_GRAPH_ROUTERS:
+        return _RouteMatrix(g).probe_paths()
     order = link_order(g)
     candidates = _probe_candidates(g, order)
     used = set().union(*(links for _, links in candidates)) if candidates else set()
@@ -271,7 +304,164 @@ def probe_paths(g: nx.Graph) -> tuple[list[list[str]], int, int]:
             left -= links
         elif now > 0:
             heapq.heappush(heap, (-now, length, i))
-    return chosen, len(used) - len(left), len(used)
+    longest = max((len(path) - 1 for path, _ in candidates), default=0)  # a longest route ends at a leaf
+    return chosen, len(used) - len(left), len(used), longest
+
+
+#: Above this many routers, probe selection works on route matrices (numpy) instead of path lists:
+#: 5,000 routers have ~10 M leaf-to-destination routes, too many to hold as Python lists.
+LARGE_GRAPH_ROUTERS = 1000
+#: :class:`_RouteMatrix`: recounts between two exact recounts of every candidate.
+_REFRESH_POPS = 200_000
+
+
+def _routers_count(g: nx.Graph) -> int:
+    return sum(1 for n, kind in g.nodes(data="kind") if kind == "router" and g.degree(n) > 0)
+
+
+class _RouteMatrix:
+    """Every router's twin next hop toward every destination router, as matrices (large graphs).
+
+    Row ``r`` is destination ``dests[r]`` (in :func:`_probe_candidates`' order);
+    ``hop[r, n]`` is node ``n``'s next hop toward it (-1: none), ``link[r, n]`` the
+    link index taken, ``depth[r, n]`` the hops to it: the same next hops as
+    :func:`twin_next_hops` (the first neighbour, in link order, on a shortest path;
+    integer OSPF costs, so the float distances are exact).
+    """
+
+    def __init__(self, g: nx.Graph) -> None:
+        from scipy.sparse import csr_matrix  # noqa: PLC0415 (only large graphs need it)
+        from scipy.sparse.csgraph import dijkstra  # noqa: PLC0415
+
+        order = link_order(g)
+        self.nodes = list(g.nodes)
+        index = {v: i for i, v in enumerate(self.nodes)}
+        n = len(self.nodes)
+        routers = [v for v, kind in g.nodes(data="kind") if kind == "router" and g.degree(v) > 0]
+        self.dests = sorted(routers, key=lambda v: (-g.degree(v), v))
+        self.is_router = np.zeros(n, dtype=bool)
+        self.is_router[[index[v] for v in routers]] = True
+        rows, cols, costs = [], [], []
+        for u, v, d in g.edges(data=True):
+            rows += [index[u], index[v]]
+            cols += [index[v], index[u]]
+            costs += [float(d["ospf_cost"])] * 2
+        dist = dijkstra(csr_matrix((costs, (rows, cols)), shape=(n, n)), directed=True,
+                        indices=[index[v] for v in self.dests])
+        neighbours = _neighbours_in_order(g, order)
+        width = max((len(x) for x in neighbours.values()), default=0)
+        self.hop = np.full(dist.shape, -1, dtype=np.int32)
+        self.link = np.full(dist.shape, -1, dtype=np.int32)
+        dest_col = np.array([index[v] for v in self.dests])
+        for j in range(width):  # the j-th neighbour of every node, in link order
+            head = np.array([index[x[j][0]] if j < len(x) else -1 for x in (neighbours[v] for v in self.nodes)])
+            cost = np.array([x[j][1] if j < len(x) else np.inf for x in (neighbours[v] for v in self.nodes)])
+            via = np.array([order[frozenset((v, x[j][0]))] if j < len(x) else -1
+                            for v, x in ((v, neighbours[v]) for v in self.nodes)], dtype=np.int32)
+            ok = head >= 0
+            tight = np.zeros(dist.shape, dtype=bool)
+            tight[:, ok] = (cost[ok][None, :] + dist[:, head[ok]] == dist[:, ok]) & np.isfinite(dist[:, ok])
+            tight &= self.hop < 0
+            tight[np.arange(len(dest_col)), dest_col] = False
+            self.hop[tight] = np.broadcast_to(head, dist.shape)[tight]
+            self.link[tight] = np.broadcast_to(via, dist.shape)[tight]
+        del dist
+        self.width = n
+        hop = self.hop.ravel()
+        row_start = np.repeat(np.arange(self.hop.shape[0], dtype=np.int64) * n, n)
+        # flat index of each entry's next entry on the way to the destination (-1: none)
+        self.up = np.where(hop >= 0, row_start + hop, -1)
+        del row_start
+        self.depth = self._depths()
+        by_depth = np.argsort(self.depth, kind="stable")
+        bounds = np.searchsorted(self.depth[by_depth], np.arange(int(self.depth.max(initial=0)) + 2))
+        self.levels = [by_depth[bounds[k]:bounds[k + 1]] for k in range(1, len(bounds) - 1)]  # depth 1, 2, ...
+
+    def _depths(self) -> np.ndarray:
+        """Hops from every entry to its destination (flat; 0 at the destination and where unreachable)."""
+        depth = np.zeros(self.up.shape, dtype=np.int32)
+        pending = np.flatnonzero(self.up >= 0)
+        known = np.zeros(self.up.shape, dtype=bool)
+        known[self.up < 0] = True
+        while pending.size:
+            ready = known[self.up[pending]]
+            now = pending[ready]
+            depth[now] = depth[self.up[now]] + 1
+            known[now] = True
+            pending = pending[~ready]
+        return depth
+
+    def _leaves(self) -> np.ndarray:
+        """Flat indices of (destination, router) entries no other node routes through, row-major."""
+        inner = np.zeros(self.up.shape, dtype=bool)
+        inner[self.up[self.up >= 0]] = True
+        is_router = np.tile(self.is_router, self.hop.shape[0])
+        return np.flatnonzero((self.up >= 0) & ~inner & is_router)
+
+    def used_links(self) -> set[int]:
+        """Links on the route of a router leaf to its destination (those of every routed pair)."""
+        on = np.zeros(self.up.shape, dtype=bool)
+        on[self._leaves()] = True
+        for idx in reversed(self.levels):  # deepest first: a node is on a route when a child is
+            on[self.up[idx[on[idx]]]] = True
+        return set(np.unique(self.link.ravel()[on & (self.up >= 0)]).tolist())
+
+    def _uncovered_counts(self, leaves: np.ndarray, left: np.ndarray) -> np.ndarray:
+        """Per candidate (flat leaf entry): links of its route not yet covered (``left``: mask over links)."""
+        count = np.zeros(self.up.shape, dtype=np.int32)
+        link = self.link.ravel()
+        for idx in self.levels:  # shallowest first: a node's count builds on its next hop's
+            count[idx] = count[self.up[idx]] + left[link[idx]]
+        return count[leaves]
+
+    def _route(self, flat: int) -> tuple[list[int], list[int]]:
+        """Nodes and links from a flat (destination, node) entry to the destination."""
+        nodes, links = [flat % self.width], []
+        link = self.link.ravel()
+        while self.up[flat] >= 0:
+            links.append(int(link[flat]))
+            flat = int(self.up[flat])
+            nodes.append(flat % self.width)
+        return nodes, links
+
+    def probe_paths(self) -> tuple[list[list[str]], int, int, int]:
+        """:func:`probe_paths`' lazy greedy cover on the matrices. Candidates are numbered row-major
+        (destination, then leaf by node index), which only decides ties. Now and then every
+        candidate's count is recounted at once, which drops the ones with nothing left to cover."""
+        leaves = self._leaves()
+        used = np.array(sorted(self.used_links()), dtype=np.int64)
+        n_links = int(max(used.max(initial=-1), self.link.max(initial=-1))) + 1
+        left = np.zeros(n_links, dtype=bool)
+        left[used] = True
+        lengths = self.depth[leaves] + 1
+        chosen: list[list[str]] = []
+        remaining = len(used)
+        while remaining:
+            counts = self._uncovered_counts(leaves, left)
+            alive = np.flatnonzero(counts > 0)
+            if not alive.size:
+                break  # cannot happen: every used link is on some candidate's route
+            ordered = alive[np.lexsort((alive, lengths[alive], -counts[alive]))]
+            heap: list[tuple[int, int, int]] = []
+            pos, pops = 0, 0
+            while remaining and pops < _REFRESH_POPS and (pos < len(ordered) or heap):
+                static = (-int(counts[ordered[pos]]), int(lengths[ordered[pos]]), int(ordered[pos])) \
+                    if pos < len(ordered) else None
+                if heap and (static is None or heap[0] < static):
+                    count, length, i = heapq.heappop(heap)
+                else:
+                    count, length, i = static  # type: ignore[misc]
+                    pos += 1
+                pops += 1
+                nodes, links = self._route(int(leaves[i]))
+                now = int(left[links].sum())
+                if now == -count:
+                    chosen.append([self.nodes[v] for v in nodes])
+                    left[links] = False
+                    remaining -= now
+                elif now > 0:
+                    heapq.heappush(heap, (-now, length, i))
+        return chosen, len(used) - remaining, len(used), int(self.depth.max(initial=0))
 
 
 def probe_rate_bps(g: nx.Graph, path: list[str], capacity_scale: float, probe_bytes: int,
@@ -318,18 +508,19 @@ def _param(params: Mapping[str, object], name: str) -> float:
     return float(params.get(name, SIZING_DEFAULTS[name]))  # type: ignore[arg-type]
 
 
-def _probes(g: nx.Graph, params: Mapping[str, object]) -> tuple[list[Demand], int, int, float | None]:
-    """Probe flows covering every used link: (flows, links probed, links used, coarsest gap in s)."""
+def _probes(g: nx.Graph, params: Mapping[str, object]) -> tuple[list[Demand], int, int, float | None, int]:
+    """Probe flows covering every used link: (flows, links probed, links used, coarsest gap in s,
+    longest route in hops; 0 when there are no probes)."""
     interval = _param(params, "probe_interval_s")
     if interval <= 0:
-        return [], 0, len(used_links(g)), None
-    paths, covered, used = probe_paths(g)
+        return [], 0, len(used_links(g)), None, 0
+    paths, covered, used, longest = probe_paths(g)
     size = int(_param(params, "probe_bytes"))
     rates = [probe_rate_bps(g, p, float(params["capacity_scale"]), size, interval,  # type: ignore[arg-type]
                             _param(params, "probe_load_share")) for p in paths]
     flows = [Demand(src=p[0], dst=p[-1], rate_bps=r) for p, r in zip(paths, rates)]
     coarsest = max((size * 8 / r for r in rates), default=None)
-    return flows, covered, used, coarsest
+    return flows, covered, used, coarsest, longest
 
 
 def sized_traffic(g: nx.Graph, params: Mapping[str, object], demands: bool = True
@@ -352,9 +543,15 @@ def sized_traffic(g: nx.Graph, params: Mapping[str, object], demands: bool = Tru
         else:
             flows, sizing = [], TrafficSizing(gravity_pairs=0, demand_flows=0, volume_share=0.0,
                                               min_flow_pps=0.0)
-        probes, covered, used, coarsest = _probes(g, params)
+        probes, covered, used, coarsest, longest = _probes(g, params)
         sizing = sizing.model_copy(update={"probe_flows": len(probes), "links_probed": covered,
-                                           "links_used": used, "probe_resolution_s": coarsest})
+                                           "links_used": used, "probe_resolution_s": coarsest,
+                                           "longest_route_hops": longest})
+        if longest > IP_TTL_HOPS:
+            beyond = (f"the longest route crosses {longest} links: packets on routes longer than "
+                      f"{IP_TTL_HOPS} links are dropped by IP (TTL {IP_TTL_HOPS}, drops.csv ip_ttl_expired) "
+                      "and count as lost")
+            sizing = sizing.model_copy(update={"warning": "; ".join(filter(None, [sizing.warning, beyond]))})
         if len(_CACHE) > 32:
             _CACHE.clear()
         _CACHE[key] = (flows, probes, sizing)

@@ -52,34 +52,165 @@ ShortestFrom(const Twin& t, const std::vector<uint32_t>& sources, W infinity,
     return dist;
 }
 
-/// SPF of router r: for every destination router, the interfaces of all
-/// equal-cost shortest paths (sorted by interface index).
-std::vector<std::vector<AniRouting::Hop>>
-SpfTable(const Twin& t, uint32_t r)
+/// Router r's ports (AniRouting::SetPorts): one per incident link, in link order.
+std::vector<AniRouting::Hop>
+Ports(const Twin& t, uint32_t r)
+{
+    std::vector<AniRouting::Hop> ports;
+    for (uint32_t l : t.incident[r])
+    {
+        int side = t.in.links[l].u == r ? 0 : 1;
+        ports.push_back(AniRouting::Hop{t.links[l].iface[side], Ipv4Address((10u << 24) + l * 4u + (1 - side) + 1)});
+    }
+    return ports;
+}
+
+/// SPF of router r, the reference way: for every destination router, the ports of all
+/// equal-cost shortest paths (in port order), from one Dijkstra per neighbour: port l
+/// reaches d on a shortest path when cost(l) + dist(neighbour, d) == dist(r, d).
+/// Used when a link in the database costs 0 (SpfTable's order argument needs costs > 0).
+AniRouting::Table
+SpfTableByNeighbours(const Twin& t, uint32_t r)
 {
     std::function<uint64_t(uint32_t)> cost = [&t](uint32_t l) { return t.lsdbCost[l]; };
     std::vector<uint64_t> mine = ShortestFrom<uint64_t>(t, {r}, kUnreachable, cost);
-    std::vector<std::vector<AniRouting::Hop>> next(t.in.nodes.size());
-    for (uint32_t l : t.incident[r])
+    std::vector<std::vector<uint16_t>> next(t.in.nodes.size());
+    for (uint32_t i = 0; i < t.incident[r].size(); ++i)
     {
+        uint32_t l = t.incident[r][i];
         const LinkSpec& ls = t.in.links[l];
         if (!t.lsdbUp[l])
         {
             continue;
         }
-        int side = ls.u == r ? 0 : 1;
-        uint32_t neighbour = side == 0 ? ls.v : ls.u;
+        uint32_t neighbour = ls.u == r ? ls.v : ls.u;
         std::vector<uint64_t> theirs = ShortestFrom<uint64_t>(t, {neighbour}, kUnreachable, cost);
-        Ipv4Address gateway((10u << 24) + l * 4u + (1 - side) + 1);
         for (uint32_t d = 0; d < next.size(); ++d)
         {
             if (d != r && theirs[d] != kUnreachable && t.lsdbCost[l] + theirs[d] == mine[d])
             {
-                next[d].push_back(AniRouting::Hop{t.links[l].iface[side], gateway});
+                next[d].push_back(static_cast<uint16_t>(i));
             }
         }
     }
-    return next;
+    AniRouting::Table table;
+    table.start.push_back(0);
+    for (const auto& hops : next)
+    {
+        table.hop.insert(table.hop.end(), hops.begin(), hops.end());
+        table.start.push_back(static_cast<uint32_t>(table.hop.size()));
+    }
+    return table;
+}
+
+/// SPF of router r: for every destination router, the ports of all equal-cost shortest paths
+/// (in port order), from ONE Dijkstra. The ports that reach d on a shortest path are the
+/// union, over d's shortest-path predecessors p (dist(p) + cost(p, d) == dist(d)), of p's
+/// ports, or of the link itself when p is r; with costs > 0 every predecessor is settled
+/// before d, so one pass in settling order fills them all. The same table as
+/// SpfTableByNeighbours (port l is on a shortest path to d exactly when
+/// cost(l) + dist(neighbour, d) == dist(r, d)), at 1 / (degree + 1) of its Dijkstras.
+AniRouting::Table
+SpfTable(const Twin& t, uint32_t r)
+{
+    const size_t n = t.in.nodes.size();
+    const std::vector<uint32_t>& ports = t.incident[r];
+    bool zeroCost = false; // a link of cost 0 on r's side of the network (a misconfiguration can make one)
+    const size_t words = std::max<size_t>(1, (ports.size() + 63) / 64);
+    std::vector<uint64_t> dist(n, kUnreachable);
+    std::vector<uint32_t> order;
+    order.reserve(n);
+    using Item = std::pair<uint64_t, uint32_t>;
+    std::priority_queue<Item, std::vector<Item>, std::greater<Item>> queue;
+    dist[r] = 0;
+    queue.push({0, r});
+    while (!queue.empty())
+    {
+        auto [d, x] = queue.top();
+        queue.pop();
+        if (d > dist[x])
+        {
+            continue;
+        }
+        order.push_back(x);
+        for (uint32_t l : t.incident[x])
+        {
+            if (!t.lsdbUp[l])
+            {
+                continue;
+            }
+            const LinkSpec& ls = t.in.links[l];
+            uint32_t m = ls.u == x ? ls.v : ls.u;
+            uint64_t nd = d + t.lsdbCost[l];
+            zeroCost |= t.lsdbCost[l] == 0;
+            if (nd < dist[m])
+            {
+                dist[m] = nd;
+                queue.push({nd, m});
+            }
+        }
+    }
+    if (zeroCost)
+    {
+        return SpfTableByNeighbours(t, r);
+    }
+    // bit i of a node's mask: port i of r starts a shortest path to it
+    std::vector<uint64_t> mask(n * words, 0);
+    for (uint32_t x : order)
+    {
+        if (x == r)
+        {
+            continue;
+        }
+        uint64_t* mx = &mask[x * words];
+        for (uint32_t l : t.incident[x])
+        {
+            const LinkSpec& ls = t.in.links[l];
+            uint32_t p = ls.u == x ? ls.v : ls.u;
+            if (!t.lsdbUp[l] || p == x || dist[p] == kUnreachable || dist[p] + t.lsdbCost[l] != dist[x])
+            {
+                continue;
+            }
+            if (p == r)
+            {
+                for (size_t i = 0; i < ports.size(); ++i)
+                {
+                    if (ports[i] == l)
+                    {
+                        mx[i / 64] |= uint64_t(1) << (i % 64);
+                    }
+                }
+            }
+            else
+            {
+                const uint64_t* mp = &mask[p * words];
+                for (size_t w = 0; w < words; ++w)
+                {
+                    mx[w] |= mp[w];
+                }
+            }
+        }
+    }
+    AniRouting::Table table;
+    table.start.reserve(n + 1);
+    table.hop.reserve(n + n / 4);
+    table.start.push_back(0);
+    for (uint32_t d = 0; d < n; ++d)
+    {
+        if (d != r)
+        {
+            const uint64_t* md = &mask[d * words];
+            for (size_t w = 0; w < words; ++w)
+            {
+                for (uint64_t bits = md[w]; bits; bits &= bits - 1)
+                {
+                    table.hop.push_back(static_cast<uint16_t>(w * 64 + __builtin_ctzll(bits)));
+                }
+            }
+        }
+        table.start.push_back(static_cast<uint32_t>(table.hop.size()));
+    }
+    return table;
 }
 
 void
@@ -99,6 +230,7 @@ InitRouting(Twin& t)
     for (uint32_t r = 0; r < n; ++r)
     {
         t.routing.push_back(DynamicCast<AniRouting>(t.nodes.Get(r)->GetObject<Ipv4>()->GetRoutingProtocol()));
+        t.routing[r]->SetPorts(Ports(t, r));
         t.routing[r]->SetTable(SpfTable(t, r), ecmp);
     }
 }
@@ -153,7 +285,7 @@ EventLinks(const Twin& t, const EventSpec& e)
 }
 
 void
-Install(Twin* t, uint32_t r, std::vector<std::vector<AniRouting::Hop>> table, std::vector<uint32_t> events)
+Install(Twin* t, uint32_t r, AniRouting::Table table, std::vector<uint32_t> events)
 {
     if (!t->nodeFailed[r])
     {

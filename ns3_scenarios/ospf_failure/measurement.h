@@ -21,7 +21,15 @@ struct FlowStats
 {
     uint64_t tx = 0, txFailed = 0, rx = 0, rxBytes = 0;
     double delaySum = 0, delayMin = std::numeric_limits<double>::infinity(), delayMax = 0;
+    // as FlowMonitor counts them (FlowMonitor::ReportLastRx, in integer time steps): the sum of
+    // |delay(i) - delay(i-1)| over received packets in arrival order, and the last delay
+    int64_t jitterSumSteps = 0, lastDelaySteps = 0;
+    uint64_t ipDrops = 0; // packets IP or a device queue dropped (what FlowMonitor counts as drops)
     std::map<int64_t, Bin> bins;
+    // the two bins used last (a flow sends and receives in time order, so nearly every access hits one)
+    int64_t recentKey[2] = {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::min()};
+    Bin* recentBin[2] = {nullptr, nullptr};
+    int recentNext = 0;
     std::map<int64_t, uint64_t> delayHist; // delay bin index (histogram_bin_s wide) -> packets
     std::vector<double> lastRxBefore, firstSendAfter, firstRxAfter; // per event
 };
@@ -33,10 +41,39 @@ struct Measurement
     std::vector<double> eventTimes;
     std::vector<FlowStats> flows;
     std::vector<uint16_t> srcPorts; // per flow: its UDP source port (see InstallTraffic)
+    std::unordered_map<uint64_t, uint32_t> byKey; // FlowKey(src, dst, srcPort) -> flow
+
+    static uint64_t FlowKey(Ipv4Address src, Ipv4Address dst, uint16_t srcPort)
+    {
+        return (uint64_t(src.Get()) << 32) | (uint64_t(dst.Get() & 0xffffu) << 16) | srcPort;
+    }
+
+    /// A dropped UDP packet (src, dst, srcPort) of a twin's flow counts against that flow.
+    void CountDrop(Ipv4Address src, Ipv4Address dst, uint16_t srcPort)
+    {
+        auto it = byKey.find(FlowKey(src, dst, srcPort));
+        if (it != byKey.end())
+        {
+            ++flows[it->second].ipDrops;
+        }
+    }
 
     Bin& At(uint32_t flow, double t)
     {
-        return flows[flow].bins[static_cast<int64_t>(std::floor(t / intervalS))];
+        FlowStats& s = flows[flow];
+        int64_t key = static_cast<int64_t>(std::floor(t / intervalS));
+        for (int i = 0; i < 2; ++i)
+        {
+            if (s.recentKey[i] == key)
+            {
+                return *s.recentBin[i];
+            }
+        }
+        Bin& b = s.bins[key]; // std::map: the reference stays valid as bins are added
+        s.recentKey[s.recentNext] = key;
+        s.recentBin[s.recentNext] = &b;
+        s.recentNext ^= 1;
+        return b;
     }
 };
 
@@ -114,9 +151,9 @@ class CbrSender : public Application
         double now = Simulator::Now().GetSeconds();
         FlowStats& s = m_m->flows[m_flow];
         Socket::SocketErrno err;
-        if (m_routing->RouteOutput(p, m_probe, nullptr, err))
+        if (Ptr<Ipv4Route> route = m_routing->RouteOutput(p, m_probe, nullptr, err))
         {
-            m_udp->Send(p, m_local, m_remote, m_port, m_sinkPort, nullptr);
+            m_udp->Send(p, m_local, m_remote, m_port, m_sinkPort, route); // IP takes this route as is
             ++s.tx;
             ++m_m->At(m_flow, now).tx;
         }
@@ -219,8 +256,14 @@ class FlowSink : public Application
     {
         FlowStats& s = m_m->flows[flow];
         // the delay histogram bins it as FlowMonitor's does (Histogram::AddValue)
-        ++s.delayHist[static_cast<int64_t>(std::floor((Simulator::Now() - sentAt).GetSeconds() /
-                                                      m_m->histogramBinS))];
+        Time delayTime = Simulator::Now() - sentAt;
+        ++s.delayHist[static_cast<int64_t>(std::floor(delayTime.GetSeconds() / m_m->histogramBinS))];
+        int64_t steps = delayTime.GetTimeStep();
+        if (s.rx > 0)
+        {
+            s.jitterSumSteps += std::abs(s.lastDelaySteps - steps);
+        }
+        s.lastDelaySteps = steps;
         double sent = sentAt.GetSeconds(), now = Simulator::Now().GetSeconds();
         double delay = now - sent;
         ++s.rx;

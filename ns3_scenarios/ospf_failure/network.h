@@ -45,6 +45,7 @@ struct Twin
     std::vector<std::vector<uint32_t>> awaiting;     // per router: events its next FIB install covers
     std::map<uint32_t, uint32_t> installsLeft;       // per event: routers still to install
     std::vector<Ptr<CbrSender>> senders;             // per flow
+    Measurement* measurement = nullptr;              // per-flow counters (set by InstallTraffic)
 };
 
 Ipv4Address
@@ -84,11 +85,33 @@ CountDeviceDrop(uint64_t* counter, Ptr<const Packet> p)
     *counter += IsUdp(p, true) ? 1 : 0;
 }
 
-/// A packet IP dropped (no route, TTL expired in a micro-loop, interface down, ...).
+/// A frame a device queue dropped (full): counted by reason and against its flow.
 void
-CountIpDrop(std::map<std::string, uint64_t>* drops, const Ipv4Header& h, Ptr<const Packet>,
-            Ipv4L3Protocol::DropReason reason, Ptr<Ipv4>, uint32_t)
+CountQueueDrop(Twin* t, Ptr<const Packet> p)
 {
+    Ptr<Packet> copy = p->Copy();
+    PppHeader ppp;
+    copy->RemoveHeader(ppp);
+    Ipv4Header ip;
+    if (ppp.GetProtocol() != 0x0021 || !copy->RemoveHeader(ip) || ip.GetProtocol() != UdpL4Protocol::PROT_NUMBER)
+    {
+        return;
+    }
+    ++t->drops["queue"];
+    UdpHeader udp;
+    if (t->measurement && copy->PeekHeader(udp))
+    {
+        t->measurement->CountDrop(ip.GetSource(), ip.GetDestination(), udp.GetSourcePort());
+    }
+}
+
+/// A packet IP dropped (no route, TTL expired in a micro-loop, interface down, ...): counted by
+/// reason, and against its flow (the packet starts with its UDP header).
+void
+CountIpDrop(Twin* t, const Ipv4Header& h, Ptr<const Packet> p, Ipv4L3Protocol::DropReason reason, Ptr<Ipv4>,
+            uint32_t)
+{
+    std::map<std::string, uint64_t>* drops = &t->drops;
     static const std::map<int, std::string> names = {
         {Ipv4L3Protocol::DROP_TTL_EXPIRED, "ip_ttl_expired"}, {Ipv4L3Protocol::DROP_NO_ROUTE, "ip_no_route"},
         {Ipv4L3Protocol::DROP_BAD_CHECKSUM, "ip_bad_checksum"},
@@ -99,6 +122,11 @@ CountIpDrop(std::map<std::string, uint64_t>* drops, const Ipv4Header& h, Ptr<con
     {
         auto it = names.find(reason);
         ++(*drops)[it != names.end() ? it->second : "ip_other"];
+        UdpHeader udp;
+        if (t->measurement && p->PeekHeader(udp))
+        {
+            t->measurement->CountDrop(h.GetSource(), h.GetDestination(), udp.GetSourcePort());
+        }
     }
 }
 
@@ -157,6 +185,7 @@ BuildNetwork(Twin& t)
                  QueueSizeValue(QueueSize(QueueSizeUnit::PACKETS,
                                           static_cast<uint32_t>(in.Param("queue_packets")))));
     t.links.resize(in.links.size());
+    t.drops["queue"] = 0;
     for (uint32_t k = 0; k < in.links.size(); ++k)
     {
         const LinkSpec& ls = in.links[k];
@@ -180,8 +209,7 @@ BuildNetwork(Twin& t)
                                                                  MakeBoundCallback(&CountDrop, &st, side));
             // UDP drops by reason, for the conservation check (MacTxDrop is left out: a full
             // queue fires it too, and the queue's own Drop counts those)
-            st.dev[side]->GetQueue()->TraceConnectWithoutContext(
-                "Drop", MakeBoundCallback(&CountDeviceDrop, &t.drops["queue"]));
+            st.dev[side]->GetQueue()->TraceConnectWithoutContext("Drop", MakeBoundCallback(&CountQueueDrop, &t));
             st.dev[side]->TraceConnectWithoutContext("PhyRxDrop",
                                                      MakeBoundCallback(&CountDeviceDrop, &t.drops["medium"]));
             st.dev[side]->TraceConnectWithoutContext("PhyTxDrop",
@@ -193,7 +221,7 @@ BuildNetwork(Twin& t)
     for (uint32_t n = 0; n < in.nodes.size(); ++n)
     {
         t.nodes.Get(n)->GetObject<Ipv4L3Protocol>()->TraceConnectWithoutContext(
-            "Drop", MakeBoundCallback(&CountIpDrop, &t.drops));
+            "Drop", MakeBoundCallback(&CountIpDrop, &t));
     }
 }
 

@@ -22,12 +22,31 @@ Num(double x)
     return os.str();
 }
 
+/// delay_histogram.csv: per flow, the non-empty bins of its packets' one-way delays
+/// (histogram_bin_s wide, bin = floor(delay / width): FlowMonitor's delay histogram).
+void
+WriteDelayHistogram(const Measurement& m, const std::string& dir)
+{
+    std::ofstream o(dir + "/delay_histogram.csv");
+    o << "flow,bin_start_s,bin_width_s,count\n";
+    for (uint32_t f = 0; f < m.flows.size(); ++f)
+    {
+        for (const auto& [index, count] : m.flows[f].delayHist)
+        {
+            o << f << "," << Num(index * m.histogramBinS) << "," << Num(m.histogramBinS) << "," << count << "\n";
+        }
+    }
+}
+
+/// flows.csv, and the delay histograms beside it (WriteDelayHistogram).
 void
 WriteFlows(const Twin& t, const Measurement& m, const std::string& dir)
 {
+    WriteDelayHistogram(m, dir);
     std::ofstream o(dir + "/flows.csv");
     o << "flow,src,dst,src_addr,dst_addr,src_port,dst_port,rate_bps,packet_bytes,start_s,stop_s,"
-         "tx_packets,tx_failed,rx_packets,rx_bytes,delay_sum_s,delay_min_s,delay_max_s,class\n";
+         "tx_packets,tx_failed,rx_packets,rx_bytes,delay_sum_s,delay_min_s,delay_max_s,class,"
+         "jitter_sum_s,dropped_packets\n";
     for (uint32_t f = 0; f < t.in.flows.size(); ++f)
     {
         const FlowSpec& fs = t.in.flows[f];
@@ -37,7 +56,7 @@ WriteFlows(const Twin& t, const Measurement& m, const std::string& dir)
           << "," << fs.packetBytes << "," << Num(fs.startS) << "," << Num(fs.stopS) << "," << s.tx
           << "," << s.txFailed << "," << s.rx << "," << s.rxBytes << "," << Num(s.delaySum) << ","
           << (s.rx ? Num(s.delayMin) : "") << "," << (s.rx ? Num(s.delayMax) : "") << "," << fs.kind
-          << "\n";
+          << "," << Num(TimeStep(s.jitterSumSteps).GetSeconds()) << "," << s.ipDrops << "\n";
     }
 }
 

@@ -31,18 +31,31 @@ class AniRouting : public Ipv4RoutingProtocol
         Ipv4Address gateway;
     };
 
-    void SetTable(std::vector<std::vector<Hop>> next, bool ecmp)
+    /// A router's forwarding table: for destination router d, the equal-cost next hops are
+    /// ports[hop[start[d]]] .. ports[hop[start[d + 1] - 1]], in interface order. Compact
+    /// (one index and a 2-byte entry per destination and hop), so 5,000 routers of 5,000
+    /// destinations each fit in a few hundred MB.
+    struct Table
     {
-        m_next = std::move(next);
+        std::vector<uint32_t> start; // n + 1 offsets into hop (empty: no route anywhere)
+        std::vector<uint16_t> hop;   // indices into the router's ports
+    };
+
+    /// The router's ports, one per incident link in link order (set once).
+    void SetPorts(std::vector<Hop> ports)
+    {
+        m_ports = std::move(ports);
+    }
+
+    void SetTable(Table table, bool ecmp)
+    {
+        m_table = std::move(table);
         m_ecmp = ecmp;
     }
 
     void Clear()
     {
-        for (auto& hops : m_next)
-        {
-            hops.clear();
-        }
+        m_table = Table{};
     }
 
     Ptr<Ipv4Route> RouteOutput(Ptr<Packet>, const Ipv4Header& header, Ptr<NetDevice>,
@@ -57,6 +70,19 @@ class AniRouting : public Ipv4RoutingProtocol
                     const UnicastForwardCallback& ucb, const MulticastForwardCallback&,
                     const LocalDeliverCallback& lcb, const ErrorCallback&) override
     {
+        uint32_t a = header.GetDestination().Get();
+        if ((a & 0xffff0000u) == ((10u << 24) | (255u << 16)) && a != Loopback().Get())
+        {
+            // another router's loopback (every flow's destination): forward without scanning this
+            // router's addresses (IsDestinationAddress copies every one of them, per packet)
+            Ptr<Ipv4Route> route = Lookup(header.GetSource(), header.GetDestination());
+            if (!route)
+            {
+                return false; // Ipv4L3Protocol drops it (DROP_NO_ROUTE)
+            }
+            ucb(route, p, header);
+            return true;
+        }
         uint32_t iif = m_ipv4->GetInterfaceForDevice(idev);
         if (m_ipv4->IsDestinationAddress(header.GetDestination(), iif))
         {
@@ -99,16 +125,28 @@ class AniRouting : public Ipv4RoutingProtocol
 
     void PrintRoutingTable(Ptr<OutputStreamWrapper> stream, Time::Unit) const override
     {
-        for (size_t d = 0; d < m_next.size(); ++d)
+        for (size_t d = 0; d + 1 < m_table.start.size(); ++d)
         {
-            for (const Hop& h : m_next[d])
+            for (uint32_t i = m_table.start[d]; i < m_table.start[d + 1]; ++i)
             {
+                const Hop& h = m_ports[m_table.hop[i]];
                 *stream->GetStream() << "router " << d << " via if " << h.iface << " " << h.gateway << "\n";
             }
         }
     }
 
   private:
+    /// This router's loopback: the address of its first interface after the IPv4 loopback
+    /// (AddLoopback adds it before any link), as Lookup's source for unbound sends.
+    Ipv4Address Loopback()
+    {
+        if (m_loopback == Ipv4Address::GetAny())
+        {
+            m_loopback = m_ipv4->GetAddress(1, 0).GetLocal();
+        }
+        return m_loopback;
+    }
+
     Ptr<Ipv4Route> Lookup(Ipv4Address src, Ipv4Address dst) const
     {
         uint32_t a = dst.Get();
@@ -117,13 +155,13 @@ class AniRouting : public Ipv4RoutingProtocol
             return nullptr;
         }
         uint32_t d = (a & 0xffffu) - 1;
-        if (d >= m_next.size() || m_next[d].empty())
+        if (d + 1 >= m_table.start.size() || m_table.start[d] == m_table.start[d + 1])
         {
             return nullptr;
         }
-        const std::vector<Hop>& hops = m_next[d];
+        uint32_t first = m_table.start[d], count = m_table.start[d + 1] - first;
         uint64_t h = (uint64_t(src.Get()) * 0x9E3779B97F4A7C15ull) ^ a;
-        const Hop& hop = hops[m_ecmp ? (h >> 17) % hops.size() : 0];
+        const Hop& hop = m_ports[m_table.hop[first + (m_ecmp ? (h >> 17) % count : 0)]];
         if (!m_ipv4->IsUp(hop.iface))
         {
             // the FIB still points at an interface that went down (detected, not yet re-routed):
@@ -139,7 +177,9 @@ class AniRouting : public Ipv4RoutingProtocol
     }
 
     Ptr<Ipv4> m_ipv4;
-    std::vector<std::vector<Hop>> m_next;
+    Ipv4Address m_loopback = Ipv4Address::GetAny();
+    std::vector<Hop> m_ports;
+    Table m_table;
     bool m_ecmp = false;
 };
 

@@ -4,8 +4,9 @@
 // arguments (`./scenario --PrintHelp` lists them with their defaults; the table is in
 // input.h); the network, flows and events come from a data file (--input, written by `ani`
 // from validated values; see README.md for the format). It writes its results into --out:
-//   flowmon.xml        FlowMonitor statistics with histograms
-//   flows.csv          per application flow: offered load, sent, refused, received, delays
+//   flows.csv          per application flow: offered load, sent, refused, received, delays,
+//                      jitter and drops as FlowMonitor counts them (no FlowMonitor: the sink counts)
+//   delay_histogram.csv per flow, its packets' one-way delays in histogram_bin_s bins
 //                      (class demand: gravity CBR; attack: a traffic_spike's; probe: a
 //                      high-rate probe of small packets; trace: replayed packets)
 //   timeseries.csv     per flow and interval: sent / refused / delivered by send time, received by receive time
@@ -130,15 +131,8 @@ main(int argc, char* argv[])
     ScheduleMitigations(twin);
     Simulator::Schedule(Seconds(twin.in.Param("interval_s")), &Monitor, &twin);
 
-    FlowMonitorHelper fmHelper;
-    fmHelper.SetMonitorAttribute("DelayBinWidth", DoubleValue(twin.in.Param("histogram_bin_s")));
-    fmHelper.SetMonitorAttribute("JitterBinWidth", DoubleValue(twin.in.Param("histogram_bin_s")));
-    Ptr<FlowMonitor> monitor = fmHelper.InstallAll();
-
     Simulator::Stop(Seconds(twin.in.durationS));
     Simulator::Run();
-    monitor->CheckForLostPackets();
-    monitor->SerializeToXmlFile(outDir + "/flowmon.xml", true, false);
     WriteFlows(twin, m, outDir);
     WriteTimeseries(m, outDir);
     WriteProbes(m, outDir);

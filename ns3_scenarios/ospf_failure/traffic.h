@@ -45,6 +45,7 @@ InstallTraffic(Twin& t, Measurement& m, const std::vector<std::vector<TracePacke
     m.eventTimes = in.probes;
     m.flows.resize(in.flows.size());
     m.srcPorts = SourcePorts(in);
+    t.measurement = &m;
     std::vector<Ptr<FlowSink>> sinks(in.nodes.size());
     Ptr<UniformRandomVariable> phase = CreateObject<UniformRandomVariable>();
     for (uint32_t f = 0; f < in.flows.size(); ++f)
@@ -62,6 +63,7 @@ InstallTraffic(Twin& t, Measurement& m, const std::vector<std::vector<TracePacke
             sinks[fs.dst]->SetStartTime(Seconds(0));
         }
         sinks[fs.dst]->AddFlow(t.loopback[fs.src], m.srcPorts[f], f);
+        m.byKey[Measurement::FlowKey(t.loopback[fs.src], t.loopback[fs.dst], m.srcPorts[f])] = f;
         size_t firstTrace = in.flows.size() - trace.size();
         const std::vector<TracePacket>* packets = f >= firstTrace ? &trace[f - firstTrace] : nullptr;
         Ptr<CbrSender> src = Create<CbrSender>(&m, f, t.loopback[fs.src], t.loopback[fs.dst], m.srcPorts[f],

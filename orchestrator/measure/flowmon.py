@@ -6,12 +6,18 @@ in :mod:`ani.orchestrator.measure.kpis`.
 
 Files of a run folder
 ---------------------
-``flowmon.xml`` (required)
+``flowmon.xml`` (programs that run FlowMonitor)
     ``FlowMonitor::SerializeToXmlFile(path, enableHistograms=true, ...)`` of
     ns-3 3.44. Read by :func:`read_flowmon` with a streaming parser (one
     ``<Flow>`` element in memory at a time). ns-3 writes times with
     ``Time::As(Time::NS)``, i.e. ``"+1.00333e+09ns"``: six significant digits,
     so a time is known to about 1 part in 10^6 (1 us at t = 1 s).
+``delay_histogram.csv`` and ``flows.csv``'s ``jitter_sum_s`` and ``dropped_packets`` (programs without FlowMonitor)
+    What the ``ospf_failure`` program counts itself, per flow, as FlowMonitor
+    counts it (:func:`own_flow_stats`): delay histogram bins, the jitter sum
+    (|delay(i) - delay(i-1)| in arrival order) and the packets IP or a device
+    queue dropped. In place of ``flowmon.xml``; exact where the XML rounds to
+    six significant digits.
 ``flows.csv`` (required), ``timeseries.csv``, ``event_probes.csv``,
 ``events.csv``, ``links.csv`` (optional: a missing file is an empty frame)
     Written by the twin's ns-3 program; schemas and the CSV reader in
@@ -36,7 +42,15 @@ import numpy as np
 import pandas as pd
 
 from ani.kg.errors import SimulationError
-from ani.orchestrator.measure.run_csv import CSV_SCHEMAS, DTYPES, REQUIRED_CSVS, ColumnKind, empty_frame, read_csv_table
+from ani.orchestrator.measure.run_csv import (
+    CSV_SCHEMAS,
+    DELAY_HISTOGRAM_CSV,
+    DTYPES,
+    REQUIRED_CSVS,
+    ColumnKind,
+    empty_frame,
+    read_csv_table,
+)
 
 #: Seconds per ns-3 time unit suffix (``Time::As`` labels).
 TIME_UNITS_S: dict[str, float] = {
@@ -321,9 +335,10 @@ class RunTables:
     flows, timeseries, event_probes, events, links, link_timeseries, node_timeseries, cascades : pd.DataFrame
         The CSVs, columns :data:`CSV_SCHEMAS` (empty frames when a file is absent).
     flowmon : pd.DataFrame
-        :func:`read_flowmon` of ``flowmon.xml``.
+        :func:`read_flowmon` of ``flowmon.xml``; for a program without FlowMonitor,
+        :func:`own_flow_stats` (the columns the KPIs use, one row per flow that sent).
     delay_histogram : pd.DataFrame
-        The FlowMonitor delay-histogram bins, columns :data:`HISTOGRAM_COLUMNS`.
+        The delay-histogram bins (FlowMonitor's or the program's), columns :data:`HISTOGRAM_COLUMNS`.
     """
 
     flows: pd.DataFrame
@@ -351,11 +366,41 @@ def _read_run_csv(run_dir: Path, name: str) -> pd.DataFrame:
     return empty_frame(CSV_SCHEMAS[name])
 
 
-def read_run_tables(run_dir: str | Path) -> RunTables:
-    """Read ``flowmon.xml`` and the CSVs of a run folder into :class:`RunTables`.
+#: Columns of :func:`own_flow_stats`: those of :data:`FLOWMON_COLUMNS` the KPIs use.
+OWN_FLOW_STATS_COLUMNS: dict[str, ColumnKind] = {
+    c: FLOWMON_COLUMNS[c] for c in ["flow_id", "src_addr", "dst_addr", "protocol", "src_port", "dst_port",
+                                    "tx_packets", "rx_packets", "jitter_sum_s", "dropped_packets"]}
+UDP_PROTOCOL = 17
 
-    ``flowmon.xml`` and ``flows.csv`` are required; the other CSVs are optional
-    (an absent file gives an empty frame with the right columns).
+
+def own_flow_stats(flows: pd.DataFrame, run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """FlowMonitor's per-flow rows and delay histogram, from a program that counts them itself.
+
+    One row per flow that sent a packet (FlowMonitor creates a flow at its first
+    packet), ``flow_id`` = the flow's index, UDP; ``jitter_sum_s`` and
+    ``dropped_packets`` from ``flows.csv``; the bins from ``delay_histogram.csv``
+    (:data:`DELAY_HISTOGRAM_CSV`; absent: no bins).
+    """
+    sent = flows[flows["tx_packets"] > 0]
+    frame = pd.DataFrame({"flow_id": sent["flow"], "src_addr": sent["src_addr"], "dst_addr": sent["dst_addr"],
+                          "protocol": UDP_PROTOCOL, "src_port": sent["src_port"], "dst_port": sent["dst_port"],
+                          "tx_packets": sent["tx_packets"], "rx_packets": sent["rx_packets"],
+                          "jitter_sum_s": sent["jitter_sum_s"], "dropped_packets": sent["dropped_packets"]})
+    frame = frame.astype({c: DTYPES[k] for c, k in OWN_FLOW_STATS_COLUMNS.items()}).reset_index(drop=True)
+    path = run_dir / "delay_histogram.csv"
+    if not path.is_file():
+        return frame, empty_frame(HISTOGRAM_COLUMNS)
+    bins = read_csv_table(path, DELAY_HISTOGRAM_CSV).rename(columns={"flow": "flow_id"})
+    return frame, bins[list(HISTOGRAM_COLUMNS)]
+
+
+def read_run_tables(run_dir: str | Path) -> RunTables:
+    """Read a run folder's ``flowmon.xml`` (or the program's own per-flow counters) and CSVs into
+    :class:`RunTables`.
+
+    ``flows.csv`` is required; ``flowmon.xml`` is read when present, otherwise
+    :func:`own_flow_stats` stands in for it; the other CSVs are optional (an
+    absent file gives an empty frame with the right columns).
 
     Raises
     ------
@@ -364,9 +409,13 @@ def read_run_tables(run_dir: str | Path) -> RunTables:
         has a phase outside :data:`EVENT_PHASES`.
     """
     run_dir = Path(run_dir)
-    fm = read_flowmon_data(run_dir / "flowmon.xml")
     csvs = {name.removesuffix(".csv"): _read_run_csv(run_dir, name) for name in CSV_SCHEMAS}
+    if (run_dir / "flowmon.xml").is_file():
+        fm = read_flowmon_data(run_dir / "flowmon.xml")
+        flowmon, histogram = fm.flows, fm.delay_histogram
+    else:
+        flowmon, histogram = own_flow_stats(csvs["flows"], run_dir)
     bad = sorted(set(csvs["events"]["phase"]) - EVENT_PHASES)
     if bad:
         raise SimulationError(f"{run_dir / 'events.csv'}: unknown phases {bad}")
-    return RunTables(flowmon=fm.flows, delay_histogram=fm.delay_histogram, **csvs)
+    return RunTables(flowmon=flowmon, delay_histogram=histogram, **csvs)

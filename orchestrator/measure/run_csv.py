@@ -28,6 +28,7 @@ CSV_SCHEMAS: dict[str, dict[str, ColumnKind]] = {
         "start_s": "float", "stop_s": "float", "tx_packets": "int", "tx_failed": "int",
         "rx_packets": "int", "rx_bytes": "int", "delay_sum_s": "float",
         "delay_min_s": "float", "delay_max_s": "float", "class": "str",
+        "jitter_sum_s": "float", "dropped_packets": "int",
     },
     "timeseries.csv": {
         "flow": "int", "bin": "int", "t_start_s": "float", "tx_packets": "int",
@@ -59,6 +60,12 @@ CSV_SCHEMAS: dict[str, dict[str, ColumnKind]] = {
 }
 REQUIRED_CSVS: frozenset[str] = frozenset({"flows.csv"})
 
+#: ``delay_histogram.csv``: per flow, the non-empty bins of its packets' one-way delays (programs
+#: that count them themselves instead of writing ``flowmon.xml``)
+DELAY_HISTOGRAM_CSV: dict[str, ColumnKind] = {
+    "flow": "int", "bin_start_s": "float", "bin_width_s": "float", "count": "int",
+}
+
 #: pandas dtype of each column kind
 DTYPES: dict[ColumnKind, str] = {"int": "int64", "float": "float64", "str": "object"}
 
@@ -84,8 +91,9 @@ def _convert(raw: pd.Series, kind: ColumnKind, where: str) -> pd.Series:
 
 
 #: columns a file may lack (written by older template programs), and the value they then take
-OPTIONAL_DEFAULTS: dict[str, dict[str, int | str]] = {"timeseries.csv": {"tx_failed": 0},
-                                                       "flows.csv": {"class": "demand"}}
+OPTIONAL_DEFAULTS: dict[str, dict[str, float | int | str]] = {
+    "timeseries.csv": {"tx_failed": 0},
+    "flows.csv": {"class": "demand", "jitter_sum_s": float("nan"), "dropped_packets": 0}}
 OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in OPTIONAL_DEFAULTS.items()}
 
 

@@ -191,6 +191,6 @@ def test_summary_reports_the_damage(cut) -> None:
     assert c.impacted_flows >= 10 and c.disrupted_flows == c.impacted_flows
     assert c.scenario_loss_ratio > c.baseline_loss_ratio == 0
     assert c.reroute_time_max_s == pytest.approx(CONVERGENCE_S, abs=0.05)
-    for name in ("run.json", "flowmon.xml", "scenario.cc", "input.txt", "run.sh", "stdout.txt",
+    for name in ("run.json", "delay_histogram.csv", "scenario.cc", "input.txt", "run.sh", "stdout.txt",
                  "stderr.txt", "flow_kpis.parquet", "interval_kpis.parquet", "comparison.parquet"):
         assert (Path(result.scenario.folder) / name).is_file(), name

@@ -255,13 +255,29 @@ def test_missing_optional_files_give_empty_frames(tmp_path: Path) -> None:
             assert frame.empty
 
 
-@pytest.mark.parametrize("missing", ["flowmon.xml", "flows.csv"])
-def test_missing_required_file(tmp_path: Path, missing: str) -> None:
-    for name in ["flowmon.xml", "flows.csv"]:
-        if name != missing:
-            shutil.copy(FAIL / name, tmp_path / name)
-    with pytest.raises(SimulationError, match=missing):
+def test_missing_flows_csv_is_an_error(tmp_path: Path) -> None:
+    shutil.copy(FAIL / "flowmon.xml", tmp_path / "flowmon.xml")
+    with pytest.raises(SimulationError, match="flows.csv"):
         read_run_tables(tmp_path)
+
+
+def test_without_flowmon_xml_the_programs_own_counters_stand_in(tmp_path: Path) -> None:
+    """A program without FlowMonitor: flows.csv's jitter/drop columns and delay_histogram.csv."""
+    flows = pd.read_csv(FAIL / "flows.csv")
+    flows["jitter_sum_s"] = [0.25, 0.0, 0.0][: len(flows)]
+    flows["dropped_packets"] = [3, 0, 1][: len(flows)]
+    flows.to_csv(tmp_path / "flows.csv", index=False)
+    (tmp_path / "delay_histogram.csv").write_text(
+        "flow,bin_start_s,bin_width_s,count\n0,0.001,0.0001,5\n0,0.002,0.0001,5\n")
+    tables = read_run_tables(tmp_path)
+    sent = flows[flows["tx_packets"] > 0]
+    assert list(tables.flowmon["flow_id"]) == list(sent["flow"])  # FlowMonitor knows flows that sent
+    assert (tables.flowmon["protocol"] == 17).all()
+    assert list(tables.flowmon["dropped_packets"]) == list(sent["dropped_packets"])
+    assert list(tables.delay_histogram.columns) == list(HISTOGRAM_COLUMNS)
+    assert tables.delay_histogram["count"].sum() == 10
+    (tmp_path / "delay_histogram.csv").unlink()
+    assert read_run_tables(tmp_path).delay_histogram.empty
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from ani.kg.errors import SimulationError
 from ani.orchestrator.measure.flowmon import (
+    histogram_percentile,
     CSV_SCHEMAS,
     FLOWMON_COLUMNS,
     RunTables,
@@ -370,3 +371,24 @@ def test_compare_with_itself(tables: RunTables) -> None:
     s = scenario_summary(k, k)
     assert s.impacted_flows == 0 and s.impacted_nodes == []
     assert s.baseline_loss_ratio == s.scenario_loss_ratio
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 4), st.integers(1, 30), st.integers(0, 40)),
+                min_size=1, max_size=40))
+def test_all_flow_percentiles_at_once_equal_one_flow_at_a_time(rows) -> None:
+    """_merged_percentiles (vectorised over flows) against histogram_percentile per flow."""
+    from ani.orchestrator.measure.kpis import _merged_percentiles
+
+    hist = pd.DataFrame([(fid, b * 1e-4, 1e-4, c) for fid, _, b, c in rows],
+                        columns=["flow_id", "bin_start_s", "bin_width_s", "count"])
+    pairs = pd.DataFrame({"flow": [fid // 2 for fid in range(6)], "flow_id": range(6)})  # two ids per flow
+    got = _merged_percentiles(pairs, hist).set_index("flow")
+    merged = pairs.merge(hist, on="flow_id").groupby(["flow", "bin_start_s"], as_index=False).agg(
+        bin_width_s=("bin_width_s", "first"), count=("count", "sum"))
+    merged = merged[merged["count"] > 0]
+    assert sorted(got.index) == sorted(merged["flow"].unique())
+    for flow, g in merged.groupby("flow"):
+        for q in (0.5, 0.95, 0.99):
+            want = histogram_percentile(g["bin_start_s"], g["bin_width_s"], g["count"], q)
+            assert got.loc[flow, f"p{int(q * 100)}_delay_s"] == want
