@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import subprocess
@@ -174,9 +175,9 @@ def test_run_with_a_demand_matrix_uses_exactly_those_demands(tmp_path: Path) -> 
     proc = ani(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "traffic: 2 demand flows (as given)" in proc.stdout
-    flows = [line.split(",") for line in
-             next((tmp_path / "r").glob("*/s-*/flows.csv")).read_text().splitlines()[1:]]
-    demand = sorted((f[1], f[2], float(f[7])) for f in flows if f[-1] == "demand")
+    with next((tmp_path / "r").glob("*/s-*/flows.csv")).open(newline="") as f:
+        flows = list(csv.DictReader(f))
+    demand = sorted((f["src"], f["dst"], float(f["rate_bps"])) for f in flows if f["class"] == "demand")
     assert demand == [("Atlanta", "Denver", 1e9 * 0.01), ("Seattle", "New_York", 2e9 * 0.01)]
     matrix.write_text("src,dst,rate_bps\nSeattle,Atlantis,2e9\n")
     assert_clean_error(ani(*args, cwd=tmp_path), "Atlantis", "tm.csv")
