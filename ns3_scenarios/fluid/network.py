@@ -4,7 +4,7 @@ A link ``k`` of ``g.edges`` (the twin's link order) gives two arcs (link
 directions): ``2k`` from its first end to its second, ``2k + 1`` back. Routing
 is the twin's: shortest paths by OSPF cost, and among equal-cost next hops the
 one on the router's lowest link index (``ecmp`` off, as
-:func:`ani.ns3_scenarios.sizing.twin_next_hops`), or an even split over them
+:func:`ani.ns3_scenarios.twin_paths.twin_next_hops`), or an even split over them
 (``ecmp`` on: the expectation of the twin's per-flow hash).
 
 Routes are recomputed incrementally: a routing state is a set of changes

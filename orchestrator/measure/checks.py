@@ -3,7 +3,7 @@
 Nothing here reads the twin's routing or its convergence code: expected values
 come from the knowledge graph with networkx (shortest paths by OSPF cost, the
 twin's documented tie-break: among equal-cost next hops, the link listed
-first; :func:`~ani.ns3_scenarios.sizing.twin_next_hops`), from the
+first; :func:`~ani.ns3_scenarios.twin_paths.twin_next_hops`), from the
 convergence model's parameters, and from conservation laws.
 
 - :func:`baseline_checks`: a run with no event below saturation loses nothing,
@@ -27,7 +27,8 @@ import networkx as nx
 import pandas as pd
 
 from ani.ns3_scenarios.render import RunSpec
-from ani.ns3_scenarios.sizing import WIRE_OVERHEAD_BYTES, link_order, twin_next_hops, twin_path
+from ani.ns3_scenarios.sizing import WIRE_OVERHEAD_BYTES
+from ani.ns3_scenarios.twin_paths import link_order, twin_next_hops, twin_path
 
 #: send timestamps and arrivals are in ns: a path's delay is exact to this
 EXACT_S = 2e-6

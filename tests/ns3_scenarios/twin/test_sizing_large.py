@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from ani.kg.topology import load_graphml, load_topology
-from ani.ns3_scenarios import sizing
+from ani.ns3_scenarios import sizing, twin_paths
 
 
 def _networks(shared_data):  # type: ignore[no-untyped-def]
@@ -28,9 +28,9 @@ def test_route_matrix_cover_matches_the_path_lists(shared_data, monkeypatch: pyt
         assert sizing.used_links(g) == small_links and used == small_used == covered == small_covered
         assert longest == small_longest
         assert abs(len(paths) - len(small_paths)) <= max(1, len(small_paths) // 10), (len(paths), len(small_paths))
-        order, crossed = sizing.link_order(g), set()
+        order, crossed = twin_paths.link_order(g), set()
         for p in paths:
-            assert sizing.twin_path(sizing.twin_next_hops(g, p[-1], order), p[0], p[-1]) == p
+            assert twin_paths.twin_path(twin_paths.twin_next_hops(g, p[-1], order), p[0], p[-1]) == p
             crossed |= {order[frozenset(hop)] for hop in zip(p, p[1:])}
         assert crossed == small_links
         monkeypatch.setattr(sizing, "LARGE_GRAPH_ROUTERS", 1000)

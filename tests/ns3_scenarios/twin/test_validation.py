@@ -19,7 +19,7 @@ import pytest
 from ani.kg.topology import load_graphml, load_topology
 from ani.kg.scenario import Event, Scenario
 from ani.ns3_scenarios.render import render
-from ani.ns3_scenarios.sizing import twin_path
+from ani.ns3_scenarios.twin_paths import twin_path
 from ani.orchestrator.measure.checks import baseline_checks, cut_checks, min_delay_checks, probes_over, routes
 from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.execute.run import execute_run
