@@ -54,7 +54,7 @@ baseline, nothing in the scenario). A node is impacted when at least
 ``IMPACTED_NODE_SHARE`` of the traffic it offers or receives (bit/s of its
 measurable flows) is in impacted flows (:func:`impacted_nodes`).
 
-Reroute time (:func:`reroute_times`)
+Reroute time (:func:`ani.orchestrator.measure.reroutes.reroute_times`)
 -----------------------------------
 For a flow and an injected event at ``t``, ``latency = first_rx_after_s - t``
 is when the first packet sent at/after ``t`` that got through arrived. A (flow, event)
@@ -78,7 +78,6 @@ them, at their packet gap's resolution.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Literal, TypedDict
 
 import numpy as np
@@ -123,7 +122,7 @@ _FM_AGG_COLUMNS = ["p50_delay_s", "p95_delay_s", "p99_delay_s", "jitter_s",
                    "fm_dropped_packets", "fm_flows"]
 
 
-def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+def ratio(num: pd.Series, den: pd.Series) -> pd.Series:
     """num / den as float, NaN where den <= 0."""
     den = den.astype(float)
     return num.astype(float) / den.where(den > 0)
@@ -184,7 +183,7 @@ def _flowmon_per_flow(tables: RunTables) -> pd.DataFrame:
     agg = fm.groupby("flow").agg(
         jitter_sum_s=("jitter_sum_s", "sum"), jitter_n=("jitter_n", "sum"),
         fm_dropped_packets=("dropped_packets", "sum"), fm_flows=("flow_id", "size"))
-    agg["jitter_s"] = _ratio(agg["jitter_sum_s"], agg["jitter_n"])
+    agg["jitter_s"] = ratio(agg["jitter_sum_s"], agg["jitter_n"])
     agg = agg.reset_index().merge(_merged_percentiles(pairs, tables.delay_histogram),
                                   on="flow", how="left")
     return agg[["flow", *_FM_AGG_COLUMNS]]
@@ -204,9 +203,9 @@ def flow_kpis(tables: RunTables) -> pd.DataFrame:
         "flow": f["flow"], "src": f["src"], "dst": f["dst"], "offered_bps": f["rate_bps"],
         "tx_packets": attempts, "rx_packets": f["rx_packets"],
         "lost_packets": (attempts - rx).clip(lower=0),
-        "loss_ratio": _ratio(attempts - rx, attempts),
-        "throughput_bps": _ratio(f["rx_bytes"] * 8, f["stop_s"] - f["start_s"]),
-        "mean_delay_s": _ratio(f["delay_sum_s"], f["rx_packets"]),
+        "loss_ratio": ratio(attempts - rx, attempts),
+        "throughput_bps": ratio(f["rx_bytes"] * 8, f["stop_s"] - f["start_s"]),
+        "mean_delay_s": ratio(f["delay_sum_s"], f["rx_packets"]),
         "min_delay_s": f["delay_min_s"].where(received),
         "max_delay_s": f["delay_max_s"].where(received),
         "no_route_packets": f["tx_failed"],
@@ -265,8 +264,8 @@ def interval_kpis(tables: RunTables, interval_s: float) -> pd.DataFrame:
     out.insert(2, "t_start_s", out["bin"] * interval_s)
     out["throughput_bps"] = out["rx_bytes"] * 8.0 / interval_s
     attempts = out["tx_packets"] + out["tx_failed"]
-    out["loss_ratio"] = _ratio(attempts - out["rx_by_send"], attempts).clip(0, 1)
-    out["mean_delay_s"] = _ratio(out["delay_sum_s"], out["rx_packets"])
+    out["loss_ratio"] = ratio(attempts - out["rx_by_send"], attempts).clip(0, 1)
+    out["mean_delay_s"] = ratio(out["delay_sum_s"], out["rx_packets"])
     return out.sort_values(["flow", "bin"]).reset_index(drop=True)
 
 
@@ -279,7 +278,7 @@ def link_kpis(tables: RunTables, duration_s: float) -> pd.DataFrame:
     ``utilisation`` is NaN for a non-positive capacity or duration.
     """
     out = tables.links.copy()
-    out["utilisation"] = _ratio(out["tx_bytes"] * 8, out["capacity_bps"] * duration_s)
+    out["utilisation"] = ratio(out["tx_bytes"] * 8, out["capacity_bps"] * duration_s)
     out["congested"] = (out["utilisation"] >= CONGESTED_UTILISATION) | (out["drops"] > 0)
     return out.reset_index(drop=True)
 
@@ -345,108 +344,6 @@ def impacted_nodes(cmp: pd.DataFrame, share: float = IMPACTED_NODE_SHARE) -> lis
     ends["hit_bps"] = ends["offered_bps"].where(ends["impacted"], 0.0)
     per = ends.groupby("node")[["offered_bps", "hit_bps"]].sum()
     return sorted(str(n) for n in per.index[(per["offered_bps"] > 0) & (per["hit_bps"] >= share * per["offered_bps"])])
-
-
-# ---------------------------------------------------------------------- reroute
-
-
-def _estimated_latency(probes: pd.DataFrame, flows: pd.DataFrame | None) -> pd.Series:
-    """``last_rx_before_s + ipi - t``; NaN for flows not sending at ``t`` (when known)."""
-    if flows is None:
-        return probes["last_rx_before_s"] - probes["event_time_s"]
-    info = flows.set_index("flow")
-    ipi = _ratio(info["packet_bytes"] * 8, info["rate_bps"]).fillna(0.0)
-    t = probes["event_time_s"]
-    active = ((probes["flow"].map(info["start_s"]) <= t)
-              & (t < probes["flow"].map(info["stop_s"])))
-    est = probes["last_rx_before_s"] + probes["flow"].map(ipi).fillna(0.0) - t
-    return est.where(active | ~probes["flow"].isin(info.index))
-
-
-def _reference_latency(probes: pd.DataFrame, baseline_probes: pd.DataFrame | None,
-                       flows: pd.DataFrame | None) -> pd.Series:
-    """Undisturbed first-delivery latency after each event (NaN when unknown).
-
-    The baseline's latency where the baseline probed that (flow, event), else
-    :func:`_estimated_latency`.
-    """
-    estimate = _estimated_latency(probes, flows)
-    if baseline_probes is None:
-        return estimate
-    ref = baseline_probes.assign(
-        ref=baseline_probes["first_rx_after_s"] - baseline_probes["event_time_s"], probed=True)
-    merged = probes[["flow", "event"]].merge(ref[["flow", "event", "ref", "probed"]],
-                                             on=["flow", "event"], how="left")
-    probed = merged["probed"].notna().to_numpy()
-    return pd.Series(np.where(probed, merged["ref"], estimate), index=probes.index)
-
-
-def _evidence(probes: pd.DataFrame, flows: pd.DataFrame | None) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Per probe row: measurable (sending at ``t`` with a gap <= REROUTE_MAX_GAP_S), the
-    number of packets the flow tried to send at or after ``t``, and its class."""
-    if flows is None:
-        inf = pd.Series(np.inf, index=probes.index)
-        return pd.Series(True, index=probes.index), inf, pd.Series("demand", index=probes.index)
-    info = flows.set_index("flow")
-    gap = probes["flow"].map(_ratio(info["packet_bytes"] * 8, info["rate_bps"]))
-    t = probes["event_time_s"]
-    start, stop = probes["flow"].map(info["start_s"]), probes["flow"].map(info["stop_s"])
-    measurable = (start <= t) & (t < stop) & (gap <= REROUTE_MAX_GAP_S)
-    kind = probes["flow"].map(info["class"]) if "class" in info.columns else "demand"
-    return measurable.fillna(False).astype(bool), ((stop - t) / gap).fillna(0.0), \
-        pd.Series(kind, index=probes.index).fillna("demand")
-
-
-def _event_info(events: pd.DataFrame) -> pd.DataFrame:
-    """event, event_type, target of the injected events."""
-    inj = events.loc[events["phase"] == "inject", ["event", "event_type", "target"]]
-    return inj.drop_duplicates("event")
-
-
-def reroute_times(
-    probes: pd.DataFrame,
-    events: pd.DataFrame,
-    baseline_probes: pd.DataFrame | None = None,
-    *,
-    flows: pd.DataFrame | None = None,
-    event_types: Collection[str] | None = None,
-) -> pd.DataFrame:
-    """Disruption and reroute time of every (flow, injected event) probe.
-
-    Parameters
-    ----------
-    probes, baseline_probes : pd.DataFrame
-        ``event_probes.csv`` frames of the scenario and (optionally) of a
-        baseline run probed at the same event times.
-    events : pd.DataFrame
-        ``events.csv``; gives ``event_type`` and ``target`` of each injected event.
-    flows : pd.DataFrame, optional
-        ``flows.csv``, for the inter-packet gap when there is no baseline.
-    event_types : collection of str, optional
-        Keep only events of these types (default: every probed event).
-
-    Returns
-    -------
-    pd.DataFrame
-        The probe columns + ``event_type, target, class, latency_s, reference_latency_s,
-        measurable, disrupted, recovered, unrecovered, reroute_time_s, outage_s``
-        (definitions in the module docstring); one row per probe, disrupted or not.
-    """
-    out = probes.merge(_event_info(events), on="event", how="left")
-    if event_types is not None:
-        out = out[out["event_type"].isin(list(event_types))].reset_index(drop=True)
-    out["latency_s"] = out["first_rx_after_s"] - out["event_time_s"]
-    ref = _reference_latency(out, baseline_probes, flows)
-    out["reference_latency_s"] = ref
-    out["recovered"] = out["first_rx_after_s"].notna()
-    measurable, sent_after, kind = _evidence(out, flows)
-    out["class"], out["measurable"] = kind, measurable
-    late = out["latency_s"] > ref + REROUTE_TOLERANCE_S
-    out["disrupted"] = measurable & ref.notna() & (late | ~out["recovered"])
-    out["unrecovered"] = out["disrupted"] & ~out["recovered"] & (sent_after >= UNRECOVERED_MIN_PACKETS)
-    out["reroute_time_s"] = out["latency_s"].where(out["disrupted"] & out["recovered"])
-    out["outage_s"] = out["first_rx_after_s"] - out["last_rx_before_s"]
-    return out
 
 
 # ---------------------------------------------------------------------- summary
@@ -560,5 +457,5 @@ __all__ = [
     "IMPACT_DELAY_RATIO", "IMPACT_LOSS_DELTA", "IMPACTED_NODE_SHARE", "MIN_MEASURABLE_PACKETS",
     "REROUTE_MAX_GAP_S", "REROUTE_TOLERANCE_S", "UNRECOVERED_MIN_PACKETS", "ScenarioKpis",
     "cascade_depth", "compare", "flow_kpis", "impacted_nodes", "interval_kpis", "link_interval_kpis",
-    "link_kpis", "reroute_times", "scenario_summary",
+    "link_kpis", "scenario_summary",
 ]

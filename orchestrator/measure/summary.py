@@ -35,6 +35,7 @@ from ani.kg.errors import SimulationError
 from ani.kg.event_types import REROUTES
 from ani.ns3_scenarios.render import RunSpec
 from ani.orchestrator.measure import kpis as K
+from ani.orchestrator.measure.reroutes import reroute_times
 from ani.orchestrator.measure.flowmon import RunTables, read_run_tables
 
 
@@ -221,7 +222,7 @@ def compare_runs(baseline_folder: Path, scenario_folder: Path) -> K.ScenarioKpis
     base_flows, scen_flows = demand_flows(K.flow_kpis(base)), K.flow_kpis(scen)
     # a scenario may add flows (a traffic_spike's attack flows): compare the network's own traffic
     scen_flows = scen_flows[scen_flows["flow"].isin(base_flows["flow"])].reset_index(drop=True)
-    reroutes = K.reroute_times(scen.event_probes, scen.events, base.event_probes, flows=scen.flows,
+    reroutes = reroute_times(scen.event_probes, scen.events, base.event_probes, flows=scen.flows,
                                event_types=REROUTES)
     links = K.link_kpis(scen, traffic_span_s(scen))
     K.compare(base_flows, scen_flows).to_parquet(scenario_folder / "comparison.parquet", index=False)

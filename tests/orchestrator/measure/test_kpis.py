@@ -32,9 +32,9 @@ from ani.orchestrator.measure.kpis import (
     impacted_nodes,
     interval_kpis,
     link_kpis,
-    reroute_times,
     scenario_summary,
 )
+from ani.orchestrator.measure.reroutes import reroute_times
 
 DATA = Path(__file__).parent / "data"
 IV = 0.1  # interval of the fixtures' timeseries.csv
