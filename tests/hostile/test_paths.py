@@ -166,7 +166,7 @@ def test_the_errors_are_project_errors() -> None:
 @pytest.mark.parametrize("name", ["../../escape", "/tmp/abs", "a/b", "x" * 300])
 def test_generated_scenario_files_stay_in_their_folder(tmp_path: Path, name: str) -> None:
     from ani.orchestrator.cli.generate import _write
-    from ani.orchestrator.evaluate.evaluation import write_incidents
+    from ani.orchestrator.evaluate.networks import write_incidents
 
     scenario = Scenario().model_copy(update={"name": name})  # as a generator might hand it over
     out = tmp_path / "out"

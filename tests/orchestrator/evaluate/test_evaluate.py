@@ -14,8 +14,8 @@ from ani.kg.errors import ProjectError, TopologyError
 from ani.kg.model import build_kg
 from ani.kg.topology import load_topology
 from ani.ns3_scenarios.templates import get_template
-from ani.orchestrator.evaluate.evaluation import (ARMS, EvalConfig, ablation_table, evaluate, llm_unavailable, loop_config,
-                                       resolve_network, sized_params, synthetic_incidents)
+from ani.orchestrator.evaluate.evaluation import ARMS, EvalConfig, ablation_table, evaluate, loop_config
+from ani.orchestrator.evaluate.networks import llm_unavailable, resolve_network, sized_params, synthetic_incidents
 from ani.ns3_scenarios.sizing import sized_traffic
 from ani.orchestrator.loop.closed_loop import LOOP_DEFAULTS
 
