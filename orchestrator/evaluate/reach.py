@@ -33,8 +33,9 @@ pick) for the event types whose severity sets a magnitude (:data:`ani.kg.event_t
 do not depend on it). Their worst N-1 is computed at the same severity, so a ratio never compares two
 policies. Chains: frontier-greedy and the own-rule arms' actual scenarios within the budget, and for the
 ``listed`` arms every two-event chain of a listed step-0 option followed by a listed step-1 option, are
-scored too (``best_chain_damage``; may exceed the worst N-1: more events). Positions are 0-based
-(``enum_first_traffic_spike = 14``: the 15th option).
+scored too (``best_chain_damage``; may exceed the worst N-1: more events). ``enum_best_damage`` is the best
+option of the whole step-0 enum: what the LLM's grammar admits (it accepts every enum value, listed or
+not), beside what its prompt shows. Positions are 0-based (``enum_first_traffic_spike = 14``: the 15th option).
 """
 
 from __future__ import annotations
@@ -249,6 +250,8 @@ def _arm_row(label: str, arm: ArmLoop, space: Space, enum: StepChoices, valid: S
     policy, cfg = _policy(arm.config), arm.config
     best, best_label = _best(space.actions, scores.score([scores.single(a, policy) for a in space.actions], policy))
     worst, worst_label = _best(valid, scores.score([scores.single(a, policy) for a in valid], policy))
+    whole = list(enum.actions.values())
+    enum_best, _ = _best(whole, scores.score([scores.single(a, policy) for a in whole], policy))
     chains = scores.score(space.chains, policy)
     finite = [d for d in chains if math.isfinite(d)]
     counts = {t.value: 0 for t in types}
@@ -265,6 +268,7 @@ def _arm_row(label: str, arm: ArmLoop, space: Space, enum: StepChoices, valid: S
             else policy.fixed_severity,
             "best_damage": best, "best_action": best_label, "worst_n1": worst, "worst_n1_action": worst_label,
             "ratio": best / worst if math.isfinite(best) and math.isfinite(worst) and worst > 0 else math.nan,
+            "enum_best_damage": enum_best,
             "best_chain_damage": max(finite) if finite else math.nan, "chain_note": space.chain_note,
             "fluid_refused": scores.refused}
 
@@ -330,7 +334,10 @@ def reach_line(table: pd.DataFrame) -> list[str]:
             fracs = f"the fluid tier refused the network ({r0['fluid_refused']}): no damage"
         else:
             fracs = "; ".join(f"{r['arm']} {r['ratio']:.2f}" for _, r in rows.iterrows() if math.isfinite(r["ratio"]))
-            fracs = f"best reachable single event / fluid worst N-1 ({r0['worst_n1']:.3f} at high): {fracs}"
+            fixed = rows[~rows["severity"].str.startswith("own")]
+            ref = fixed.iloc[0] if len(fixed) else r0
+            fracs = (f"best reachable single event / fluid worst N-1 ({ref['worst_n1']:.3f} at {ref['severity']}; "
+                     f"an own-severity arm against its own at critical): {fracs}")
         out.append(f"{net}: {_network_line(rows)}; {fracs}")
     return out
 
@@ -344,13 +351,15 @@ def reach_html(table: pd.DataFrame, render: Any) -> str:
     lines = "".join(f"<li>{html.escape(x)}</li>" for x in reach_line(table))
     firsts = [c for c in table if c.startswith("enum_first_")]
     cols = ["network", "arm", "space", "reachable_options", "event_types", "best_damage", "best_action",
-            "worst_n1", "ratio", "best_chain_damage"]
+            "worst_n1", "ratio", "enum_best_damage", "best_chain_damage"]
     per_net = table.drop_duplicates("network")[["network", "enum_options", *firsts]]
     per_net.columns = ["network", "enum options", *[c.removeprefix("enum_first_") for c in firsts]]
     return (f"<p>What each arm can choose at step 0 of the per-step enum (ranked by traffic volume; the prompt "
             f"lists the first <code>listed_actions</code>) and the most damaging single event it can reach, "
             f"scored by the fluid tier (cascades off) against the worst single event of any type (N-1). "
-            f"Positions are 0-based.</p><ul>{lines}</ul><h3>First option of each event type in the enum</h3>"
+            f"<code>enum_best_damage</code>: the best of the whole step-0 enum, which the LLM's grammar admits "
+            f"although its prompt lists only the first options. Chains (<code>best_chain_damage</code>) may "
+            f"exceed the worst N-1. Positions are 0-based.</p><ul>{lines}</ul><h3>First option of each event type in the enum</h3>"
             f"{render(per_net)}<h3>Per arm</h3>{render(table[cols])}<p class='note'>Every option: "
             f"reach_options.parquet; every column: reach.parquet.</p>")
 

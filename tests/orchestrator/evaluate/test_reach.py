@@ -100,6 +100,9 @@ def test_abilene_reachable_best_never_exceeds_the_worst_n1(abilene) -> None:
     assert fixed["worst_n1"].to_numpy() == pytest.approx(worst)  # the gap's own screen agrees
     assert (table["best_damage"] <= table["worst_n1"] + 1e-12).all()
     assert (table["ratio"] <= 1 + 1e-12).all()
+    prompted = table[table["space"].isin(["listed", "rank enumeration"])]  # a part of the enum
+    assert (prompted["best_damage"] <= prompted["enum_best_damage"] + 1e-12).all()
+    assert (table["enum_best_damage"] <= table["worst_n1"] + 1e-12).all()
     # the free-choice arms reach the worst single event itself
     assert table.set_index("arm").loc[["random", "llm-no-causal"], "ratio"].tolist() == [1.0, 1.0]
     # severity chosen by the arm (critical): its reference is the worst N-1 at critical, never lower
@@ -186,3 +189,23 @@ def test_ion_srlg_cuts_fill_the_listed_options_and_the_first_spike_is_beyond(ion
         assert rows.loc[arm, "reach_traffic_spike"] > 0 and rows.loc[arm, "best_damage"] >= rows.loc["llm", "best_damage"]
     line = reach.reach_line(table)[0]
     assert f"traffic_spike at option {first[EventType.traffic_spike]}" in line and f"{listed} srlg_cut" in line
+
+
+# ------------------------------------------------------------------ in the evaluation
+@pytest.mark.ns3
+@pytest.mark.slow
+def test_the_evaluation_writes_reach_for_every_network_its_line_and_section(small_eval) -> None:
+    import json
+
+    from ani.orchestrator.evaluate.report_html import evaluation_report
+
+    folder, config = small_eval.folder, small_eval.summary.config
+    table = pd.read_parquet(folder / "reach.parquet")
+    assert sorted(zip(table["network"], table["arm"])) == sorted((n, a) for n in ("Abilene", "Aarnet")
+                                                                   for a in config.arms)
+    assert (table["best_damage"] <= table["worst_n1"] + 1e-12).all()
+    assert set(pd.read_parquet(folder / "reach_options.parquet")["network"]) == {"Abilene", "Aarnet"}
+    lines = json.loads((folder / "eval.json").read_text())["reach"]
+    assert [x.split(":")[0] for x in lines] == ["Abilene", "Aarnet"] and "worst N-1" in lines[0]
+    page = evaluation_report(folder).read_text()
+    assert "What each arm could reach" in page and "reach_options.parquet" in page
