@@ -66,8 +66,9 @@ networks with their sizes and parameters, notes, wall time), ``loops.parquet``
 deviation and bootstrap 95 % interval over seeds), ``tests.parquet`` (paired tests), ``gap.parquet``,
 ``gap_summary.parquet`` and ``worst_case.parquet`` (when a worst-case reference is configured),
 ``budget.parquet`` (best valid damage within k runs, with intervals), ``mitigation_families.parquet``
-(mitigation effectiveness per family, with intervals; :mod:`.paper`), ``curves.parquet`` (best-so-far damage per scenario
-run), ``scenarios.parquet`` and ``mitigations.parquet`` (every scenario and
+(mitigation effectiveness per family, with intervals; :mod:`.paper`), ``reach.parquet`` and
+``reach_options.parquet`` (what each arm could reach at step 0, fluid tier; :mod:`.reach`),
+``curves.parquet`` (best-so-far damage per scenario run), ``scenarios.parquet`` and ``mitigations.parquet`` (every scenario and
 candidate), ``families.parquet`` (the paper's Table 2 families with their
 KPIs), ``ablation.parquet`` (metrics normalised to the full framework), the
 loops' own folders under ``loops/`` and the ns-3 runs under ``runs/``.
@@ -485,7 +486,7 @@ def write_tables(folder: Path, summary: EvalSummary, results: Sequence[tuple[str
         frames.update(gap=gap, gap_summary=gap_mod.gap_summary(gap), worst_case=gap_mod.confirmed_table(worst))
         summary.worst_case, summary.gap = dict(worst), gap_mod.gap_lines(frames["gap_summary"])
     if reached:
-        frames.update(reach_tables(reached))
+        frames.update(reach_mod.reach_tables(reached))
         summary.reach = reach_mod.reach_line(frames["reach"])
     for name, df in frames.items():
         df.to_parquet(folder / f"{name}.parquet", index=False)
@@ -509,12 +510,6 @@ def network_reach(config: EvalConfig, label: str, g: nx.Graph, kg: Any, params: 
     return res
 
 
-def reach_tables(reached: Sequence[reach_mod.ReachResult]) -> dict[str, pd.DataFrame]:
-    """``reach`` and ``reach_options`` over networks."""
-    return {"reach": pd.concat([r.table for r in reached] or [pd.DataFrame()], ignore_index=True),
-            "reach_options": pd.concat([r.options for r in reached] or [pd.DataFrame()], ignore_index=True)}
-
-
 def reach_only(config: EvalConfig, folder: str | Path, log: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Only the reach tables of ``config``'s networks (no loop is run), written to ``folder``; returns reach."""
     folder = Path(folder)
@@ -525,7 +520,7 @@ def reach_only(config: EvalConfig, folder: str | Path, log: Callable[[str], None
         params = _network_params(config, g)
         kg = build_kg(g, load_factor=float(params.get("load_factor", LOOP_DEFAULTS["load_factor"])))
         reached.append(network_reach(config, label, g, kg, params, log))
-    frames = reach_tables(reached)
+    frames = reach_mod.reach_tables(reached)
     for name, df in frames.items():
         df.to_parquet(folder / f"{name}.parquet", index=False)
     return frames["reach"]

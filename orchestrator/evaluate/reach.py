@@ -324,6 +324,12 @@ def _network_line(rows: pd.DataFrame) -> str:
             f"{counts or 'nothing'}; first beyond them (0-based): {beyond or 'none'}")
 
 
+def reach_tables(reached: Sequence[ReachResult]) -> dict[str, pd.DataFrame]:
+    """``reach`` and ``reach_options`` over networks."""
+    return {"reach": pd.concat([r.table for r in reached] or [pd.DataFrame()], ignore_index=True),
+            "reach_options": pd.concat([r.options for r in reached] or [pd.DataFrame()], ignore_index=True)}
+
+
 def reach_line(table: pd.DataFrame) -> list[str]:
     """One plain line per network for ``eval.json``: what the listed options hold, where each missing type
     first appears, and each arm's best reachable single event as a fraction of the worst N-1 (fluid)."""
@@ -336,8 +342,9 @@ def reach_line(table: pd.DataFrame) -> list[str]:
             fracs = "; ".join(f"{r['arm']} {r['ratio']:.2f}" for _, r in rows.iterrows() if math.isfinite(r["ratio"]))
             fixed = rows[~rows["severity"].str.startswith("own")]
             ref = fixed.iloc[0] if len(fixed) else r0
-            fracs = (f"best reachable single event / fluid worst N-1 ({ref['worst_n1']:.3f} at {ref['severity']}; "
-                     f"an own-severity arm against its own at critical): {fracs}")
+            own = "; an own-severity arm against its own at critical" if len(fixed) < len(rows) else ""
+            fracs = (f"best reachable single event / fluid worst N-1 ({ref['worst_n1']:.3f} at "
+                     f"{ref['severity']}{own}): {fracs}")
         out.append(f"{net}: {_network_line(rows)}; {fracs}")
     return out
 
@@ -359,10 +366,12 @@ def reach_html(table: pd.DataFrame, render: Any) -> str:
             f"scored by the fluid tier (cascades off) against the worst single event of any type (N-1). "
             f"<code>enum_best_damage</code>: the best of the whole step-0 enum, which the LLM's grammar admits "
             f"although its prompt lists only the first options. Chains (<code>best_chain_damage</code>) may "
-            f"exceed the worst N-1. Positions are 0-based.</p><ul>{lines}</ul><h3>First option of each event type in the enum</h3>"
+            f"exceed the worst N-1. Positions are 0-based.</p><ul>{lines}</ul>"
+            f"<h3>First option of each event type in the enum</h3>"
             f"{render(per_net)}<h3>Per arm</h3>{render(table[cols])}<p class='note'>Every option: "
             f"reach_options.parquet; every column: reach.parquet.</p>")
 
 
 __all__ = ["ArmLoop", "ReachResult", "Space", "arm_space", "enum_at", "first_positions", "listed_actions",
-           "loop_constraints", "network_reach", "options_table", "reach_html", "reach_line", "severity_for"]
+           "loop_constraints", "network_reach", "options_table", "reach_html", "reach_line", "reach_tables",
+           "severity_for"]

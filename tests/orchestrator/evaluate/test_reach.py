@@ -77,6 +77,13 @@ def test_reach_only_writes_both_tables_with_one_row_per_arm(abilene, tmp_path: P
     assert options["listed"].sum() == 12 and options["listed"].iloc[:12].all()
 
 
+def test_reach_sees_the_loops_own_constraints(abilene) -> None:
+    g, kg, params, config, _ = abilene
+    for arm in ("llm", "frontier-greedy", "rule-based", "llm-own-severity"):
+        loop = _loop(g, kg, config, arm, params)
+        assert reach.loop_constraints(loop.config) == loop.constraints(0), arm
+
+
 def test_abilene_greedy_reaches_exactly_its_rank_enumeration(abilene) -> None:
     g, kg, params, config, table = abilene
     loop = _loop(g, kg, config, "frontier-greedy", params)
@@ -186,7 +193,8 @@ def test_ion_srlg_cuts_fill_the_listed_options_and_the_first_spike_is_beyond(ion
     assert kind != "srlg_cut"  # measured: the worst single event is of a type the listed arms cannot pick
     assert rows.loc["llm", "best_damage"] < worst and rows.loc["llm", "ratio"] < 1
     for arm in ("llm-shuffled", "llm-no-causal"):  # they can pick a spike
-        assert rows.loc[arm, "reach_traffic_spike"] > 0 and rows.loc[arm, "best_damage"] >= rows.loc["llm", "best_damage"]
+        assert rows.loc[arm, "reach_traffic_spike"] > 0
+        assert rows.loc[arm, "best_damage"] >= rows.loc["llm", "best_damage"]
     line = reach.reach_line(table)[0]
     assert f"traffic_spike at option {first[EventType.traffic_spike]}" in line and f"{listed} srlg_cut" in line
 
