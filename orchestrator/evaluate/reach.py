@@ -33,7 +33,8 @@ pick) for the event types whose severity sets a magnitude (:data:`ani.kg.event_t
 do not depend on it). Their worst N-1 is computed at the same severity, so a ratio never compares two
 policies. Chains: frontier-greedy and the own-rule arms' actual scenarios within the budget, and for the
 ``listed`` arms every two-event chain of a listed step-0 option followed by a listed step-1 option, are
-scored too (``best_chain_damage``; may exceed the worst N-1: more events). ``enum_best_damage`` is the best
+scored too (``best_chain_damage``; may exceed the worst N-1: more events; ``step1_event_types``: the
+event types of their second events). ``enum_best_damage`` is the best
 option of the whole step-0 enum: what the LLM's grammar admits (it accepts every enum value, listed or
 not), beside what its prompt shows. Positions are 0-based (``enum_first_traffic_spike = 14``: the 15th option).
 """
@@ -269,6 +270,8 @@ def _arm_row(label: str, arm: ArmLoop, space: Space, enum: StepChoices, valid: S
             "best_damage": best, "best_action": best_label, "worst_n1": worst, "worst_n1_action": worst_label,
             "ratio": best / worst if math.isfinite(best) and math.isfinite(worst) and worst > 0 else math.nan,
             "enum_best_damage": enum_best,
+            "step1_event_types": ", ".join(dict.fromkeys(s.events[1].event_type.value for s in space.chains
+                                                         if len(s.events) > 1)),
             "best_chain_damage": max(finite) if finite else math.nan, "chain_note": space.chain_note,
             "fluid_refused": scores.refused}
 

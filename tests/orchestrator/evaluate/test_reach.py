@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from ani.kg.model import build_kg
-from ani.kg.scenario import EventType
+from ani.kg.scenario import Event, EventType
 from ani.kg.topology import load_topology
 from ani.llm.base import rng_for
 from ani.llm.constraints import step_choices
@@ -195,6 +195,13 @@ def test_ion_srlg_cuts_fill_the_listed_options_and_the_first_spike_is_beyond(ion
     for arm in ("llm-shuffled", "llm-no-causal"):  # they can pick a spike
         assert rows.loc[arm, "reach_traffic_spike"] > 0
         assert rows.loc[arm, "best_damage"] >= rows.loc["llm", "best_damage"]
+    c = _loop(g, kg, config, "llm", params).constraints(0)  # step 1 after each listed SRLG cut
+    at = round(c.start_s + max(1, c.max_delay_ms // 2) / 1000.0, 3)
+    step1 = set()
+    for e0, x0 in enum[:listed]:
+        ch = step_choices(kg.frontier([Event(event_type=e0, target=x0, timestamp=at)]), c, rng_for(c, 0), step=1)
+        step1 |= {t.value for t, _ in list(ch.actions.values())[:listed]}
+    assert set(rows.loc["llm", "step1_event_types"].split(", ")) == step1
     line = reach.reach_line(table)[0]
     assert f"traffic_spike at option {first[EventType.traffic_spike]}" in line and f"{listed} srlg_cut" in line
 
