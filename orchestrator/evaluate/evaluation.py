@@ -501,7 +501,7 @@ def network_reach(config: EvalConfig, label: str, g: nx.Graph, kg: Any, params: 
 
     Every arm of ``config.arms`` is listed, also an LLM arm that cannot run here (its options do not
     depend on the model)."""
-    loops = [reach_mod.ArmLoop(a, ARMS[a].role, loop_config(config, ARMS[a], config.seeds[0], params))
+    loops = [reach_mod.ArmLoop(a, ARMS[a].role, loop_config(config, ARMS[a], (config.seeds or [1])[0], params))
              for a in config.arms if a in ARMS]
     start = float(params.get("warmup_s", LOOP_DEFAULTS["warmup_s"])) + 0.1
     res = reach_mod.network_reach(label, kg, loops, synthetic_incidents(g, 2 * config.budget, start))
