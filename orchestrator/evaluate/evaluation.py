@@ -68,8 +68,8 @@ deviation and bootstrap 95 % interval over seeds), ``tests.parquet`` (paired tes
 ``budget.parquet`` (best valid damage within k runs, with intervals), ``mitigation_families.parquet``
 (mitigation effectiveness per family, with intervals; :mod:`.paper`), ``reach.parquet`` and
 ``reach_options.parquet`` (what each arm could reach at step 0, fluid tier; :mod:`.reach`),
-``curves.parquet`` (best-so-far damage per scenario run), ``scenarios.parquet`` and ``mitigations.parquet`` (every scenario and
-candidate), ``families.parquet`` (the paper's Table 2 families with their
+``curves.parquet`` (best-so-far damage per scenario run), ``scenarios.parquet`` and
+``mitigations.parquet`` (every scenario and candidate), ``families.parquet`` (the paper's Table 2 families with their
 KPIs), ``ablation.parquet`` (metrics normalised to the full framework), the
 loops' own folders under ``loops/`` and the ns-3 runs under ``runs/``.
 """
