@@ -224,3 +224,13 @@ def test_the_evaluation_writes_reach_for_every_network_its_line_and_section(smal
     assert [x.split(":")[0] for x in lines] == ["Abilene", "Aarnet"] and "worst N-1" in lines[0]
     page = evaluation_report(folder).read_text()
     assert "What each arm could reach" in page and "reach_options.parquet" in page
+
+
+def test_the_report_section_shows_the_lines_and_every_arm(abilene) -> None:
+    from ani.orchestrator.evaluate.report_html import _table
+
+    table = abilene[-1]
+    page = reach.reach_html(table, _table)
+    assert reach.reach_line(table)[0].split(";")[0].replace("'", "&#x27;") in page
+    assert all(f"<td>{a}</td>" in page for a in table["arm"]) and "enum_best_damage" in page
+    assert "No reach table" in reach.reach_html(pd.DataFrame(), _table)
