@@ -66,9 +66,10 @@ networks with their sizes and parameters, notes, wall time), ``loops.parquet``
 deviation and bootstrap 95 % interval over seeds), ``tests.parquet`` (paired tests), ``gap.parquet``,
 ``gap_summary.parquet`` and ``worst_case.parquet`` (when a worst-case reference is configured),
 ``budget.parquet`` (best valid damage within k runs, with intervals), ``mitigation_families.parquet``
-(mitigation effectiveness per family, with intervals; :mod:`.paper`), ``curves.parquet`` (best-so-far damage per scenario
-run), ``scenarios.parquet`` and ``mitigations.parquet`` (every scenario and
-candidate), ``families.parquet`` (the paper's Table 2 families with their
+(mitigation effectiveness per family, with intervals; :mod:`.paper`), ``reach.parquet`` and
+``reach_options.parquet`` (what each arm could reach at step 0, fluid tier; :mod:`.reach`),
+``curves.parquet`` (best-so-far damage per scenario run), ``scenarios.parquet`` and
+``mitigations.parquet`` (every scenario and candidate), ``families.parquet`` (the paper's Table 2 families with their
 KPIs), ``ablation.parquet`` (metrics normalised to the full framework), the
 loops' own folders under ``loops/`` and the ns-3 runs under ``runs/``.
 """
@@ -101,6 +102,7 @@ from ani.orchestrator.execute.records import write_json_atomic
 from ani.orchestrator.execute.run import DEFAULT_TIMEOUT_S
 from ani.orchestrator.evaluate import gap as gap_mod
 from ani.orchestrator.evaluate import paper
+from ani.orchestrator.evaluate import reach as reach_mod
 from ani.orchestrator.evaluate.stats import compare_arms, summarise_ci, verdict_lines
 from ani.orchestrator.measure.cost import events_cost
 from ani.orchestrator.evaluate.networks import (llm_unavailable, resolve_network, sized_params, synthetic_incidents,
@@ -225,6 +227,8 @@ class EvalSummary(BaseModel):
     worst_case: dict[str, gap_mod.WorstCase | None] = Field(
         default_factory=dict, description="per network: the optimality gap's reference (None: none)")
     gap: list[str] = Field(default_factory=list, description="per arm: fraction of the worst case at full budget")
+    reach: list[str] = Field(default_factory=list, description="per network: what the listed options hold and "
+                                                               "each arm's best reachable single event (fluid)")
 
 
 @dataclass
@@ -291,6 +295,7 @@ def evaluate(config: EvalConfig, folder: str | Path, executor: Executor | None =
     runner = CachedRunner(folder / "runs", executor, config.workers, config.timeout_s)
     results: list[tuple[str, Arm, LoopResult]] = []
     worst: dict[str, gap_mod.WorstCase | None] = {}
+    reached: list[reach_mod.ReachResult] = []
     reference = _worst_case_reference(config)
     try:
         for name in config.networks:
@@ -301,6 +306,7 @@ def evaluate(config: EvalConfig, folder: str | Path, executor: Executor | None =
                                                 routers=sum(1 for _, k in g.nodes(data="kind") if k == "router")))
             kg = build_kg(g, load_factor=float(params.get("load_factor", LOOP_DEFAULTS["load_factor"])))
             results += _network(config, label, g, kg, params, arms, runner, folder, summary.notes, log, tally)
+            reached.append(network_reach(config, label, g, kg, params, log))
             if reference is not None:  # the optimality gap (evaluate.gap)
                 log(f"{label}: worst-case reference {config.worst_case!r}")
                 worst[label] = reference(gap_mod.GapInputs(label, g, kg, config.template, params, config.policy,
@@ -310,7 +316,7 @@ def evaluate(config: EvalConfig, folder: str | Path, executor: Executor | None =
         tally.close()
     summary.loops, summary.runs_simulated, summary.runs_reused = len(results), runner.simulated, runner.reused
     summary.wall_s = time.monotonic() - t0
-    return write_tables(folder, summary, results, worst)
+    return write_tables(folder, summary, results, worst, reached)
 
 
 def _worst_case_reference(config: EvalConfig) -> gap_mod.WorstCaseReference | None:
@@ -453,7 +459,8 @@ def family_table(scenarios: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_tables(folder: Path, summary: EvalSummary, results: Sequence[tuple[str, Arm, LoopResult]],
-                 worst: dict[str, gap_mod.WorstCase | None] | None = None) -> EvalResult:
+                 worst: dict[str, gap_mod.WorstCase | None] | None = None,
+                 reached: Sequence[reach_mod.ReachResult] = ()) -> EvalResult:
     """Write every table of the evaluation and ``eval.json``."""
     folder.mkdir(parents=True, exist_ok=True)
     loops = pd.DataFrame([loop_row(label, arm, res) for label, arm, res in results])
@@ -478,7 +485,42 @@ def write_tables(folder: Path, summary: EvalSummary, results: Sequence[tuple[str
         gap = gap_mod.gap_table(scenarios, worst, summary.config.budget, loops)
         frames.update(gap=gap, gap_summary=gap_mod.gap_summary(gap), worst_case=gap_mod.confirmed_table(worst))
         summary.worst_case, summary.gap = dict(worst), gap_mod.gap_lines(frames["gap_summary"])
+    if reached:
+        frames.update(reach_mod.reach_tables(reached))
+        summary.reach = reach_mod.reach_line(frames["reach"])
     for name, df in frames.items():
         df.to_parquet(folder / f"{name}.parquet", index=False)
     write_json_atomic(folder / "eval.json", summary.model_dump_json(indent=1))
     return EvalResult(summary, loops, table, folder)
+
+
+# -------------------------------------------------------------------------- reach
+def network_reach(config: EvalConfig, label: str, g: nx.Graph, kg: Any, params: dict[str, Any],
+                  log: Callable[[str], None] | None = None) -> reach_mod.ReachResult:
+    """What each configured arm could reach on one network (:mod:`.reach`; fluid tier only, seconds).
+
+    Every arm of ``config.arms`` is listed, also an LLM arm that cannot run here (its options do not
+    depend on the model)."""
+    loops = [reach_mod.ArmLoop(a, ARMS[a].role, loop_config(config, ARMS[a], (config.seeds or [1])[0], params))
+             for a in config.arms if a in ARMS]
+    start = float(params.get("warmup_s", LOOP_DEFAULTS["warmup_s"])) + 0.1
+    res = reach_mod.network_reach(label, kg, loops, synthetic_incidents(g, 2 * config.budget, start))
+    (log or (lambda _: None))(f"{label}: reach of {len(loops)} arms in {res.cpu_seconds:.1f} CPU-s"
+                              + (f" (fluid tier refused: {res.note})" if res.note else ""))
+    return res
+
+
+def reach_only(config: EvalConfig, folder: str | Path, log: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """Only the reach tables of ``config``'s networks (no loop is run), written to ``folder``; returns reach."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    reached = []
+    for name in config.networks:
+        label, g, _ = resolve_network(name, config.zoo)
+        params = _network_params(config, g)
+        kg = build_kg(g, load_factor=float(params.get("load_factor", LOOP_DEFAULTS["load_factor"])))
+        reached.append(network_reach(config, label, g, kg, params, log))
+    frames = reach_mod.reach_tables(reached)
+    for name, df in frames.items():
+        df.to_parquet(folder / f"{name}.parquet", index=False)
+    return frames["reach"]

@@ -376,6 +376,8 @@ def evaluation_report(folder: str | Path, output: str | Path | None = None) -> P
     tables = {n: _read(folder, n) for n in ("loops", "summary", "curves", "mitigations", "families", "ablation",
                                             "budget", "mitigation_families", "gap_summary")}
     tables["scenarios"] = _scenarios(folder, "scenarios")
+    from ani.orchestrator.evaluate.reach import reach_html  # pulls in the generators: only for evaluations
+
     reference = "llm" if "llm" in info["arms_run"] else "causal-walk"
     ablations = [a for a in info["arms_run"] if a.startswith("llm-")] or \
         [a for a in info["arms_run"] if a != reference]
@@ -387,6 +389,7 @@ def evaluation_report(folder: str | Path, output: str | Path | None = None) -> P
         ("Paper quantities (mean [95 % CI])",
          report_stats.paper_html(tables["summary"], tables["budget"], tables["mitigation_families"], _table)),
         ("Optimality gap", report_stats.gap_html(info, tables["gap_summary"], _table)),
+        ("What each arm could reach (step-0 options, fluid tier)", reach_html(_read(folder, "reach"), _table)),
         ("Damage per budget", _img(budget_curves_figure(tables["curves"]), "damage versus budget")),
         ("Ablations normalised to the full framework (Figure 6)",
          _img(ablation_figure(tables["ablation"], reference, ablations), "ablation")
