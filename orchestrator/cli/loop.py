@@ -233,6 +233,8 @@ def evaluate(**o: Any) -> None:
     for note in result.summary.notes:
         click.echo(f"note: {note}")
     _print_table(result.table)
+    for line in result.summary.reach:
+        click.echo(f"reach: {line}")
     for line in result.summary.verdicts:
         click.echo(f"verdict: {line}")
     s = result.summary

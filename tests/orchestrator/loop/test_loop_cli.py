@@ -49,6 +49,7 @@ def test_ani_evaluate_prints_the_table_per_generator(tmp_path: Path) -> None:
                                     "--out", str(tmp_path), "--no-report", *SHORT_ARGS])
     assert res.exit_code == 0, res.output
     assert "rule-based" in res.output and "worst-case" in res.output and "2 loops" in res.output
+    assert "reach: Abilene:" in res.output  # what each arm could reach at step 0, one line per network
     assert (tmp_path / "summary.parquet").is_file() and not (tmp_path / "report.html").exists()
 
 
