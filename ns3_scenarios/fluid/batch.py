@@ -86,8 +86,6 @@ def _results(twin: FluidTwin, plans: list[_Plan]) -> dict[tuple[Any, ...], Segme
             else:
                 out[key] = twin.segment(g.physical, g.routing, p.cpu, twin._attacks(g.physical))
     if new:
-        if len(twin._segments) + len(new) > 20000:
-            twin._segments.clear()
         for key, res in zip(new, fast_segments(twin, list(new.values()))):
             twin._segments[key] = out[key] = res
     return out

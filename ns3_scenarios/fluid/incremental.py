@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import numpy as np
-from ani.ns3_scenarios.fluid.network import NO_ARC, FluidNetwork, RoutingState
+from ani.ns3_scenarios.fluid.network import NO_ARC, Bounded, FluidNetwork, RoutingState
 from ani.ns3_scenarios.fluid.sharing import SegmentResult, _Flows, _proportional
 from ani.ns3_scenarios.fluid.timeline import Physical
 from scipy.sparse import csr_matrix
@@ -52,8 +52,8 @@ class Base:
         self.delay, self.frac = base.delay.copy(), base.frac.copy()
         self.ok = bool((self.load <= net.capacity_bps * (1 + 1e-9)).all() and (base.frac[self.reached] > 0).all())
         self.wait = self._wait(twin, self.load)
-        self.moved: dict[RoutingState, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self.padded: dict[RoutingState, tuple[np.ndarray, np.ndarray]] = {}
+        self.moved: dict[RoutingState, tuple[np.ndarray, np.ndarray, np.ndarray]] = Bounded(20000)
+        self.padded: dict[Any, tuple[np.ndarray, ...]] = Bounded(20000)
         self.inv_cap = np.r_[1.0 / net.capacity_bps, 0.0]
         self.unreached = np.flatnonzero(~self.reached)
         self.on_arc = _groups(arcs, rows, A)
@@ -125,8 +125,6 @@ def moved_paths(twin: FluidTwin, rs: RoutingState) -> tuple[np.ndarray, np.ndarr
     b, net, f = twin.base_fast, twin.net, twin.flows
     if rs in b.moved:
         return b.moved[rs]
-    if len(b.moved) > 20000:
-        b.moved.clear()
     parent = next((p for p in (RoutingState(rs.links_down - {k}, rs.nodes_down, rs.costs)
                                for k in sorted(rs.links_down)) if p in b.moved), None) \
         if _worse_only(net, rs) else None
@@ -144,9 +142,10 @@ def moved_paths(twin: FluidTwin, rs: RoutingState) -> tuple[np.ndarray, np.ndarr
         keep = ~in_redo[pm]       # moved in the parent, not again here: still not the baseline's path
         redo, rP, rR = _changed_rows(b, redo, rP, rR)
         H = max(pP.shape[1], rP.shape[1])
-        b.moved[rs] = _canonical(b, np.r_[pm[keep], redo], np.vstack([_width(pP[keep], H), _width(rP, H)]),
-                                 np.r_[pR[keep], rR])
-        return b.moved[rs]
+        out = _canonical(b, np.r_[pm[keep], redo], np.vstack([_width(pP[keep], H), _width(rP, H)]),
+                         np.r_[pR[keep], rR])
+        b.moved[rs] = out
+        return out
     elif _worse_only(net, rs):
         arcs = [a for k in (*rs.links_down, *(k for k, _ in rs.costs)) for a in (2 * k, 2 * k + 1)]
         moved = np.union1d(_union(b.on_arc, arcs), _union(b.on_node, rs.nodes_down))
@@ -157,8 +156,9 @@ def moved_paths(twin: FluidTwin, rs: RoutingState) -> tuple[np.ndarray, np.ndarr
         routes = net.routes(rs)
         moved = np.concatenate([b.by_dst[d] for d in routes.changed]) if len(routes.changed) else np.zeros(0, np.int64)
         newP, newR = net.paths(routes, f.src[moved], f.dst[moved])
-    b.moved[rs] = _keep_changed(b, moved, newP, newR)
-    return b.moved[rs]
+    out = _keep_changed(b, moved, newP, newR)
+    b.moved[rs] = out
+    return out
 
 
 def _redo_paths(twin: FluidTwin, rs: RoutingState, k: int, redo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -217,7 +217,7 @@ def fast_segment(twin: FluidTwin, phys: Physical, rs: RoutingState) -> SegmentRe
         dead[b.by_src[n]] = True
         dead[b.by_dst[n]] = True
     dead[b.unreached] = True
-    Pm, ser = _padded(twin, rs, newP)
+    Pm, ser = _padded(twin, rs, moved, newP)
     dead_m = ~newR | down_arcs[Pm].any(axis=1)
     if phys.cleared:
         cleared = np.zeros(net.N + 1, bool)
@@ -251,16 +251,14 @@ def fast_segment(twin: FluidTwin, phys: Physical, rs: RoutingState) -> SegmentRe
     return SegmentResult(frac=frac, delay=delay, dead=dead, util=util, drops=load > cap * (1 + 1e-9))
 
 
-def _padded(twin: FluidTwin, rs: RoutingState, newP: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _padded(twin: FluidTwin, rs: RoutingState, moved: np.ndarray, newP: np.ndarray) -> tuple[np.ndarray, ...]:
     """The moved flows' paths with ``A`` for no arc, and their serialisation time (s); cached per routing state."""
     b, net = twin.base_fast, twin.net
     if rs not in b.padded:
-        if len(b.padded) > 20000:
-            b.padded.clear()
-        moved = b.moved[rs][0]
         Pm = np.where(newP >= 0, newP, net.A)
         ser = 8 * (twin.flows.pkt[moved] + 30) * b.inv_cap[Pm].sum(axis=1)
         b.padded[rs] = (Pm, ser)
+        return Pm, ser
     return b.padded[rs]
 
 
@@ -312,15 +310,18 @@ def fast_segments(twin: FluidTwin, items: list[tuple[Physical, RoutingState]]) -
 
     Routing stays per state (:func:`moved_paths`, cached); the dead flows,
     loads, queueing waits and delays of all segments are matrices (one row per
-    segment) built with one sparse product each. Sums run in the same order
-    as one segment at a time, so the results are the same bits.
+    segment): the moved flows' paths as one flat list of hops, the old
+    contributions of the flows that leave their baseline path gathered from the
+    baseline's flow x arc matrix, the delays one sparse product. Loads add the
+    same numbers in the same order as one segment at a time; a moved flow's
+    delay sums its hops in another order (equal to ~1e-16 relative).
     """
     b, net = twin.base_fast, twin.net
     S, A = len(items), net.A
     moved = [moved_paths(twin, rs) for _, rs in items]
-    padded = [_padded(twin, rs, m[1]) for (_, rs), m in zip(items, moved)]
+    hops = [_hops(twin, rs, m[0], m[1]) for (_, rs), m in zip(items, moved)]
     down, dead = _static_dead(twin, [p for p, _ in items])
-    m = _Moved(twin, moved, padded, down, [p for p, _ in items])
+    m = _Moved(twin, moved, hops, down, [p for p, _ in items])
     dead[m.seg, m.flow] = m.dead
     gone = dead.copy()
     gone[m.seg, m.flow] = True
@@ -332,31 +333,37 @@ def fast_segments(twin: FluidTwin, items: list[tuple[Physical, RoutingState]]) -
     at = np.repeat(fa.indptr[flow] - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(counts.sum())
     old = np.bincount(np.repeat(seg * A, counts) + fa.indices[at], weights=np.repeat(b.w[flow], counts),
                       minlength=S * A).reshape(S, A)
-    load = b.load - old
     live = ~m.dead
-    load = load + _arc_sums(m.seg[live], m.P[live], b.w[m.flow[live]], S, A)
+    on = live[m.row]
+    new = np.bincount(m.seg[m.row[on]] * A + m.arc[on], weights=b.w[m.flow[m.row[on]]], minlength=S * A)
+    load = (b.load - old) + new.reshape(S, A)
     frac = np.where(dead, 0.0, 1.0)
     cap = net.capacity_bps
-    for s in np.flatnonzero((load > cap * (1 + 1e-9)).any(axis=1)):
-        hot = np.flatnonzero(load[s] > cap * (1 + 1e-9))
-        frac[s], load[s] = _share_hot(twin, b, hot, load[s], frac[s], moved[s][0], moved[s][1], dead[s],
-                                      _proportional)
+    for s_ in np.flatnonzero((load > cap * (1 + 1e-9)).any(axis=1)):
+        hot = np.flatnonzero(load[s_] > cap * (1 + 1e-9))
+        frac[s_], load[s_] = _share_hot(twin, b, hot, load[s_], frac[s_], moved[s_][0], moved[s_][1], dead[s_],
+                                        _proportional)
     wait = Base._wait(twin, load)
     delay = b.delay + (b.flows_arcs @ (wait - b.wait).T).T
-    per_arc = np.c_[net.delay_s + wait, np.zeros(S)]
-    delay[m.seg[live], m.flow[live]] = m.path_sums(per_arc, live)
+    per_arc = (net.delay_s + wait).ravel()
+    sums = np.bincount(m.row[on], weights=per_arc[m.seg[m.row[on]] * A + m.arc[on]], minlength=len(m.seg))
+    delay[m.seg[live], m.flow[live]] = sums[live] + m.ser[live]
     util = np.minimum(load, cap) / cap
     drops = load > cap * (1 + 1e-9)
-    return [SegmentResult(frac=frac[s], delay=delay[s], dead=dead[s], util=util[s], drops=drops[s])
-            for s in range(S)]
+    return [SegmentResult(frac=frac[i], delay=delay[i], dead=dead[i], util=util[i], drops=drops[i])
+            for i in range(S)]
 
 
-def _arc_sums(seg: np.ndarray, P: np.ndarray, w: np.ndarray, S: int, A: int) -> np.ndarray:
-    """(segments x arcs) sums of ``w`` over the arcs of each row's path ``P`` (padded with ``A``)."""
-    keys = seg[:, None] * (A + 1) + P
-    on = P < A
-    return np.bincount(keys[on], weights=np.broadcast_to(w[:, None], P.shape)[on],
-                       minlength=S * (A + 1)).reshape(S, A + 1)[:, :A]
+def _hops(twin: FluidTwin, rs: RoutingState, moved: np.ndarray, newP: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The moved flows' paths in ``rs`` as a flat list (row, arc) in path order, and their serialisation time."""
+    b, net = twin.base_fast, twin.net
+    key = ("hops", rs)
+    if key not in b.padded:
+        Pm, ser = _padded(twin, rs, moved, newP)
+        row, col = np.nonzero(Pm < net.A)
+        b.padded[key] = out = (row, Pm[row, col], ser)
+        return out
+    return b.padded[key]
 
 
 def _static_dead(twin: FluidTwin, phys: list[Physical]) -> tuple[np.ndarray, np.ndarray]:
@@ -380,42 +387,33 @@ def _static_dead(twin: FluidTwin, phys: list[Physical]) -> tuple[np.ndarray, np.
 
 
 class _Moved:
-    """The moved flows of many segments, one row each: segment, flow, path (padded with ``A``), whether dead."""
+    """The moved flows of many segments: one row each (segment, flow, serialisation time, whether dead) and
+    their paths as one flat list of hops (``row``, ``arc``)."""
 
-    def __init__(self, twin: FluidTwin, moved: list, padded: list, down: np.ndarray, phys: list[Physical]
+    def __init__(self, twin: FluidTwin, moved: list, hops: list, down: np.ndarray, phys: list[Physical]
                  ) -> None:
-        net, f, A = twin.net, twin.flows, twin.net.A
+        net, f = twin.net, twin.flows
         counts = [len(m[0]) for m in moved]
+        first = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)
         self.seg = np.repeat(np.arange(len(moved)), counts)
         self.flow = np.concatenate([m[0] for m in moved]) if moved else np.zeros(0, np.int64)
-        self.width = np.repeat([p[0].shape[1] for p in padded], counts)
-        H = max((p[0].shape[1] for p in padded), default=0)
-        self.P = np.full((len(self.flow), H), A, np.int64)
-        for s, (Pm, _) in enumerate(padded):
-            if counts[s]:
-                start = int(np.searchsorted(self.seg, s))
-                self.P[start:start + counts[s], :Pm.shape[1]] = Pm
-        self.ser = np.concatenate([p[1] for p in padded]) if padded else np.zeros(0)
+        self.row = np.concatenate([h[0] + o for h, o in zip(hops, first)]) if hops else np.zeros(0, np.int64)
+        self.arc = np.concatenate([h[1] for h in hops]) if hops else np.zeros(0, np.int64)
+        self.ser = np.concatenate([h[2] for h in hops]) if hops else np.zeros(0)
         reached = np.concatenate([m[2] for m in moved]) if moved else np.zeros(0, bool)
-        self.dead = ~reached | down[self.seg[:, None], self.P].any(axis=1)
-        cleared = np.zeros((len(phys), net.N + 1), bool)
+        R, eseg = len(self.seg), self.seg[self.row]
+        self.dead = ~reached | self._any(down[:, :net.A].ravel()[eseg * net.A + self.arc], R)
+        cleared = np.zeros((len(phys), net.N), bool)
         node_down = np.zeros((len(phys), net.N), bool)
         for s, p in enumerate(phys):
             cleared[s, list(p.cleared)] = True
             node_down[s, list(p.nodes_down)] = True
         if cleared.any():
-            tails = np.r_[net.tail, net.N][self.P]
-            self.dead |= cleared[self.seg[:, None], tails].any(axis=1) | cleared[self.seg, f.src[self.flow]]
+            self.dead |= self._any(cleared.ravel()[eseg * net.N + net.tail[self.arc]], R)
+            self.dead |= cleared[self.seg, f.src[self.flow]]
         if node_down.any():
             self.dead |= node_down[self.seg, f.src[self.flow]] | node_down[self.seg, f.dst[self.flow]]
 
-    def path_sums(self, per_arc: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """``per_arc`` (segments x arcs) summed along each row's path plus its serialisation time, for ``rows``
-        (a mask); summed over each segment's own path width, as one segment at a time does."""
-        out = np.zeros(len(self.seg))
-        flat = per_arc.ravel()
-        for w in np.unique(self.width[rows]):
-            sel = np.flatnonzero(rows & (self.width == w))
-            keys = self.seg[sel, None] * per_arc.shape[1] + self.P[sel, :w]
-            out[sel] = flat[keys].sum(axis=1) + self.ser[sel]
-        return out[rows]
+    def _any(self, hit: np.ndarray, n: int) -> np.ndarray:
+        """Per row: whether any of its hops is ``hit``."""
+        return np.bincount(self.row, weights=hit, minlength=n) > 0

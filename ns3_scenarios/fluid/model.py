@@ -54,7 +54,7 @@ from ani.ns3_scenarios.events import (
     magnitudes,
 )
 from ani.ns3_scenarios.fluid.incremental import Base, applicable, fast_segment
-from ani.ns3_scenarios.fluid.network import NO_ARC, FluidNetwork, RoutingState
+from ani.ns3_scenarios.fluid.network import CACHE_BYTES, NO_ARC, Bounded, FluidNetwork, RoutingState
 from ani.ns3_scenarios.fluid.sharing import (
     SegmentResult,
     _Flows,
@@ -134,8 +134,8 @@ class FluidTwin:
                             np.array([size] * len(demands) + [int(p["probe_bytes"])] * len(probes), float))
         self.n_demands = len(demands)
         self.flood = flood_matrix(self.net, float(p["lsa_hop_delay_s"]))
-        self._paths: dict[RoutingState, tuple[np.ndarray, np.ndarray]] = {}
-        self._segments: dict[tuple[Any, ...], SegmentResult] = {}
+        self._paths: dict[RoutingState, tuple[np.ndarray, np.ndarray]] = Bounded(4096)
+        self._segments: dict[tuple[Any, ...], SegmentResult] = Bounded(20000, 2 * CACHE_BYTES)
         self._rows: dict[Any, Any] = {}
         self._cpus: dict[tuple[int, ...], np.ndarray] = {}
         self._lsa: dict[Any, float] = {}
@@ -149,8 +149,6 @@ class FluidTwin:
 
     def _routes_of(self, rs: RoutingState, extra: _Flows | None) -> tuple[np.ndarray, np.ndarray]:
         if rs not in self._paths:
-            if len(self._paths) > 4096:
-                self._paths.clear()
             self._paths[rs] = self.net.paths(self.net.routes(rs), self.flows.src, self.flows.dst)
         P, ok = self._paths[rs]
         if extra is None or not len(extra.src):
@@ -179,8 +177,6 @@ class FluidTwin:
             dead = self._dead(P, reached, f, phys)
             res = self._share(P, f, np.where(dead, 0.0, f.rate), phys, cpu)
             res.dead = dead
-        if len(self._segments) > 20000:
-            self._segments.clear()
         self._segments[key] = res
         return res
 
@@ -461,15 +457,17 @@ def _impacted_nodes(twin: FluidTwin, hit: np.ndarray, w: np.ndarray, tot: np.nda
     return sorted(twin.net.nodes[i] for i in np.flatnonzero((tot > 0) & (h >= share * tot)))
 
 
-#: The fluid tier keeps dense N x N tables (distances, next hops, LSA flooding): 24 bytes per node pair.
-MAX_NODES = 3000
+#: The fluid tier keeps dense N x N tables (distances, next hops, LSA flooding: 24 bytes per node pair) and
+#: computes them with an SPF from every node; 5,000 nodes were measured (README "Two-tier twin").
+MAX_NODES = 6000
 
 
 def refuse_graph(g: nx.Graph) -> None:
     """Raise :class:`FluidRefusal` for a graph too large for the fluid tier's dense route tables."""
     if len(g) > MAX_NODES:
         raise FluidRefusal(f"graph of {len(g):,} nodes: the fluid tier keeps N x N route tables "
-                           f"(~{24 * len(g) ** 2 / 1e9:.1f} GB here); its limit is {MAX_NODES:,} nodes")
+                           f"(~{24 * len(g) ** 2 / 1e9:.1f} GB here) built by an SPF from every node; "
+                           f"its limit is {MAX_NODES:,} nodes")
 
 
 def refuse_setup(params: dict[str, Any]) -> None:
