@@ -417,3 +417,16 @@ class _Moved:
     def _any(self, hit: np.ndarray, n: int) -> np.ndarray:
         """Per row: whether any of its hops is ``hit``."""
         return np.bincount(self.row, weights=hit, minlength=n) > 0
+
+
+def with_moved(P: np.ndarray, reached: np.ndarray, moved: np.ndarray, newP: np.ndarray, newR: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The baseline's paths ``P`` and reach with the rows ``moved`` replaced (padded with ``NO_ARC``)."""
+    H = max(P.shape[1], newP.shape[1])
+    out = np.full((len(P), H), NO_ARC, P.dtype)
+    out[:, :P.shape[1]] = P
+    out[moved] = NO_ARC
+    out[moved, :newP.shape[1]] = newP
+    ok = reached.copy()
+    ok[moved] = newR
+    return out, ok

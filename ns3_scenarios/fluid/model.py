@@ -53,7 +53,7 @@ from ani.ns3_scenarios.events import (
     event_rows,
     magnitudes,
 )
-from ani.ns3_scenarios.fluid.incremental import Base, applicable, fast_segment
+from ani.ns3_scenarios.fluid.incremental import Base, applicable, fast_segment, moved_paths, with_moved
 from ani.ns3_scenarios.fluid.network import CACHE_BYTES, NO_ARC, Bounded, FluidNetwork, RoutingState
 from ani.ns3_scenarios.fluid.sharing import (
     SegmentResult,
@@ -148,12 +148,19 @@ class FluidTwin:
     # ------------------------------------------------------------------ one segment
 
     def _routes_of(self, rs: RoutingState, extra: _Flows | None) -> tuple[np.ndarray, np.ndarray]:
+        """Paths of every flow (and of ``extra`` flows after them) in routing state ``rs``, and whether each
+        reaches its destination. With the fast path's baseline (ECMP off), only the flows a change moves are
+        routed again (:func:`~.incremental.moved_paths`: the same paths, without N x N tables per state)."""
         if rs not in self._paths:
-            self._paths[rs] = self.net.paths(self.net.routes(rs), self.flows.src, self.flows.dst)
+            if self.base_fast is not None and not self.net.ecmp and not rs.is_baseline:
+                self._paths[rs] = with_moved(self.base_fast.P, self.base_fast.reached, *moved_paths(self, rs))
+            else:
+                self._paths[rs] = self.net.paths(self.net.routes(rs), self.flows.src, self.flows.dst)
         P, ok = self._paths[rs]
         if extra is None or not len(extra.src):
             return P, ok
-        P2, ok2 = self.net.paths(self.net.routes(rs), extra.src, extra.dst)
+        routes = self.net.routes(rs) if self.net.ecmp else self.net.compact_routes(rs, np.unique(extra.dst))
+        P2, ok2 = self.net.paths(routes, extra.src, extra.dst)
         H = max(P.shape[1], P2.shape[1])
         pad = lambda M: np.pad(M, ((0, 0), (0, H - M.shape[1])), constant_values=NO_ARC)
         return np.vstack([pad(P), pad(P2)]), np.r_[ok, ok2]
