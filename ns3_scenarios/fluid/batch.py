@@ -1,4 +1,4 @@
-"""Many scenarios through the fluid twin at once (:meth:`~.model.FluidTwin.evaluate_many`).
+"""Many scenarios through the fluid twin at once (for :meth:`~.model.FluidTwin.evaluate_many`).
 
 Scenarios are taken in blocks of :data:`BLOCK`. For a block, every scenario's
 segments are laid out first (:func:`~.timeline.segments`); the segments not
@@ -20,7 +20,7 @@ the block they measured slower (stacking the segments costs more than it saves).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from ani.kg.errors import ScenarioError
@@ -30,57 +30,42 @@ from ani.ns3_scenarios.fluid.sharing import SegmentResult
 from ani.ns3_scenarios.fluid.timeline import Segment, segments
 from ani.ns3_scenarios.render import timeline
 
-if TYPE_CHECKING:
-    from ani.ns3_scenarios.fluid.model import FluidKpis, FluidTwin
-
-#: scenarios per block (their segments' results are matrices of this many rows x flows)
+#: scenarios per block (16-64 measured alike; 256 slower: the block's arrays leave the cache)
 BLOCK = 32
 
 
 @dataclass
-class _Plan:
+class Plan:
+    """A scenario laid out: its segments, their cache keys, the routers' CPU model and the traffic window (s)."""
+
     segs: list[Segment]
     keys: list[tuple[Any, ...]]
     cpu: np.ndarray
     span: float
 
 
-def evaluate_many(twin: FluidTwin, scenarios: list[Scenario], block: int = BLOCK
-                  ) -> list[FluidKpis | ScenarioError]:
-    """Each scenario's KPIs, or the :class:`ScenarioError` (a refusal) it raised, in order."""
-    out: list[FluidKpis | ScenarioError] = []
-    for i in range(0, len(scenarios), block):
-        out += _block(twin, scenarios[i:i + block])
+def plans(twin: Any, scenarios: list[Scenario]) -> list[Plan | ScenarioError]:
+    """Each scenario's :class:`Plan`, or the :class:`ScenarioError` (a refusal) resolving it raised."""
+    out: list[Plan | ScenarioError] = []
+    for s in scenarios:
+        try:
+            rows = [twin._row(s, e) for e in s.events]
+            start, stop, _ = timeline(twin.params, s)
+            cpu = twin._cpu(rows)
+            segs = segments(rows, twin.net, twin.params, twin.flood, start, stop, twin._lsa)
+        except ScenarioError as exc:
+            out.append(exc)
+            continue
+        key = cpu.tobytes()
+        out.append(Plan(segs, [(g.physical, g.routing, key) for g in segs], cpu, stop - start))
     return out
 
 
-def _plan(twin: FluidTwin, s: Scenario) -> _Plan:
-    rows = [twin._row(s, e) for e in s.events]
-    start, stop, _ = timeline(twin.params, s)
-    cpu = twin._cpu(rows)
-    segs = segments(rows, twin.net, twin.params, twin.flood, start, stop, twin._lsa)
-    key = cpu.tobytes()
-    return _Plan(segs, [(g.physical, g.routing, key) for g in segs], cpu, stop - start)
-
-
-def _block(twin: FluidTwin, scenarios: list[Scenario]) -> list[FluidKpis | ScenarioError]:
-    plans: list[_Plan | ScenarioError] = []
-    for s in scenarios:
-        try:
-            plans.append(_plan(twin, s))
-        except ScenarioError as exc:
-            plans.append(exc)
-    ok = [p for p in plans if isinstance(p, _Plan)]
-    results = _results(twin, ok)
-    kpis = iter(_kpis(twin, ok, results) if ok else [])
-    return [p if isinstance(p, ScenarioError) else next(kpis) for p in plans]
-
-
-def _results(twin: FluidTwin, plans: list[_Plan]) -> dict[tuple[Any, ...], SegmentResult]:
+def results(twin: Any, block: list[Plan]) -> dict[tuple[Any, ...], SegmentResult]:
     """Every segment's result (cached ones from the twin; the new fast ones computed together)."""
     out: dict[tuple[Any, ...], SegmentResult] = {}
     new: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-    for p in plans:
+    for p in block:
         for key, g in zip(p.keys, p.segs):
             if key in out or key in new:
                 continue
@@ -93,23 +78,4 @@ def _results(twin: FluidTwin, plans: list[_Plan]) -> dict[tuple[Any, ...], Segme
     if new:
         for key, res in zip(new, fast_segments(twin, list(new.values()))):
             twin._segments[key] = out[key] = res
-    return out
-
-
-def _kpis(twin: FluidTwin, plans: list[_Plan], results: dict[tuple[Any, ...], SegmentResult]
-          ) -> list[FluidKpis]:
-    """The KPIs of each scenario, as :meth:`~.model.FluidTwin.evaluate` computes them from its segments.
-
-    Per scenario, not as matrices over the block: the per-flow sums are already
-    one numpy pass over all flows, and stacking the block's segments into
-    matrices measured slower (0.83 against 0.49 ms per warm single cut).
-    """
-    from ani.ns3_scenarios.fluid.model import _Accumulator
-
-    out = []
-    for p in plans:
-        acc = _Accumulator(twin.n_demands, twin.net.A)
-        for seg, key in zip(p.segs, p.keys):
-            acc.add(seg, results[key])
-        out.append(acc.kpis(twin, twin.base, p.span))
     return out

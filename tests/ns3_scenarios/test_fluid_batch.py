@@ -26,7 +26,6 @@ from ani.llm.base import run_generator
 from ani.llm.constraints import GenerationConstraints
 from ani.llm.registry import get_generator
 from ani.ns3_scenarios.fluid import FluidKpis, FluidRefusal, FluidTwin
-from ani.ns3_scenarios.fluid.batch import evaluate_many
 from ani.ns3_scenarios.fluid.network import Routes, RoutingState
 from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.evaluate.screen import fluid_damage
@@ -109,7 +108,7 @@ def test_blocks_equal_one_at_a_time(name: str) -> None:
     single, batched = FluidTwin(g, params), FluidTwin(g, params)
     assert single.base_fast is not None and single.base_fast.ok, "the fast path must be on for this to mean much"
     want = one_at_a_time(single, found)
-    got = evaluate_many(batched, found, block=23)
+    got = batched.evaluate_many(found, block=23)
     for s, x, y in zip(found, want, got, strict=True):
         assert_same(x, y, f"{name} {s.name} {[(e.event_type.value, e.target) for e in s.events]}")
     assert isinstance(got[-1], FluidRefusal) and "no-such-link" in str(got[-1])
@@ -130,7 +129,7 @@ def test_every_event_type_equals_the_straightforward_recomputation(name: str) ->
     params = get_template("ospf_failure").params({})
     found = every_type(path, 120, seed=7)
     full = one_at_a_time(straightforward(g, params), found)
-    got = evaluate_many(FluidTwin(g, params), found, block=32)
+    got = FluidTwin(g, params).evaluate_many(found, block=32)
     compared = 0
     for s, x, y in zip(found, full, got, strict=True):
         if isinstance(x, ScenarioError):
@@ -151,6 +150,6 @@ def test_a_block_scores_the_same_whatever_else_is_in_it() -> None:
     params = get_template("ospf_failure").params({})
     found = cuts(g, 60, seed=3)
     a, b = FluidTwin(g, params), FluidTwin(g, params)
-    forward = evaluate_many(a, found, block=60)
-    backward = evaluate_many(b, found[::-1], block=17)[::-1]
+    forward = a.evaluate_many(found, block=60)
+    backward = b.evaluate_many(found[::-1], block=17)[::-1]
     assert [k.model_dump() for k in forward] == [k.model_dump() for k in backward]
