@@ -153,3 +153,28 @@ def test_a_block_scores_the_same_whatever_else_is_in_it() -> None:
     forward = a.evaluate_many(found, block=60)
     backward = b.evaluate_many(found[::-1], block=17)[::-1]
     assert [k.model_dump() for k in forward] == [k.model_dump() for k in backward]
+
+
+@pytest.mark.slow
+def test_blocks_equal_one_at_a_time_when_cuts_overload_links(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Busy enough that rerouted traffic overloads links: the proportional sharing of a block's segments."""
+    from ani.ns3_scenarios.fluid import incremental
+
+    path = ZOO / "Geant2010.graphml"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent (Topology Zoo data, see /work/shared/data/README.md)")
+    g = load_network(str(path))
+    auto = FluidTwin(g, get_template("ospf_failure").params({}))
+    busiest = float((auto.base_fast.load / auto.net.capacity_bps).max())
+    params = {**auto.params, "auto_size": False, "load_factor": float(auto.params["load_factor"]) / busiest * 0.97}
+    single, batched = FluidTwin(g, params), FluidTwin(g, params)
+    assert single.base_fast.ok  # below capacity before the cuts
+    shared = []
+    real = incremental._share_hot
+    monkeypatch.setattr(incremental, "_share_hot", lambda *a: shared.append(1) or real(*a))
+    found = cuts(g, 200, seed=1)
+    want = one_at_a_time(single, found)
+    got = batched.evaluate_many(found)
+    for s, x, y in zip(found, want, got, strict=True):
+        assert_same(x, y, f"busy {s.name}")
+    assert len(shared) >= 10, "no cut overloaded a link: the sharing was not compared"
