@@ -68,18 +68,6 @@ class RoutingState:
     def is_baseline(self) -> bool:
         return not (self.links_down or self.nodes_down or self.costs)
 
-    def __hash__(self) -> int:  # computed once: a state keys several caches
-        return cached_hash(self, (self.links_down, self.nodes_down, self.costs))
-
-
-def cached_hash(obj: object, fields: tuple[object, ...]) -> int:
-    """``hash(fields)``, kept on the frozen ``obj`` after the first call."""
-    h = obj.__dict__.get("_hash")
-    if h is None:
-        h = hash(fields)
-        object.__setattr__(obj, "_hash", h)
-    return h
-
 
 @dataclass
 class Routes:

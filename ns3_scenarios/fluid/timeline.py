@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from ani.kg.scenario import EventType
 from ani.ns3_scenarios.events import EventRow
-from ani.ns3_scenarios.fluid.network import FluidNetwork, RoutingState, cached_hash
+from ani.ns3_scenarios.fluid.network import FluidNetwork, RoutingState
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
@@ -48,10 +48,6 @@ class Physical:
     attacks: tuple[tuple[int, float], ...] = ()             # (victim, magnitude) of the spikes on
     cleared: frozenset[int] = frozenset()                   # routers with an empty table (failed, or
                                                             # restored but before their own SPF)
-
-    def __hash__(self) -> int:  # computed once: a state keys several caches, looked up per segment
-        return cached_hash(self, (self.links_down, self.nodes_down, self.degraded, self.cpu_factor, self.attacks,
-                                  self.cleared))
 
 
 @dataclass(frozen=True)
