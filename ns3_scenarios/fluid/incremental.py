@@ -317,41 +317,53 @@ def fast_segments(twin: FluidTwin, items: list[tuple[Physical, RoutingState]]) -
     delay sums its hops in another order (equal to ~1e-16 relative).
     """
     b, net = twin.base_fast, twin.net
-    S, A = len(items), net.A
     moved = [moved_paths(twin, rs) for _, rs in items]
     hops = [_hops(twin, rs, m[0], m[1]) for (_, rs), m in zip(items, moved)]
     down, dead = _static_dead(twin, [p for p, _ in items])
     m = _Moved(twin, moved, hops, down, [p for p, _ in items])
     dead[m.seg, m.flow] = m.dead
+    load = _loads(twin, m, dead)
+    frac = np.where(dead, 0.0, 1.0)
+    cap = net.capacity_bps
+    for s in np.flatnonzero((load > cap * (1 + 1e-9)).any(axis=1)):
+        hot = np.flatnonzero(load[s] > cap * (1 + 1e-9))
+        frac[s], load[s] = _share_hot(twin, b, hot, load[s], frac[s], moved[s][0], moved[s][1], dead[s],
+                                      _proportional)
+    wait = Base._wait(twin, load)
+    delay = _delays(twin, m, wait)
+    util, drops = np.minimum(load, cap) / cap, load > cap * (1 + 1e-9)
+    return [SegmentResult(frac=frac[i], delay=delay[i], dead=dead[i], util=util[i], drops=drops[i])
+            for i in range(len(items))]
+
+
+def _loads(twin: FluidTwin, m: _Moved, dead: np.ndarray) -> np.ndarray:
+    """(segments x arcs) loads: the baseline's, less the old contributions of the flows that die or move (bin
+    by bin in flow order, as the baseline's sparse product adds them), plus the live moved flows' new ones."""
+    b, (S, A) = twin.base_fast, (len(dead), twin.net.A)
     gone = dead.copy()
     gone[m.seg, m.flow] = True
-    # the old contributions of gone flows leave (bin by bin in flow order, as the baseline's sparse product
-    # adds them), the new ones of the live moved flows enter
     seg, flow = np.nonzero(gone)
     fa = b.flows_arcs
     counts = np.diff(fa.indptr)[flow]
     at = np.repeat(fa.indptr[flow] - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(counts.sum())
     old = np.bincount(np.repeat(seg * A, counts) + fa.indices[at], weights=np.repeat(b.w[flow], counts),
                       minlength=S * A).reshape(S, A)
+    on = ~m.dead[m.row]
+    new = np.bincount(m.seg[m.row[on]] * A + m.arc[on], weights=b.w[m.flow[m.row[on]]], minlength=S * A)
+    return (b.load - old) + new.reshape(S, A)
+
+
+def _delays(twin: FluidTwin, m: _Moved, wait: np.ndarray) -> np.ndarray:
+    """(segments x flows) delays: the baseline's moved by the change of the waits on each path (one sparse
+    product), and the live moved flows' new paths summed hop by hop with their serialisation time."""
+    b, A = twin.base_fast, twin.net.A
+    delay = b.delay + (b.flows_arcs @ (wait - b.wait).T).T
     live = ~m.dead
     on = live[m.row]
-    new = np.bincount(m.seg[m.row[on]] * A + m.arc[on], weights=b.w[m.flow[m.row[on]]], minlength=S * A)
-    load = (b.load - old) + new.reshape(S, A)
-    frac = np.where(dead, 0.0, 1.0)
-    cap = net.capacity_bps
-    for s_ in np.flatnonzero((load > cap * (1 + 1e-9)).any(axis=1)):
-        hot = np.flatnonzero(load[s_] > cap * (1 + 1e-9))
-        frac[s_], load[s_] = _share_hot(twin, b, hot, load[s_], frac[s_], moved[s_][0], moved[s_][1], dead[s_],
-                                        _proportional)
-    wait = Base._wait(twin, load)
-    delay = b.delay + (b.flows_arcs @ (wait - b.wait).T).T
-    per_arc = (net.delay_s + wait).ravel()
+    per_arc = (twin.net.delay_s + wait).ravel()
     sums = np.bincount(m.row[on], weights=per_arc[m.seg[m.row[on]] * A + m.arc[on]], minlength=len(m.seg))
     delay[m.seg[live], m.flow[live]] = sums[live] + m.ser[live]
-    util = np.minimum(load, cap) / cap
-    drops = load > cap * (1 + 1e-9)
-    return [SegmentResult(frac=frac[i], delay=delay[i], dead=dead[i], util=util[i], drops=drops[i])
-            for i in range(S)]
+    return delay
 
 
 def _hops(twin: FluidTwin, rs: RoutingState, moved: np.ndarray, newP: np.ndarray) -> tuple[np.ndarray, ...]:
