@@ -53,8 +53,9 @@ from ani.ns3_scenarios.events import (
     event_rows,
     magnitudes,
 )
-from ani.ns3_scenarios.fluid.incremental import Base, applicable, fast_segment
-from ani.ns3_scenarios.fluid.network import NO_ARC, FluidNetwork, RoutingState
+from ani.ns3_scenarios.fluid.batch import BLOCK, Plan, plans, results
+from ani.ns3_scenarios.fluid.incremental import Base, applicable, fast_segment, moved_paths, with_moved
+from ani.ns3_scenarios.fluid.network import CACHE_BYTES, NO_ARC, Bounded, FluidNetwork, RoutingState
 from ani.ns3_scenarios.fluid.sharing import (
     SegmentResult,
     _Flows,
@@ -134,8 +135,8 @@ class FluidTwin:
                             np.array([size] * len(demands) + [int(p["probe_bytes"])] * len(probes), float))
         self.n_demands = len(demands)
         self.flood = flood_matrix(self.net, float(p["lsa_hop_delay_s"]))
-        self._paths: dict[RoutingState, tuple[np.ndarray, np.ndarray]] = {}
-        self._segments: dict[tuple[Any, ...], SegmentResult] = {}
+        self._paths: dict[RoutingState, tuple[np.ndarray, np.ndarray]] = Bounded(4096)
+        self._segments: dict[tuple[Any, ...], SegmentResult] = Bounded(20000, 2 * CACHE_BYTES)
         self._rows: dict[Any, Any] = {}
         self._cpus: dict[tuple[int, ...], np.ndarray] = {}
         self._lsa: dict[Any, float] = {}
@@ -148,14 +149,19 @@ class FluidTwin:
     # ------------------------------------------------------------------ one segment
 
     def _routes_of(self, rs: RoutingState, extra: _Flows | None) -> tuple[np.ndarray, np.ndarray]:
+        """Paths of every flow (and of ``extra`` flows after them) in routing state ``rs``, and whether each
+        reaches its destination. With the fast path's baseline (ECMP off), only the flows a change moves are
+        routed again (:func:`~.incremental.moved_paths`: the same paths, without N x N tables per state)."""
         if rs not in self._paths:
-            if len(self._paths) > 4096:
-                self._paths.clear()
-            self._paths[rs] = self.net.paths(self.net.routes(rs), self.flows.src, self.flows.dst)
+            if self.base_fast is not None and not self.net.ecmp and not rs.is_baseline:
+                self._paths[rs] = with_moved(self.base_fast.P, self.base_fast.reached, *moved_paths(self, rs))
+            else:
+                self._paths[rs] = self.net.paths(self.net.routes(rs), self.flows.src, self.flows.dst)
         P, ok = self._paths[rs]
         if extra is None or not len(extra.src):
             return P, ok
-        P2, ok2 = self.net.paths(self.net.routes(rs), extra.src, extra.dst)
+        routes = self.net.routes(rs) if self.net.ecmp else self.net.compact_routes(rs, np.unique(extra.dst))
+        P2, ok2 = self.net.paths(routes, extra.src, extra.dst)
         H = max(P.shape[1], P2.shape[1])
         pad = lambda M: np.pad(M, ((0, 0), (0, H - M.shape[1])), constant_values=NO_ARC)
         return np.vstack([pad(P), pad(P2)]), np.r_[ok, ok2]
@@ -179,8 +185,6 @@ class FluidTwin:
             dead = self._dead(P, reached, f, phys)
             res = self._share(P, f, np.where(dead, 0.0, f.rate), phys, cpu)
             res.dead = dead
-        if len(self._segments) > 20000:
-            self._segments.clear()
         self._segments[key] = res
         return res
 
@@ -287,6 +291,25 @@ class FluidTwin:
         for s in segs:
             acc.add(s, self.segment(s.physical, s.routing, cpu, self._attacks(s.physical)))
         return acc.kpis(self, base, stop - start)
+
+    def evaluate_many(self, scenarios: list[Scenario], block: int = BLOCK) -> list[FluidKpis | ScenarioError]:
+        """:meth:`evaluate` of each scenario, in blocks (:mod:`.batch`: the new segments of a block together).
+
+        A scenario that cannot be modelled gives its :class:`FluidRefusal` (a
+        :class:`ScenarioError`) in its place instead of raising.
+        """
+        out: list[FluidKpis | ScenarioError] = []
+        for i in range(0, len(scenarios), block):
+            laid = plans(self, scenarios[i:i + block])
+            res = results(self, [p for p in laid if isinstance(p, Plan)])
+            out += [p if isinstance(p, ScenarioError) else self._summed(p, res) for p in laid]
+        return out
+
+    def _summed(self, p: Plan, res: dict[tuple[Any, ...], SegmentResult]) -> FluidKpis:
+        acc = _Accumulator(self.n_demands, self.net.A)
+        for seg, key in zip(p.segs, p.keys):
+            acc.add(seg, res[key])
+        return acc.kpis(self, self.base, p.span)
 
     def _window(self, span: float) -> _Window:
         """The baseline's share of the KPIs for a window of ``span`` s (cached)."""
@@ -451,15 +474,17 @@ def _impacted_nodes(twin: FluidTwin, hit: np.ndarray, w: np.ndarray, tot: np.nda
     return sorted(twin.net.nodes[i] for i in np.flatnonzero((tot > 0) & (h >= share * tot)))
 
 
-#: The fluid tier keeps dense N x N tables (distances, next hops, LSA flooding): 24 bytes per node pair.
-MAX_NODES = 3000
+#: The fluid tier keeps dense N x N tables (distances, next hops, LSA flooding: 24 bytes per node pair) and
+#: computes them with an SPF from every node; 5,000 nodes were measured (README "Two-tier twin").
+MAX_NODES = 6000
 
 
 def refuse_graph(g: nx.Graph) -> None:
     """Raise :class:`FluidRefusal` for a graph too large for the fluid tier's dense route tables."""
     if len(g) > MAX_NODES:
         raise FluidRefusal(f"graph of {len(g):,} nodes: the fluid tier keeps N x N route tables "
-                           f"(~{24 * len(g) ** 2 / 1e9:.1f} GB here); its limit is {MAX_NODES:,} nodes")
+                           f"(~{24 * len(g) ** 2 / 1e9:.1f} GB here) built by an SPF from every node; "
+                           f"its limit is {MAX_NODES:,} nodes")
 
 
 def refuse_setup(params: dict[str, Any]) -> None:

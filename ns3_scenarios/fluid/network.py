@@ -24,6 +24,36 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 NO_ARC = -1
+#: bytes each cache of the fluid tier may hold before it is emptied (several caches: a few GB at most in all)
+CACHE_BYTES = 512 * 2**20
+
+
+def nbytes(value: object) -> int:
+    """Bytes of the numpy arrays in ``value`` (an array, a tuple of them, or an object holding them)."""
+    if hasattr(value, "nbytes"):
+        return int(value.nbytes)  # type: ignore[attr-defined]
+    if isinstance(value, (tuple, list)):
+        return sum(nbytes(v) for v in value)
+    return sum(nbytes(v) for v in vars(value).values()) if hasattr(value, "__dict__") else 0
+
+
+class Bounded(dict):  # type: ignore[type-arg]
+    """A cache emptied when what it holds would pass ``max_bytes`` of arrays or ``max_items`` entries."""
+
+    def __init__(self, max_items: int, max_bytes: int = CACHE_BYTES) -> None:
+        super().__init__()
+        self.max_items, self.max_bytes, self.used = max_items, max_bytes, 0
+
+    def __setitem__(self, key: object, value: object) -> None:
+        size = nbytes(value)
+        if key not in self and (len(self) >= self.max_items or self.used + size > self.max_bytes):
+            self.clear()
+        self.used += size
+        super().__setitem__(key, value)
+
+    def clear(self) -> None:
+        super().clear()
+        self.used = 0
 
 
 @dataclass(frozen=True)
@@ -48,6 +78,12 @@ class Routes:
     split: dict[int, np.ndarray] = field(default_factory=dict)  # ECMP: d -> (N, A) share of v's traffic on arc
     changed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # destinations recomputed
     row: np.ndarray | None = None       # compact routes: destination -> row of nh / dist (-1: not computed)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the tables (the ECMP splits of the recomputed destinations only: the rest are shared)."""
+        return self.nh.nbytes + self.dist.nbytes + sum(self.split[int(d)].nbytes for d in self.changed
+                                                        if int(d) in self.split)
 
     def flat(self, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``nh`` and ``dist`` raveled, and each destination's offset into them."""
@@ -96,7 +132,7 @@ class FluidNetwork:
         self._head_o, self._tail_o = self.head[self._order], self.tail[self._order]
         self._rank = np.arange(self.A)
         self._order_none = np.r_[self._order, NO_ARC]   # position A: no tight arc
-        self._cache: dict[object, Routes] = {}
+        self._cache: dict[object, Routes] = Bounded(4096)
         self._head_sink = np.r_[self.head, self.N]   # head of an arc; NO_ARC (-1) -> the sink N
         # the reversed graph as one CSR matrix whose data are swapped per state (dist from d = dist to d)
         self._csr_order = np.lexsort((self.tail, self.head))
@@ -132,12 +168,14 @@ class FluidNetwork:
     def _next_hops(self, c: np.ndarray, dist: np.ndarray, dests: np.ndarray) -> tuple[np.ndarray, dict]:
         """Next-hop arcs (rows: ``dests``) and, with ECMP, the split of each node's traffic over arcs."""
         nh = np.full((len(dests), self.N), NO_ARC, np.int64)
-        if self.A:  # arcs in (tail, link) order: the first tight one of each tail is its next hop
-            co = c[self._order]
+        co = c[self._order]
+        step = max(1, 2**22 // max(self.A, 1))  # destinations at a time: (step x arcs) temporaries of ~32 MB
+        for i in range(0, len(dests) if self.A else 0, step):  # arcs in (tail, link) order: the first tight
+            d = dist[i:i + step]                                 # one of each tail is its next hop
             with np.errstate(invalid="ignore"):
-                ts = (dist[:, self._head_o] + co == dist[:, self._tail_o]) & np.isfinite(co)
+                ts = (d[:, self._head_o] + co == d[:, self._tail_o]) & np.isfinite(co)
             first = np.minimum.reduceat(np.where(ts, self._rank, self.A), self._starts, axis=1)
-            nh[:, self._group_node] = self._order_none[first]
+            nh[i:i + step, self._group_node] = self._order_none[first]
         nh[np.arange(len(dests)), dests] = NO_ARC
         split = {}
         if self.ecmp:
@@ -196,8 +234,6 @@ class FluidNetwork:
                 nh, split = self._next_hops(c, dist, dests)
                 r.nh[dests], r.dist[dests] = nh, dist
                 r.split.update(split)
-            if len(self._cache) > 4096:
-                self._cache.clear()
             self._cache[key] = r
         return self._cache[key]
 

@@ -39,12 +39,7 @@ class FluidScorer:
         if kg.digest not in self._twins:
             self._twins = {kg.digest: fluid_twin(network_of(kg), self.params)}
         twin = self._twins[kg.digest]
-        out: list[float | None] = []
-        for s in scenarios:
-            try:
-                out.append(fluid_damage(twin.evaluate(s))[0])
-            except ScenarioError:
-                out.append(None)
+        out = [None if isinstance(k, ScenarioError) else fluid_damage(k)[0] for k in twin.evaluate_many(list(scenarios))]
         self.scored += len(scenarios)
         return out
 
@@ -64,12 +59,7 @@ def screen_candidates(g: nx.Graph, params: dict[str, Any], planned: Sequence[P],
                       ) -> tuple[list[P], list[float | None]]:
     """The ``keep`` candidates (tuples whose first item is a Scenario) of highest fluid damage, and all damages."""
     twin = fluid_twin(g, {**params, "cascades": False})
-    scores: list[float | None] = []
-    for item in planned:
-        s: Scenario = item[0]
-        try:
-            scores.append(fluid_damage(twin.evaluate(s))[0])
-        except ScenarioError:
-            scores.append(None)
+    kpis = twin.evaluate_many([item[0] for item in planned])
+    scores = [None if isinstance(k, ScenarioError) else fluid_damage(k)[0] for k in kpis]
     order = sorted(range(len(planned)), key=lambda i: (scores[i] is None, -(scores[i] or 0.0)))
     return [planned[i] for i in order[:keep]], scores

@@ -187,8 +187,8 @@ def test_refuses_what_it_cannot_model(abilene: nx.Graph) -> None:
         FluidTwin(abilene, params(cascades=True))
     with pytest.raises(FluidRefusal, match="back-off"):
         FluidTwin(abilene, params(spf_max_hold_s=5.0))
-    with pytest.raises(FluidRefusal, match="limit is 3,000 nodes"):
-        FluidTwin(nx.path_graph(3001), params())
+    with pytest.raises(FluidRefusal, match="limit is 6,000 nodes"):
+        FluidTwin(nx.path_graph(6001), params())
     twin = FluidTwin(abilene, params())
     with pytest.raises(FluidRefusal, match="Atlantis"):
         twin.evaluate(cut("Atlantis-Denver"))
