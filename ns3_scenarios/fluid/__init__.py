@@ -5,7 +5,8 @@ from ani.ns3_scenarios.fluid.model import (
     FluidRefusal,
     FluidTwin,
     fluid_twin,
+    refuse_graph,
     refuse_setup,
 )
 
-__all__ = ["FluidKpis", "FluidRefusal", "FluidTwin", "fluid_twin", "refuse_setup"]
+__all__ = ["FluidKpis", "FluidRefusal", "FluidTwin", "fluid_twin", "refuse_graph", "refuse_setup"]

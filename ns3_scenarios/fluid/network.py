@@ -26,6 +26,8 @@ from scipy.sparse.csgraph import dijkstra
 NO_ARC = -1
 #: bytes each cache of the fluid tier may hold before it is emptied (several caches: a few GB at most in all)
 CACHE_BYTES = 512 * 2**20
+#: elements of the (destinations x arcs) temporaries of one next-hop step (~32 MB of float64)
+NEXT_HOP_CHUNK = 2**22
 
 
 def nbytes(value: object) -> int:
@@ -169,7 +171,7 @@ class FluidNetwork:
         """Next-hop arcs (rows: ``dests``) and, with ECMP, the split of each node's traffic over arcs."""
         nh = np.full((len(dests), self.N), NO_ARC, np.int64)
         co = c[self._order]
-        step = max(1, 2**22 // max(self.A, 1))  # destinations at a time: (step x arcs) temporaries of ~32 MB
+        step = max(1, NEXT_HOP_CHUNK // max(self.A, 1))  # destinations at a time: (step x arcs) temporaries
         for i in range(0, len(dests) if self.A else 0, step):  # arcs in (tail, link) order: the first tight
             d = dist[i:i + step]                                 # one of each tail is its next hop
             with np.errstate(invalid="ignore"):

@@ -12,6 +12,7 @@ exactly as for a packet-level run: the fluid KPIs are validated as
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -102,8 +103,17 @@ def _open(topology: str, params: dict[str, Any] | None, template: str) -> tuple[
     from ani.kg.io import open_kg
     from ani.ns3_scenarios.templates import get_template
 
+    from ani.kg.io import KG_SUFFIXES, load_network
+    from ani.kg.model import build_kg
+    from ani.ns3_scenarios.fluid import refuse_graph
+
     tmpl = get_template(template)
-    return tmpl, tmpl.params({k: str(v) for k, v in (params or {}).items()}), open_kg(topology)
+    values = tmpl.params({k: str(v) for k, v in (params or {}).items()})
+    if Path(str(topology).strip()).suffix.lower() in KG_SUFFIXES:
+        return tmpl, values, open_kg(topology)
+    g = load_network(topology)
+    refuse_graph(g)  # before the knowledge graph is built: a graph too large is refused in seconds, not minutes
+    return tmpl, values, build_kg(g)
 
 
 def screen_exhaustive(topology: str, mode: str = "n1", params: dict[str, Any] | None = None,
