@@ -19,6 +19,12 @@ REFRESH_POPS = 200_000
 _COUNT, _LENGTH = 1 << 40, 1 << 24
 
 
+def destinations(g: nx.Graph) -> list[str]:
+    """The routers (with a link), by degree (highest first), then name: the probe cover's destination order."""
+    routers = [v for v, kind in g.nodes(data="kind") if kind == "router" and g.degree(v) > 0]
+    return sorted(routers, key=lambda v: (-g.degree(v), v))
+
+
 def routers_count(g: nx.Graph) -> int:
     return sum(1 for n, kind in g.nodes(data="kind") if kind == "router" and g.degree(n) > 0)
 
@@ -32,12 +38,13 @@ class RouteMatrix:
     :func:`twin_next_hops` (the first neighbour, in link order, on a shortest path;
     integer OSPF costs, so the float distances are exact).
 
-    With ``settled``, a destination's leaves (candidates) are numbered in the
-    order networkx's Dijkstra settles them (:class:`Settled`), as the path
-    lists of :mod:`ani.ns3_scenarios.sizing` were; without, by node index.
+    With ``settled`` (a :class:`Settled` of ``g`` from :func:`destinations`), a
+    destination's leaves (candidates) are numbered in the order networkx's
+    Dijkstra settles them, as the path lists of :mod:`ani.ns3_scenarios.sizing`
+    were; without, by node index.
     """
 
-    def __init__(self, g: nx.Graph, settled: bool = False) -> None:
+    def __init__(self, g: nx.Graph, settled: Settled | None = None) -> None:
         from scipy.sparse import csr_matrix  # noqa: PLC0415 (only large graphs need it)
         from scipy.sparse.csgraph import dijkstra  # noqa: PLC0415
 
@@ -46,7 +53,7 @@ class RouteMatrix:
         index = {v: i for i, v in enumerate(self.nodes)}
         n = len(self.nodes)
         routers = [v for v, kind in g.nodes(data="kind") if kind == "router" and g.degree(v) > 0]
-        self.dests = sorted(routers, key=lambda v: (-g.degree(v), v))
+        self.dests = destinations(g)
         self.is_router = np.zeros(n, dtype=bool)
         self.is_router[[index[v] for v in routers]] = True
         rows, cols, costs = [], [], []
@@ -54,7 +61,7 @@ class RouteMatrix:
             rows += [index[u], index[v]]
             cols += [index[v], index[u]]
             costs += [float(d["ospf_cost"])] * 2
-        self.settled = Settled(g, self.dests) if settled else None
+        self.settled = settled
         dist = self.settled.dist if self.settled else dijkstra(
             csr_matrix((costs, (rows, cols)), shape=(n, n)), directed=True, indices=[index[v] for v in self.dests])
         neighbours = neighbours_in_order(g, order)

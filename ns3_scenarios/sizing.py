@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ani.kg.demands import Demand
 from ani.kg.graph_queries import graph_digest
-from ani.ns3_scenarios.route_matrix import LARGE_GRAPH_ROUTERS, RouteMatrix, routers_count
+from ani.ns3_scenarios.route_matrix import LARGE_GRAPH_ROUTERS, RouteMatrix, destinations, routers_count
 from ani.ns3_scenarios.twin_paths import Settled
 
 #: UDP + IPv4 + PPP header bytes on the wire, on top of the payload.
@@ -121,7 +121,8 @@ class _Loads:
     one numpy step per (tree height, child rank) instead of a Python loop per node.
     """
 
-    def __init__(self, g: nx.Graph, pairs: list[tuple[str, str]], w: np.ndarray) -> None:
+    def __init__(self, g: nx.Graph, pairs: list[tuple[str, str]], w: np.ndarray,
+                 settled: Settled | None = None) -> None:
         self.w = w
         nodes = list(g.nodes)
         index = {v: i for i, v in enumerate(nodes)}
@@ -134,7 +135,7 @@ class _Loads:
         row = np.empty(n, dtype=np.int64)
         row[sources] = np.arange(len(sources))
         self.demand_at = row[src] * n + dst
-        tree = Settled(g, [nodes[i] for i in sources])
+        tree = settled.rows([nodes[i] for i in sources]) if settled else Settled(g, [nodes[i] for i in sources])
         self.groups, child, self.parent_flat = self._groups(tree.dist, tree.pos, tree.parent)
         direction = {(index[u], index[v]): k for k, (u, v) in enumerate(g.edges)}
         direction |= {(index[v], index[u]): k + len(direction) for k, (u, v) in enumerate(g.edges)}
@@ -198,38 +199,44 @@ class _Loads:
 _PREPARED: dict[tuple[str, int], tuple[list[tuple[str, str]], np.ndarray, int, _Loads]] = {}
 
 
-def _prepared(g: nx.Graph, limit: int) -> tuple[list[tuple[str, str]], np.ndarray, int, _Loads]:
+def _prepared(g: nx.Graph, limit: int, digest: str | None = None
+              ) -> tuple[list[tuple[str, str]], np.ndarray, int, _Loads]:
     """The ``limit`` heaviest gravity pairs, their weights, the number of pairs and their link loads
-    on ``g``, computed once per graph (:func:`auto_sized` tries 12 sizings on the same graph;
-    750 PoPs have 561,750 pairs, 5,000 have 25 M)."""
-    key = (graph_digest(g), limit)
+    on ``g`` (``digest``: its :func:`graph_digest`), computed once per graph (:func:`auto_sized` tries
+    12 sizings on the same graph; 750 PoPs have 561,750 pairs, 5,000 have 25 M)."""
+    digest = digest or graph_digest(g)
+    key = (digest, limit)
     if key not in _PREPARED:
         if len(_PREPARED) >= 4:
             _PREPARED.clear()
         pairs, w, total = _gravity_pairs(g, limit)
-        _PREPARED[key] = (pairs, w, total, _Loads(g, pairs, w))
+        small = routers_count(g) <= LARGE_GRAPH_ROUTERS
+        _PREPARED[key] = (pairs, w, total, _Loads(g, pairs, w, _settled(g, digest) if small else None))
     return _PREPARED[key]
 
 
 def measurable_demands(g: nx.Graph, load_factor: float, capacity_scale: float, packet_bytes: int,
-                       min_flow_pps: float, max_flows: int) -> tuple[list[Demand], TrafficSizing]:
+                       min_flow_pps: float, max_flows: int, digest: str | None = None
+                       ) -> tuple[list[Demand], TrafficSizing]:
     """The heaviest gravity pairs that each send ``min_flow_pps``, scaled to ``load_factor``.
 
     Returns the demands (bit/s of UDP payload) and how they were chosen. The
     number kept is the largest ``k <= max_flows`` for which the ``k``-th pair,
     with the first ``k`` scaled so the busiest link direction carries
     ``load_factor`` of its capacity, still sends ``min_flow_pps`` (binary
-    search: fewer pairs load the links less, so each may send more).
+    search: fewer pairs load the links less, so each may send more). ``digest``: ``g``'s
+    :func:`graph_digest` when the caller has it.
     """
-    pairs, w, _, _ = _prepared(g, max(1, max_flows))
-    k, f, sizing = _measurable(g, load_factor, capacity_scale, packet_bytes, min_flow_pps, max_flows)
+    digest = digest or graph_digest(g)
+    pairs, w, _, _ = _prepared(g, max(1, max_flows), digest)
+    k, f, sizing = _measurable(g, load_factor, capacity_scale, packet_bytes, min_flow_pps, max_flows, digest)
     return [Demand(src=s, dst=d, rate_bps=float(x) * f) for (s, d), x in zip(pairs[:k], w[:k])], sizing
 
 
 def _measurable(g: nx.Graph, load_factor: float, capacity_scale: float, packet_bytes: int,
-                min_flow_pps: float, max_flows: int) -> tuple[int, float, TrafficSizing]:
+                min_flow_pps: float, max_flows: int, digest: str | None = None) -> tuple[int, float, TrafficSizing]:
     """:func:`measurable_demands` as (pairs kept, scaling factor of their unit weights, sizing)."""
-    pairs, w, n_pairs, loads = _prepared(g, max(1, max_flows))
+    pairs, w, n_pairs, loads = _prepared(g, max(1, max_flows), digest)
     if not pairs:
         return 0, 0.0, TrafficSizing(gravity_pairs=0, demand_flows=0, volume_share=0.0, min_flow_pps=min_flow_pps)
     need_bps = min_flow_pps * 8 * packet_bytes
@@ -259,25 +266,34 @@ def _measurable(g: nx.Graph, load_factor: float, capacity_scale: float, packet_b
 
 
 _MATRICES: dict[str, RouteMatrix] = {}
+_SETTLED: dict[str, Settled] = {}
 
 
-def _matrix(g: nx.Graph) -> RouteMatrix:
+def _settled(g: nx.Graph, digest: str) -> Settled:
+    """networkx's Dijkstra from every router of ``g`` (in :func:`destinations` order), once per graph."""
+    if digest not in _SETTLED:
+        _SETTLED.clear()
+        _SETTLED[digest] = Settled(g, destinations(g))
+    return _SETTLED[digest]
+
+
+def _matrix(g: nx.Graph, digest: str | None = None) -> RouteMatrix:
     """The route matrix of ``g`` with candidates in settle order (:class:`RouteMatrix`), once per graph."""
-    key = graph_digest(g)
+    key = digest or graph_digest(g)
     if key not in _MATRICES:
         _MATRICES.clear()
-        _MATRICES[key] = RouteMatrix(g, settled=True)
+        _MATRICES[key] = RouteMatrix(g, _settled(g, key))
     return _MATRICES[key]
 
 
-def used_links(g: nx.Graph) -> set[int]:
+def used_links(g: nx.Graph, digest: str | None = None) -> set[int]:
     """Links on the twin's route between some pair of routers (the only ones a failure can hurt)."""
     if routers_count(g) > LARGE_GRAPH_ROUTERS:
         return RouteMatrix(g).used_links()
-    return _matrix(g).routed_links() if len(g) > 1 else set()
+    return _matrix(g, digest).routed_links() if len(g) > 1 else set()
 
 
-def probe_paths(g: nx.Graph) -> tuple[list[list[str]], int, int, int]:
+def probe_paths(g: nx.Graph, digest: str | None = None) -> tuple[list[list[str]], int, int, int]:
     """Router pairs (as twin paths) whose routes together cross every used link: greedy set cover.
 
     The candidates are the routes from the leaves of each destination's
@@ -296,7 +312,7 @@ def probe_paths(g: nx.Graph) -> tuple[list[list[str]], int, int, int]:
         return RouteMatrix(g).probe_paths()
     if len(g) <= 1:
         return [], 0, 0, 0
-    return _matrix(g).cover()
+    return _matrix(g, digest).cover()
 
 
 def probe_rate_bps(g: nx.Graph, path: list[str], capacity_scale: float, probe_bytes: int,
@@ -343,13 +359,14 @@ def _param(params: Mapping[str, object], name: str) -> float:
     return float(params.get(name, SIZING_DEFAULTS[name]))  # type: ignore[arg-type]
 
 
-def _probes(g: nx.Graph, params: Mapping[str, object]) -> tuple[list[Demand], int, int, float | None, int]:
+def _probes(g: nx.Graph, params: Mapping[str, object], digest: str | None = None
+            ) -> tuple[list[Demand], int, int, float | None, int]:
     """Probe flows covering every used link: (flows, links probed, links used, coarsest gap in s,
     longest route in hops; 0 when there are no probes)."""
     interval = _param(params, "probe_interval_s")
     if interval <= 0:
-        return [], 0, len(used_links(g)), None, 0
-    paths, covered, used, longest = probe_paths(g)
+        return [], 0, len(used_links(g, digest)), None, 0
+    paths, covered, used, longest = probe_paths(g, digest)
     size = int(_param(params, "probe_bytes"))
     rates = [probe_rate_bps(g, p, float(params["capacity_scale"]), size, interval,  # type: ignore[arg-type]
                             _param(params, "probe_load_share")) for p in paths]
@@ -374,11 +391,12 @@ def sized_traffic(g: nx.Graph, params: Mapping[str, object], demands: bool = Tru
         if demands:
             flows, sizing = measurable_demands(g, float(params["load_factor"]),  # type: ignore[arg-type]
                                                float(params["capacity_scale"]), size,  # type: ignore[arg-type]
-                                               _param(params, "min_flow_pps"), int(_param(params, "max_flows")))
+                                               _param(params, "min_flow_pps"), int(_param(params, "max_flows")),
+                                               key[0])
         else:
             flows, sizing = [], TrafficSizing(gravity_pairs=0, demand_flows=0, volume_share=0.0,
                                               min_flow_pps=0.0)
-        probes, covered, used, coarsest, longest = _probes(g, params)
+        probes, covered, used, coarsest, longest = _probes(g, params, key[0])
         sizing = sizing.model_copy(update={"probe_flows": len(probes), "links_probed": covered,
                                            "links_used": used, "probe_resolution_s": coarsest,
                                            "longest_route_hops": longest})
@@ -417,8 +435,10 @@ def auto_sized(g: nx.Graph, params: Mapping[str, object]) -> dict[str, object]:
         for scale in AUTO_SCALES:
             for size in AUTO_PACKET_BYTES:
                 k, f, sizing = _measurable(g, float(params["load_factor"]), scale,  # type: ignore[arg-type]
-                                           size, _param(params, "min_flow_pps"), int(_param(params, "max_flows")))
-                pps = sum((_prepared(g, max(1, int(_param(params, "max_flows"))))[1][:k] * f).tolist()) / (8 * size)
+                                           size, _param(params, "min_flow_pps"), int(_param(params, "max_flows")),
+                                           key[0])
+                w = _prepared(g, max(1, int(_param(params, "max_flows"))), key[0])[1]
+                pps = sum((w[:k] * f).tolist()) / (8 * size)
                 rank = (sizing.volume_share >= target, -pps if sizing.volume_share >= target else sizing.volume_share,
                         -pps, scale, size)
                 if best is None or rank[:3] > best[:3]:

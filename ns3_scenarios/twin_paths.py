@@ -82,6 +82,16 @@ class Settled:
         self.dist = dijkstra(csr_matrix((cost.astype(float), (tail, head)), shape=(n, n)), directed=True,
                              indices=rows) if n else np.zeros((len(rows), 0))
         self.pos, self.parent = self._settle(rows, tail, head, cost, slot, n)
+        self.sources = list(sources)
+
+    def rows(self, sources: list[str]) -> Settled:
+        """The same for some of the sources (in the order given)."""
+        at = {s: r for r, s in enumerate(self.sources)}
+        pick = [at[s] for s in sources]
+        out = object.__new__(Settled)
+        out.nodes, out.sources = self.nodes, list(sources)
+        out.dist, out.pos, out.parent = self.dist[pick], self.pos[pick], self.parent[pick]
+        return out
 
     def _settle(self, rows: np.ndarray, tail: np.ndarray, head: np.ndarray, cost: np.ndarray,
                 slot: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
