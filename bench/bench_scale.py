@@ -235,7 +235,8 @@ def compare_programs(names: list[str], work: Path, rounds: int, jobs: int) -> li
 
 def python_phases(name: str, work: Path) -> dict[str, float]:
     """Where the Python preparation of one run goes, cold (fresh caches), in CPU seconds of this process."""
-    sizing._CACHE.clear(), sizing._AUTO_CACHE.clear(), sizing._PREPARED.clear()
+    for cache in (sizing._CACHE, sizing._AUTO_CACHE, sizing._PREPARED, sizing._MATRICES, sizing._SETTLED):
+        cache.clear()
     template = get_template(TEMPLATE)
     clock = time.process_time
     t0 = clock()

@@ -203,8 +203,9 @@ class RouteMatrix:
         leaves = self._leaves()
         cands, links = self._routes(leaves)
         used = np.unique(links)
-        through = cands[np.argsort(links, kind="stable")]
-        start = np.searchsorted(np.sort(links), np.arange(int(links.max(initial=-1)) + 2))
+        by_link = np.argsort(links, kind="stable")
+        through = cands[by_link]  # the candidates through each link, link by link
+        start = np.searchsorted(links[by_link], np.arange(int(links.max(initial=-1)) + 2))
         assert len(leaves) < _LENGTH and self.depth.max(initial=0) < 0xFFFF, "too many candidates for cover()"
         key = (np.bincount(cands, minlength=len(leaves)).astype(np.int64) * _COUNT
                + (0xFFFF - self.depth[leaves].astype(np.int64)) * _LENGTH + (_LENGTH - 1 - np.arange(len(leaves))))
@@ -217,8 +218,7 @@ class RouteMatrix:
             chosen.append([self.nodes[v] for v in nodes])
             new = [x for x in route if left[x]]
             left[new] = False
-            hit, times = np.unique(np.concatenate([through[start[x]:start[x + 1]] for x in new]), return_counts=True)
-            key[hit] -= times * _COUNT
+            np.subtract.at(key, np.concatenate([through[start[x]:start[x + 1]] for x in new]), _COUNT)
         longest = int(self.depth[leaves].max(initial=0))
         return chosen, len(used) - int(left.sum()), len(used), longest
 

@@ -101,25 +101,27 @@ class Settled:
         reach = np.isfinite(self.dist)
         far = np.where(reach, self.dist, np.nan)
         levels = np.nan_to_num(far, nan=np.nanmax(far, initial=0.0) + 1).astype(np.int64)
-        tight = reach[:, tail] & (self.dist[:, tail] + cost == self.dist[:, head])
-        starts = np.flatnonzero(np.r_[True, head[1:] != head[:-1]]) if len(head) else np.zeros(0, dtype=np.int64)
+        ti, te = np.nonzero(reach[:, tail] & (self.dist[:, tail] + cost == self.dist[:, head]))  # tight arcs
+        target = ti * n + head[te]  # row-major and arcs by head: grouped by target
+        starts = np.flatnonzero(np.r_[True, target[1:] != target[:-1]]) if len(target) else target
+        via, slot_t = ti * n + tail[te], slot[te]
         width = int(slot.max(initial=0)) + 1
         never = (n + 1) * width
         pos = np.empty((r, n), dtype=np.int64)
         order = np.argsort(levels, axis=1, kind="stable")
         np.put_along_axis(pos, order, np.arange(n)[None, :], axis=1)
+        first = np.full(r * n, never, dtype=np.int64)
         while True:
-            key = np.where(tight, pos[:, tail] * width + slot, never)
-            first = np.full((r, n), never, dtype=np.int64)
-            if len(head):
-                first[:, head[starts]] = np.minimum.reduceat(key, starts, axis=1)
-            first[np.arange(r), rows] = -1
-            order = np.argsort(levels * (never + 2) + first, axis=1, kind="stable")
+            if len(target):
+                first[target[starts]] = np.minimum.reduceat(pos.ravel()[via] * width + slot_t, starts)
+            first[np.arange(r) * n + rows] = -1
+            order = np.argsort(levels * (never + 2) + first.reshape(r, n), axis=1, kind="stable")
             new = np.empty_like(pos)
             np.put_along_axis(new, order, np.arange(n)[None, :], axis=1)
             if np.array_equal(new, pos):
                 break
             pos = new
+        first = first.reshape(r, n)
         pos[~reach] = n
         ok = reach & (first >= 0) & (first < never)
         parent = np.full((r, n), -1, dtype=np.int64)
