@@ -22,12 +22,16 @@ user + sys CPU of the whole process tree, peak RSS = the largest single
 process of the tree: ``ani`` or one of its workers or programs), plus where
 the Python preparation goes (auto sizing, demand and probe selection,
 rendering), measured in this process; and the fluid tier on the same network
-(``ani screen -n --screen-n`` random scenarios, wall and peak RSS).
+(``ani screen -n --screen-n`` random scenarios, wall and peak RSS). With
+``--previous-ani`` (the ``ani`` of another checkout, e.g. main's venv), each
+round first runs the previous code the same way (``ani run`` and its Python
+phases, in that checkout's interpreter), so both are measured side by side.
 
 Usage::
 
     python bench/bench_scale.py [--rounds 3] [--jobs 1] [--networks TataNld,Synthetic750,Synthetic5000]
                                 [--ani-run abilene,Geant2010,TataNld,Synthetic750,Synthetic5000 ('' to skip)]
+                                [--previous-ani /work/main/.venv/bin/ani]
                                 [--output results/bench/scale.json]
 """
 
@@ -252,8 +256,23 @@ def python_phases(name: str, work: Path) -> dict[str, float]:
             "render_rest_cpu_s": t4 - t3}
 
 
-def ani_run(name: str, work: Path, rounds: int, screen_n: int) -> dict[str, object]:
-    """Part 2 on one network: ``ani run`` of one cut with its baseline, end to end; the fluid tier's screen."""
+def previous_phases(previous_ani: Path, name: str, work: Path) -> dict[str, float]:
+    """:func:`python_phases` of the previous code: that checkout's interpreter and its own bench_scale."""
+    repo = Path(subprocess.run([str(previous_ani.parent / "python"), "-c", "import ani.kg, pathlib; "
+                                "print(pathlib.Path(ani.kg.__file__).resolve().parents[1])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    code = (f"import sys, json, pathlib; sys.path.insert(0, {str(repo / 'bench')!r}); import bench_scale; "
+            f"print(json.dumps(bench_scale.python_phases({name!r}, pathlib.Path({str(work)!r}))))")
+    out = subprocess.run([str(previous_ani.parent / "python"), "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def ani_run(name: str, work: Path, rounds: int, screen_n: int, previous_ani: Path | None = None
+            ) -> dict[str, object]:
+    """Part 2 on one network: ``ani run`` of one cut with its baseline, end to end; the fluid tier's screen.
+    With ``previous_ani`` (the ``ani`` of a checkout of the previous code), each round first runs that one
+    the same way (its Python phases with its own code), so the two are measured side by side."""
     path = network_file(name, work)
     g = load_network(name, work)
     scenario_file = work / f"{name}-cut.json"
@@ -261,10 +280,19 @@ def ani_run(name: str, work: Path, rounds: int, screen_n: int) -> dict[str, obje
     ani = str(Path(sys.executable).parent / "ani")
     runs = []
     for r in range(rounds):
+        before = None
+        if previous_ani:
+            phases = previous_phases(previous_ani, name, work)
+            _, t = timed([str(previous_ani), "run", str(scenario_file), "--topology", str(path),
+                          "--results", str(work / "ani-previous" / name / str(r))], work)
+            before = {**t, **phases, "cpu_s": t["user_s"] + t["sys_s"]}
+            print(f"  previous ani run {name} round {r}: {t['elapsed_s']:.1f} s wall, {before['cpu_s']:.1f} s CPU, "
+                  f"{t['max_rss_kb'] / 1024:.0f} MB peak; python: "
+                  f"{json.dumps({k: round(v, 2) for k, v in phases.items()})}", flush=True)
         phases = python_phases(name, work)
         out, t = timed([ani, "run", str(scenario_file), "--topology", str(path),
                         "--results", str(work / "ani" / name / str(r))], work)
-        run = {**t, **phases, "cpu_s": t["user_s"] + t["sys_s"]}
+        run = {**t, **phases, "cpu_s": t["user_s"] + t["sys_s"], **({"previous": before} if before else {})}
         if screen_n:
             screen, ts = timed([ani, "screen", "--topology", str(path), "--generator", "random",
                                 "-n", str(screen_n), "--seed", str(r)], work, must_succeed=False)
@@ -278,8 +306,10 @@ def ani_run(name: str, work: Path, rounds: int, screen_n: int) -> dict[str, obje
               + (f"; screen {screen_n}: {run['screen_elapsed_s']:.1f} s, {run['screen_max_rss_kb'] / 1024:.0f} MB"
                  if screen_n else ""), flush=True)
     sized = [line for line in out.splitlines() if line.strip().startswith("traffic:")]
+    previous = [run.pop("previous") for run in runs if "previous" in run]
     return {"network": name, "nodes": g.number_of_nodes(), "links": g.number_of_edges(), "runs": runs,
-            "median": median_of(runs), "traffic": sized[0].strip() if sized else "", "last_output_tail": out[-1500:]}
+            "median": median_of(runs), "traffic": sized[0].strip() if sized else "", "last_output_tail": out[-1500:],
+            **({"previous_runs": previous, "previous_median": median_of(previous)} if previous else {})}
 
 
 def growth_table(results: list[dict[str, object]]) -> str:
@@ -288,12 +318,15 @@ def growth_table(results: list[dict[str, object]]) -> str:
             "| Python preparation CPU s | fluid `ani screen`: wall s | peak RSS MB | scenarios/s |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     for res in results:
-        m = res["median"]  # type: ignore[index]
-        prep = sum(m[k] for k in ("auto_size_cpu_s", "demands_and_probes_cpu_s", "render_rest_cpu_s"))
-        fluid = (f"{m['screen_elapsed_s']:.1f} | {m['screen_max_rss_kb'] / 1024:.0f} | {m['screen_rate']:.0f}"
-                 if "screen_elapsed_s" in m else "- | - | -")
-        rows.append(f"| {res['network']} | {res['nodes']} | {res['links']} | {m['elapsed_s']:.1f} | {m['cpu_s']:.1f} "
-                    f"| {m['max_rss_kb'] / 1024:.0f} | {prep:.1f} | {fluid} |")
+        for label, key in (("previous: ", "previous_median"), ("", "median")):
+            if key not in res:
+                continue
+            m = res[key]  # type: ignore[literal-required]
+            prep = sum(m[k] for k in ("auto_size_cpu_s", "demands_and_probes_cpu_s", "render_rest_cpu_s"))
+            fluid = (f"{m['screen_elapsed_s']:.1f} | {m['screen_max_rss_kb'] / 1024:.0f} | {m['screen_rate']:.0f}"
+                     if "screen_elapsed_s" in m else "- | - | -")
+            rows.append(f"| {label}{res['network']} | {res['nodes']} | {res['links']} | {m['elapsed_s']:.1f} "
+                        f"| {m['cpu_s']:.1f} | {m['max_rss_kb'] / 1024:.0f} | {prep:.1f} | {fluid} |")
     return "\n".join(rows)
 
 
@@ -319,6 +352,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ani-run", default="abilene,Geant2010,TataNld,Synthetic750,Synthetic5000",
                     help="networks of part 2, comma-separated ('' to skip)")
     ap.add_argument("--screen-n", type=int, default=200, help="fluid-tier scenarios per network in part 2 (0: none)")
+    ap.add_argument("--previous-ani", type=Path, default=None,
+                    help="part 2 side by side: the `ani` of a checkout of the previous code (e.g. main's venv)")
     ap.add_argument("--work", type=Path, default=REPO / "results" / "bench" / "scale")
     ap.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = ap.parse_args(argv)
@@ -330,7 +365,8 @@ def main(argv: list[str] | None = None) -> None:
     for res in results:
         print(f"{res['network']}: current is {res['speedup_wall']:.2f}x faster (wall), "
               f"{res['speedup_cpu']:.2f}x (CPU)")
-    end_to_end = [ani_run(n, args.work, args.rounds, args.screen_n) for n in args.ani_run.split(",") if n]
+    end_to_end = [ani_run(n, args.work, args.rounds, args.screen_n, args.previous_ani)
+                  for n in args.ani_run.split(",") if n]
     if end_to_end:
         print(growth_table(end_to_end))
     args.output.parent.mkdir(parents=True, exist_ok=True)
