@@ -126,15 +126,15 @@ def timed(cmd: list[str], cwd: Path, must_succeed: bool = True) -> tuple[str, di
     return proc.stdout, gnu_time(proc.stderr)
 
 
-def previous_source() -> str:
-    """The template program before this wave: its scenario.cc and headers at PREVIOUS_COMMIT, inlined."""
+def previous_source(commit: str = PREVIOUS_COMMIT) -> str:
+    """The template program before this wave: its scenario.cc and headers at ``commit``, inlined."""
     folder = f"ns3_scenarios/{TEMPLATE}"
-    names = subprocess.run(["git", "ls-tree", "--name-only", f"{PREVIOUS_COMMIT}:{folder}"], cwd=REPO,
+    names = subprocess.run(["git", "ls-tree", "--name-only", f"{commit}:{folder}"], cwd=REPO,
                            capture_output=True, text=True, check=True).stdout.split()
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             if name == "scenario.cc" or name.endswith(".h"):
-                text = subprocess.run(["git", "show", f"{PREVIOUS_COMMIT}:{folder}/{name}"], cwd=REPO,
+                text = subprocess.run(["git", "show", f"{commit}:{folder}/{name}"], cwd=REPO,
                                       capture_output=True, text=True, check=True).stdout
                 (Path(tmp) / name).write_text(text)
         return inline_source(Path(tmp) / "scenario.cc")
@@ -169,9 +169,15 @@ def kpi_differences(previous: Path, current: Path) -> dict[str, object]:
     return out
 
 
-def program_run(binary: Path, folder: Path, spec: RunSpec, side: str) -> dict[str, float]:
+def params_in_input(source: str) -> bool:
+    """Whether a program reads its parameters as ``param`` records of its input (before the command-line
+    parameters, e.g. 8b9eea1), not from its command line."""
+    return "AddParameters(" not in source
+
+
+def program_run(binary: Path, folder: Path, spec: RunSpec, old_input: bool) -> dict[str, float]:
     """One run of a template program on ``folder/input.txt``; its figures."""
-    cmd = [str(binary), "--input=input.txt", "--out=."] if side == "previous" else program_command(binary, spec, ".")
+    cmd = [str(binary), "--input=input.txt", "--out=."] if old_input else program_command(binary, spec, ".")
     stdout, t = timed(cmd, folder)
     stats = dict(line.split() for line in stdout.splitlines() if len(line.split()) == 2)
     hops = int(pd.read_csv(folder / "links.csv")["tx_packets"].sum())
@@ -186,17 +192,19 @@ def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
-def prepare(name: str, work: Path) -> dict[str, object]:
+def prepare(name: str, work: Path, commit: str = PREVIOUS_COMMIT) -> dict[str, object]:
     """Part 1 on one network: the cut rendered once, both programs compiled (cached)."""
     g = load_network(name, work)
     template = get_template(TEMPLATE)
     start = time.monotonic()
     spec = render(template, cut_scenario(g), g, template.params({}))
     render_s = time.monotonic() - start
-    binaries = {"previous": build_program(previous_source(), spec.ns3_modules, name="previous"),
+    source = previous_source(commit)
+    binaries = {"previous": build_program(source, spec.ns3_modules, name="previous"),
                 "current": build_program(spec.program_source, spec.ns3_modules, name=TEMPLATE)}
     return {"network": name, "nodes": g.number_of_nodes(), "links": g.number_of_edges(), "spec": spec,
-            "binaries": binaries, "flows": len(spec.flows), "render_s": render_s,
+            "binaries": binaries, "flows": len(spec.flows), "render_s": render_s, "previous_commit": commit,
+            "old_input": params_in_input(source),
             "sizing": spec.sizing.line() if spec.sizing else "",
             "capacity_scale": spec.params["capacity_scale"], "packet_bytes": spec.params["packet_bytes"]}
 
@@ -206,18 +214,20 @@ def one_run(net: dict[str, object], side: str, r: int, work: Path) -> dict[str, 
     spec = net["spec"]
     folder = work / str(net["network"]) / side / str(r)
     write_run_folder(spec, folder)  # type: ignore[arg-type]
-    if side == "previous":
+    old_input = side == "previous" and bool(net["old_input"])
+    if old_input:
         (folder / "input.txt").write_text(previous_input(spec))  # type: ignore[arg-type]
-    m = program_run(net["binaries"][side], folder, spec, side)  # type: ignore[index,arg-type]
+    m = program_run(net["binaries"][side], folder, spec, old_input)  # type: ignore[index,arg-type]
     print(f"  {net['network']} {side} round {r}: {m['program_wall_s']:.1f} s wall, {m['cpu_s']:.1f} s CPU, "
           f"{m['events_per_s'] / 1e3:.0f} k events/s, {m['us_per_hop']:.2f} us/hop, "
           f"{m['max_rss_kb'] / 1024:.0f} MB", flush=True)
     return m
 
 
-def compare_programs(names: list[str], work: Path, rounds: int, jobs: int) -> list[dict[str, object]]:
+def compare_programs(names: list[str], work: Path, rounds: int, jobs: int, commit: str = PREVIOUS_COMMIT
+                     ) -> list[dict[str, object]]:
     """Part 1: per network the previous and the current program, alternating (``jobs`` runs at a time)."""
-    nets = [prepare(n, work) for n in names]
+    nets = [prepare(n, work, commit) for n in names]
     plan = [(net, side, r) for r in range(rounds) for net in nets for side in ("previous", "current")]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         done = list(pool.map(lambda job: one_run(*job, work), plan))
@@ -352,6 +362,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ani-run", default="abilene,Geant2010,TataNld,Synthetic750,Synthetic5000",
                     help="networks of part 2, comma-separated ('' to skip)")
     ap.add_argument("--screen-n", type=int, default=200, help="fluid-tier scenarios per network in part 2 (0: none)")
+    ap.add_argument("--previous-commit", default=PREVIOUS_COMMIT,
+                    help="part 1: the commit whose template program is the previous one")
     ap.add_argument("--previous-ani", type=Path, default=None,
                     help="part 2 side by side: the `ani` of a checkout of the previous code (e.g. main's venv)")
     ap.add_argument("--work", type=Path, default=REPO / "results" / "bench" / "scale")
@@ -360,7 +372,8 @@ def main(argv: list[str] | None = None) -> None:
     args.work = args.work.resolve()
     args.work.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
-    results = compare_programs([n for n in args.networks.split(",") if n], args.work, args.rounds, args.jobs)
+    results = compare_programs([n for n in args.networks.split(",") if n], args.work, args.rounds, args.jobs,
+                               args.previous_commit)
     print(table(results))
     for res in results:
         print(f"{res['network']}: current is {res['speedup_wall']:.2f}x faster (wall), "
