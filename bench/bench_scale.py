@@ -22,12 +22,16 @@ user + sys CPU of the whole process tree, peak RSS = the largest single
 process of the tree: ``ani`` or one of its workers or programs), plus where
 the Python preparation goes (auto sizing, demand and probe selection,
 rendering), measured in this process; and the fluid tier on the same network
-(``ani screen -n --screen-n`` random scenarios, wall and peak RSS).
+(``ani screen -n --screen-n`` random scenarios, wall and peak RSS). With
+``--previous-ani`` (the ``ani`` of another checkout, e.g. main's venv), each
+round first runs the previous code the same way (``ani run`` and its Python
+phases, in that checkout's interpreter), so both are measured side by side.
 
 Usage::
 
     python bench/bench_scale.py [--rounds 3] [--jobs 1] [--networks TataNld,Synthetic750,Synthetic5000]
                                 [--ani-run abilene,Geant2010,TataNld,Synthetic750,Synthetic5000 ('' to skip)]
+                                [--previous-ani /work/main/.venv/bin/ani]
                                 [--output results/bench/scale.json]
 """
 
@@ -122,15 +126,15 @@ def timed(cmd: list[str], cwd: Path, must_succeed: bool = True) -> tuple[str, di
     return proc.stdout, gnu_time(proc.stderr)
 
 
-def previous_source() -> str:
-    """The template program before this wave: its scenario.cc and headers at PREVIOUS_COMMIT, inlined."""
+def previous_source(commit: str = PREVIOUS_COMMIT) -> str:
+    """The template program before this wave: its scenario.cc and headers at ``commit``, inlined."""
     folder = f"ns3_scenarios/{TEMPLATE}"
-    names = subprocess.run(["git", "ls-tree", "--name-only", f"{PREVIOUS_COMMIT}:{folder}"], cwd=REPO,
+    names = subprocess.run(["git", "ls-tree", "--name-only", f"{commit}:{folder}"], cwd=REPO,
                            capture_output=True, text=True, check=True).stdout.split()
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             if name == "scenario.cc" or name.endswith(".h"):
-                text = subprocess.run(["git", "show", f"{PREVIOUS_COMMIT}:{folder}/{name}"], cwd=REPO,
+                text = subprocess.run(["git", "show", f"{commit}:{folder}/{name}"], cwd=REPO,
                                       capture_output=True, text=True, check=True).stdout
                 (Path(tmp) / name).write_text(text)
         return inline_source(Path(tmp) / "scenario.cc")
@@ -165,9 +169,15 @@ def kpi_differences(previous: Path, current: Path) -> dict[str, object]:
     return out
 
 
-def program_run(binary: Path, folder: Path, spec: RunSpec, side: str) -> dict[str, float]:
+def params_in_input(source: str) -> bool:
+    """Whether a program reads its parameters as ``param`` records of its input (before the command-line
+    parameters, e.g. 8b9eea1), not from its command line."""
+    return "AddParameters(" not in source
+
+
+def program_run(binary: Path, folder: Path, spec: RunSpec, old_input: bool) -> dict[str, float]:
     """One run of a template program on ``folder/input.txt``; its figures."""
-    cmd = [str(binary), "--input=input.txt", "--out=."] if side == "previous" else program_command(binary, spec, ".")
+    cmd = [str(binary), "--input=input.txt", "--out=."] if old_input else program_command(binary, spec, ".")
     stdout, t = timed(cmd, folder)
     stats = dict(line.split() for line in stdout.splitlines() if len(line.split()) == 2)
     hops = int(pd.read_csv(folder / "links.csv")["tx_packets"].sum())
@@ -182,17 +192,19 @@ def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
-def prepare(name: str, work: Path) -> dict[str, object]:
+def prepare(name: str, work: Path, commit: str = PREVIOUS_COMMIT) -> dict[str, object]:
     """Part 1 on one network: the cut rendered once, both programs compiled (cached)."""
     g = load_network(name, work)
     template = get_template(TEMPLATE)
     start = time.monotonic()
     spec = render(template, cut_scenario(g), g, template.params({}))
     render_s = time.monotonic() - start
-    binaries = {"previous": build_program(previous_source(), spec.ns3_modules, name="previous"),
+    source = previous_source(commit)
+    binaries = {"previous": build_program(source, spec.ns3_modules, name="previous"),
                 "current": build_program(spec.program_source, spec.ns3_modules, name=TEMPLATE)}
     return {"network": name, "nodes": g.number_of_nodes(), "links": g.number_of_edges(), "spec": spec,
-            "binaries": binaries, "flows": len(spec.flows), "render_s": render_s,
+            "binaries": binaries, "flows": len(spec.flows), "render_s": render_s, "previous_commit": commit,
+            "old_input": params_in_input(source),
             "sizing": spec.sizing.line() if spec.sizing else "",
             "capacity_scale": spec.params["capacity_scale"], "packet_bytes": spec.params["packet_bytes"]}
 
@@ -202,18 +214,20 @@ def one_run(net: dict[str, object], side: str, r: int, work: Path) -> dict[str, 
     spec = net["spec"]
     folder = work / str(net["network"]) / side / str(r)
     write_run_folder(spec, folder)  # type: ignore[arg-type]
-    if side == "previous":
+    old_input = side == "previous" and bool(net["old_input"])
+    if old_input:
         (folder / "input.txt").write_text(previous_input(spec))  # type: ignore[arg-type]
-    m = program_run(net["binaries"][side], folder, spec, side)  # type: ignore[index,arg-type]
+    m = program_run(net["binaries"][side], folder, spec, old_input)  # type: ignore[index,arg-type]
     print(f"  {net['network']} {side} round {r}: {m['program_wall_s']:.1f} s wall, {m['cpu_s']:.1f} s CPU, "
           f"{m['events_per_s'] / 1e3:.0f} k events/s, {m['us_per_hop']:.2f} us/hop, "
           f"{m['max_rss_kb'] / 1024:.0f} MB", flush=True)
     return m
 
 
-def compare_programs(names: list[str], work: Path, rounds: int, jobs: int) -> list[dict[str, object]]:
+def compare_programs(names: list[str], work: Path, rounds: int, jobs: int, commit: str = PREVIOUS_COMMIT
+                     ) -> list[dict[str, object]]:
     """Part 1: per network the previous and the current program, alternating (``jobs`` runs at a time)."""
-    nets = [prepare(n, work) for n in names]
+    nets = [prepare(n, work, commit) for n in names]
     plan = [(net, side, r) for r in range(rounds) for net in nets for side in ("previous", "current")]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         done = list(pool.map(lambda job: one_run(*job, work), plan))
@@ -235,7 +249,8 @@ def compare_programs(names: list[str], work: Path, rounds: int, jobs: int) -> li
 
 def python_phases(name: str, work: Path) -> dict[str, float]:
     """Where the Python preparation of one run goes, cold (fresh caches), in CPU seconds of this process."""
-    sizing._CACHE.clear(), sizing._AUTO_CACHE.clear(), sizing._PREPARED.clear()
+    for cache in (sizing._CACHE, sizing._AUTO_CACHE, sizing._PREPARED, sizing._MATRICES, sizing._SETTLED):
+        cache.clear()
     template = get_template(TEMPLATE)
     clock = time.process_time
     t0 = clock()
@@ -251,8 +266,23 @@ def python_phases(name: str, work: Path) -> dict[str, float]:
             "render_rest_cpu_s": t4 - t3}
 
 
-def ani_run(name: str, work: Path, rounds: int, screen_n: int) -> dict[str, object]:
-    """Part 2 on one network: ``ani run`` of one cut with its baseline, end to end; the fluid tier's screen."""
+def previous_phases(previous_ani: Path, name: str, work: Path) -> dict[str, float]:
+    """:func:`python_phases` of the previous code: that checkout's interpreter and its own bench_scale."""
+    repo = Path(subprocess.run([str(previous_ani.parent / "python"), "-c", "import ani.kg, pathlib; "
+                                "print(pathlib.Path(ani.kg.__file__).resolve().parents[1])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    code = (f"import sys, json, pathlib; sys.path.insert(0, {str(repo / 'bench')!r}); import bench_scale; "
+            f"print(json.dumps(bench_scale.python_phases({name!r}, pathlib.Path({str(work)!r}))))")
+    out = subprocess.run([str(previous_ani.parent / "python"), "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def ani_run(name: str, work: Path, rounds: int, screen_n: int, previous_ani: Path | None = None
+            ) -> dict[str, object]:
+    """Part 2 on one network: ``ani run`` of one cut with its baseline, end to end; the fluid tier's screen.
+    With ``previous_ani`` (the ``ani`` of a checkout of the previous code), each round first runs that one
+    the same way (its Python phases with its own code), so the two are measured side by side."""
     path = network_file(name, work)
     g = load_network(name, work)
     scenario_file = work / f"{name}-cut.json"
@@ -260,10 +290,19 @@ def ani_run(name: str, work: Path, rounds: int, screen_n: int) -> dict[str, obje
     ani = str(Path(sys.executable).parent / "ani")
     runs = []
     for r in range(rounds):
+        before = None
+        if previous_ani:
+            phases = previous_phases(previous_ani, name, work)
+            _, t = timed([str(previous_ani), "run", str(scenario_file), "--topology", str(path),
+                          "--results", str(work / "ani-previous" / name / str(r))], work)
+            before = {**t, **phases, "cpu_s": t["user_s"] + t["sys_s"]}
+            print(f"  previous ani run {name} round {r}: {t['elapsed_s']:.1f} s wall, {before['cpu_s']:.1f} s CPU, "
+                  f"{t['max_rss_kb'] / 1024:.0f} MB peak; python: "
+                  f"{json.dumps({k: round(v, 2) for k, v in phases.items()})}", flush=True)
         phases = python_phases(name, work)
         out, t = timed([ani, "run", str(scenario_file), "--topology", str(path),
                         "--results", str(work / "ani" / name / str(r))], work)
-        run = {**t, **phases, "cpu_s": t["user_s"] + t["sys_s"]}
+        run = {**t, **phases, "cpu_s": t["user_s"] + t["sys_s"], **({"previous": before} if before else {})}
         if screen_n:
             screen, ts = timed([ani, "screen", "--topology", str(path), "--generator", "random",
                                 "-n", str(screen_n), "--seed", str(r)], work, must_succeed=False)
@@ -277,8 +316,10 @@ def ani_run(name: str, work: Path, rounds: int, screen_n: int) -> dict[str, obje
               + (f"; screen {screen_n}: {run['screen_elapsed_s']:.1f} s, {run['screen_max_rss_kb'] / 1024:.0f} MB"
                  if screen_n else ""), flush=True)
     sized = [line for line in out.splitlines() if line.strip().startswith("traffic:")]
+    previous = [run.pop("previous") for run in runs if "previous" in run]
     return {"network": name, "nodes": g.number_of_nodes(), "links": g.number_of_edges(), "runs": runs,
-            "median": median_of(runs), "traffic": sized[0].strip() if sized else "", "last_output_tail": out[-1500:]}
+            "median": median_of(runs), "traffic": sized[0].strip() if sized else "", "last_output_tail": out[-1500:],
+            **({"previous_runs": previous, "previous_median": median_of(previous)} if previous else {})}
 
 
 def growth_table(results: list[dict[str, object]]) -> str:
@@ -287,12 +328,15 @@ def growth_table(results: list[dict[str, object]]) -> str:
             "| Python preparation CPU s | fluid `ani screen`: wall s | peak RSS MB | scenarios/s |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     for res in results:
-        m = res["median"]  # type: ignore[index]
-        prep = sum(m[k] for k in ("auto_size_cpu_s", "demands_and_probes_cpu_s", "render_rest_cpu_s"))
-        fluid = (f"{m['screen_elapsed_s']:.1f} | {m['screen_max_rss_kb'] / 1024:.0f} | {m['screen_rate']:.0f}"
-                 if "screen_elapsed_s" in m else "- | - | -")
-        rows.append(f"| {res['network']} | {res['nodes']} | {res['links']} | {m['elapsed_s']:.1f} | {m['cpu_s']:.1f} "
-                    f"| {m['max_rss_kb'] / 1024:.0f} | {prep:.1f} | {fluid} |")
+        for label, key in (("previous: ", "previous_median"), ("", "median")):
+            if key not in res:
+                continue
+            m = res[key]  # type: ignore[literal-required]
+            prep = sum(m[k] for k in ("auto_size_cpu_s", "demands_and_probes_cpu_s", "render_rest_cpu_s"))
+            fluid = (f"{m['screen_elapsed_s']:.1f} | {m['screen_max_rss_kb'] / 1024:.0f} | {m['screen_rate']:.0f}"
+                     if "screen_elapsed_s" in m else "- | - | -")
+            rows.append(f"| {label}{res['network']} | {res['nodes']} | {res['links']} | {m['elapsed_s']:.1f} "
+                        f"| {m['cpu_s']:.1f} | {m['max_rss_kb'] / 1024:.0f} | {prep:.1f} | {fluid} |")
     return "\n".join(rows)
 
 
@@ -318,18 +362,24 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ani-run", default="abilene,Geant2010,TataNld,Synthetic750,Synthetic5000",
                     help="networks of part 2, comma-separated ('' to skip)")
     ap.add_argument("--screen-n", type=int, default=200, help="fluid-tier scenarios per network in part 2 (0: none)")
+    ap.add_argument("--previous-commit", default=PREVIOUS_COMMIT,
+                    help="part 1: the commit whose template program is the previous one")
+    ap.add_argument("--previous-ani", type=Path, default=None,
+                    help="part 2 side by side: the `ani` of a checkout of the previous code (e.g. main's venv)")
     ap.add_argument("--work", type=Path, default=REPO / "results" / "bench" / "scale")
     ap.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = ap.parse_args(argv)
     args.work = args.work.resolve()
     args.work.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
-    results = compare_programs([n for n in args.networks.split(",") if n], args.work, args.rounds, args.jobs)
+    results = compare_programs([n for n in args.networks.split(",") if n], args.work, args.rounds, args.jobs,
+                               args.previous_commit)
     print(table(results))
     for res in results:
         print(f"{res['network']}: current is {res['speedup_wall']:.2f}x faster (wall), "
               f"{res['speedup_cpu']:.2f}x (CPU)")
-    end_to_end = [ani_run(n, args.work, args.rounds, args.screen_n) for n in args.ani_run.split(",") if n]
+    end_to_end = [ani_run(n, args.work, args.rounds, args.screen_n, args.previous_ani)
+                  for n in args.ani_run.split(",") if n]
     if end_to_end:
         print(growth_table(end_to_end))
     args.output.parent.mkdir(parents=True, exist_ok=True)

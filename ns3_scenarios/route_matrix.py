@@ -8,13 +8,21 @@ import heapq
 import networkx as nx
 import numpy as np
 
-from ani.ns3_scenarios.twin_paths import link_order, neighbours_in_order
+from ani.ns3_scenarios.twin_paths import Settled, link_order, neighbours_in_order
 
 #: Above this many routers, probe selection works on route matrices (numpy) instead of path lists:
 #: 5,000 routers have ~10 M leaf-to-destination routes, too many to hold as Python lists.
 LARGE_GRAPH_ROUTERS = 1000
 #: :class:`RouteMatrix`: recounts between two exact recounts of every candidate.
 REFRESH_POPS = 200_000
+#: :meth:`RouteMatrix.cover`'s candidate key: uncovered links, then shorter route, then lower index.
+_COUNT, _LENGTH = 1 << 40, 1 << 24
+
+
+def destinations(g: nx.Graph) -> list[str]:
+    """The routers (with a link), by degree (highest first), then name: the probe cover's destination order."""
+    routers = [v for v, kind in g.nodes(data="kind") if kind == "router" and g.degree(v) > 0]
+    return sorted(routers, key=lambda v: (-g.degree(v), v))
 
 
 def routers_count(g: nx.Graph) -> int:
@@ -29,9 +37,14 @@ class RouteMatrix:
     link index taken, ``depth[r, n]`` the hops to it: the same next hops as
     :func:`twin_next_hops` (the first neighbour, in link order, on a shortest path;
     integer OSPF costs, so the float distances are exact).
+
+    With ``settled`` (a :class:`Settled` of ``g`` from :func:`destinations`), a
+    destination's leaves (candidates) are numbered in the order networkx's
+    Dijkstra settles them, as the path lists of :mod:`ani.ns3_scenarios.sizing`
+    were; without, by node index.
     """
 
-    def __init__(self, g: nx.Graph) -> None:
+    def __init__(self, g: nx.Graph, settled: Settled | None = None) -> None:
         from scipy.sparse import csr_matrix  # noqa: PLC0415 (only large graphs need it)
         from scipy.sparse.csgraph import dijkstra  # noqa: PLC0415
 
@@ -40,7 +53,7 @@ class RouteMatrix:
         index = {v: i for i, v in enumerate(self.nodes)}
         n = len(self.nodes)
         routers = [v for v, kind in g.nodes(data="kind") if kind == "router" and g.degree(v) > 0]
-        self.dests = sorted(routers, key=lambda v: (-g.degree(v), v))
+        self.dests = destinations(g)
         self.is_router = np.zeros(n, dtype=bool)
         self.is_router[[index[v] for v in routers]] = True
         rows, cols, costs = [], [], []
@@ -48,8 +61,9 @@ class RouteMatrix:
             rows += [index[u], index[v]]
             cols += [index[v], index[u]]
             costs += [float(d["ospf_cost"])] * 2
-        dist = dijkstra(csr_matrix((costs, (rows, cols)), shape=(n, n)), directed=True,
-                        indices=[index[v] for v in self.dests])
+        self.settled = settled
+        dist = self.settled.dist if self.settled else dijkstra(
+            csr_matrix((costs, (rows, cols)), shape=(n, n)), directed=True, indices=[index[v] for v in self.dests])
         neighbours = neighbours_in_order(g, order)
         width = max((len(x) for x in neighbours.values()), default=0)
         self.hop = np.full(dist.shape, -1, dtype=np.int32)
@@ -98,7 +112,11 @@ class RouteMatrix:
         inner = np.zeros(self.up.shape, dtype=bool)
         inner[self.up[self.up >= 0]] = True
         is_router = np.tile(self.is_router, self.hop.shape[0])
-        return np.flatnonzero((self.up >= 0) & ~inner & is_router)
+        leaves = np.flatnonzero((self.up >= 0) & ~inner & is_router)
+        if self.settled is None:
+            return leaves
+        rank = (leaves // self.width) * (self.width + 1) + self.settled.pos.ravel()[leaves]
+        return leaves[np.argsort(rank, kind="stable")]
 
     def used_links(self) -> set[int]:
         """Links on the route of a router leaf to its destination (those of every routed pair)."""
@@ -164,3 +182,46 @@ class RouteMatrix:
                 elif now > 0:
                     heapq.heappush(heap, (-now, length, i))
         return chosen, len(used) - remaining, len(used), int(self.depth.max(initial=0))
+
+    def _routes(self, leaves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(candidate, link) for every link on every candidate's route (candidate = index into ``leaves``)."""
+        link, cur, ids = self.link.ravel(), leaves, np.arange(len(leaves))
+        cands, links = [], []
+        while cur.size:
+            on = self.up[cur] >= 0
+            cur, ids = cur[on], ids[on]
+            cands.append(ids)
+            links.append(link[cur])
+            cur = self.up[cur]
+        return (np.concatenate(cands), np.concatenate(links)) if cands else (np.zeros(0, np.int64),) * 2
+
+    def cover(self) -> tuple[list[list[str]], int, int, int]:
+        """:func:`probe_paths`' greedy cover, exactly: each step the candidate with most uncovered links,
+        then the shortest route, then the lowest index, with every candidate's count kept exact (a link
+        covered takes one from each candidate through it). Memory grows with the candidates' route
+        lengths: for graphs up to ``LARGE_GRAPH_ROUTERS`` routers."""
+        leaves = self._leaves()
+        cands, links = self._routes(leaves)
+        used = np.unique(links)
+        by_link = np.argsort(links, kind="stable")
+        through = cands[by_link]  # the candidates through each link, link by link
+        start = np.searchsorted(links[by_link], np.arange(int(links.max(initial=-1)) + 2))
+        assert len(leaves) < _LENGTH and self.depth.max(initial=0) < 0xFFFF, "too many candidates for cover()"
+        key = (np.bincount(cands, minlength=len(leaves)).astype(np.int64) * _COUNT
+               + (0xFFFF - self.depth[leaves].astype(np.int64)) * _LENGTH + (_LENGTH - 1 - np.arange(len(leaves))))
+        left = np.zeros(len(start), dtype=bool)
+        left[used] = True
+        chosen: list[list[str]] = []
+        while len(leaves) and key.max() >= _COUNT:
+            i = int(np.argmax(key))
+            nodes, route = self._route(int(leaves[i]))
+            chosen.append([self.nodes[v] for v in nodes])
+            new = [x for x in route if left[x]]
+            left[new] = False
+            np.subtract.at(key, np.concatenate([through[start[x]:start[x + 1]] for x in new]), _COUNT)
+        longest = int(self.depth[leaves].max(initial=0))
+        return chosen, len(used) - int(left.sum()), len(used), longest
+
+    def routed_links(self) -> set[int]:
+        """:meth:`used_links` from the candidates' routes (as :meth:`cover` sees them)."""
+        return set(np.unique(self._routes(self._leaves())[1]).tolist())

@@ -27,8 +27,6 @@ at least that long, so no packet is in flight at the end.
 
 from __future__ import annotations
 
-import heapq
-from collections import defaultdict
 from collections.abc import Mapping
 from typing import Literal
 
@@ -38,8 +36,8 @@ from pydantic import BaseModel, ConfigDict
 
 from ani.kg.demands import Demand
 from ani.kg.graph_queries import graph_digest
-from ani.ns3_scenarios.route_matrix import LARGE_GRAPH_ROUTERS, RouteMatrix, routers_count
-from ani.ns3_scenarios.twin_paths import link_order, neighbours_in_order, next_hops_from, twin_path
+from ani.ns3_scenarios.route_matrix import LARGE_GRAPH_ROUTERS, RouteMatrix, destinations, routers_count
+from ani.ns3_scenarios.twin_paths import Settled
 
 #: UDP + IPv4 + PPP header bytes on the wire, on top of the payload.
 WIRE_OVERHEAD_BYTES = 30
@@ -111,82 +109,140 @@ def _gravity_pairs(g: nx.Graph, limit: int | None = None) -> tuple[list[tuple[st
     return pairs, norm, total
 
 
-class _Trees:
-    """Shortest-path trees per source (OSPF cost), for link loads of any subset of pairs."""
+class _Loads:
+    """Link loads of the heaviest gravity pairs on shortest-path trees, for any prefix of them.
 
-    def __init__(self, g: nx.Graph) -> None:
-        self.g = g
-        self._cache: dict[str, tuple[dict[str, int], dict[str, str]]] = {}
+    The tree of a source is networkx's (``dijkstra_predecessor_and_distance``,
+    first predecessor; :class:`Settled`). Per source the demands flow up its
+    tree, each node adding its children farthest first; per link direction the
+    sources add up in the order they first appear among the pairs. These are
+    the additions, in the same order, of the pair-by-pair definition (kept in
+    the tests), so the loads are the same floats; here for all sources at once,
+    one numpy step per (tree height, child rank) instead of a Python loop per node.
+    """
 
-    def tree(self, src: str) -> tuple[dict[str, int], dict[str, str]]:
-        """Rank of every node reached from ``src`` (farthest first) and its parent on the tree."""
-        if src not in self._cache:
-            pred, dist = nx.dijkstra_predecessor_and_distance(self.g, src, weight="ospf_cost")
-            order = sorted(dist, key=dist.__getitem__, reverse=True)
-            self._cache[src] = ({v: i for i, v in enumerate(order)}, {v: p[0] for v, p in pred.items() if p})
-        return self._cache[src]
+    def __init__(self, g: nx.Graph, pairs: list[tuple[str, str]], w: np.ndarray,
+                 settled: Settled | None = None) -> None:
+        self.w = w
+        nodes = list(g.nodes)
+        index = {v: i for i, v in enumerate(nodes)}
+        self.n = n = len(nodes)
+        src = np.array([index[s] for s, _ in pairs], dtype=np.int64)
+        dst = np.array([index[d] for _, d in pairs], dtype=np.int64)
+        uniq, first = np.unique(src, return_index=True)
+        sources = uniq[np.argsort(first)]
+        self.firsts = np.sort(first)  # sources among the first k pairs: searchsorted(firsts, k)
+        row = np.empty(n, dtype=np.int64)
+        row[sources] = np.arange(len(sources))
+        self.demand_at = row[src] * n + dst
+        tree = settled.rows([nodes[i] for i in sources]) if settled else Settled(g, [nodes[i] for i in sources])
+        self.groups, child, self.parent_flat = self._groups(tree.dist, tree.pos, tree.parent)
+        direction = {(index[u], index[v]): k for k, (u, v) in enumerate(g.edges)}
+        direction |= {(index[v], index[u]): k + len(direction) for k, (u, v) in enumerate(g.edges)}
+        caps = np.array([d["capacity_bps"] for _, _, d in g.edges(data=True)], dtype=float)
+        self.capacity = np.concatenate([caps, caps])
+        parents = self.parent_flat[child] % n
+        self.child, self.child_row = child, child // n
+        self.child_edge = np.array([direction[(int(p), int(c))] for p, c in zip(parents, child % n)],
+                                   dtype=np.int64)
+        self._memo: dict[int, np.ndarray] = {}
 
-    def max_utilisation(self, pairs: list[tuple[str, str]], w: np.ndarray, capacity_scale: float) -> float:
-        """Busiest link direction's load / capacity for demands ``w`` on ``pairs``.
+    def _groups(self, dist: np.ndarray, pos: np.ndarray, parent: np.ndarray
+                ) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
+        """(parents, children, rows) per (parent's height, child's rank among its siblings), in
+        processing order, rows ascending inside; the flat child entries; every entry's flat parent."""
+        r, n = parent.shape
+        flat_parent = np.where(parent >= 0, np.arange(r)[:, None] * n + parent, -1).ravel()
+        child = np.flatnonzero(flat_parent >= 0)
+        height = np.zeros(r * n, dtype=np.int64)
+        depth = np.zeros(r * n, dtype=np.int64)
+        todo = child
+        while todo.size:  # hops from the source: a child is one deeper than its parent
+            ready = (flat_parent[flat_parent[todo]] < 0) | (depth[flat_parent[todo]] > 0)
+            depth[todo[ready]] = depth[flat_parent[todo[ready]]] + 1
+            todo = todo[~ready]
+        for level in range(int(depth.max(initial=0)), 0, -1):
+            at = child[depth[child] == level]
+            np.maximum.at(height, flat_parent[at], height[at] + 1)
+        far = -dist.ravel()[child]
+        sib = child[np.lexsort((pos.ravel()[child], far, flat_parent[child]))]  # siblings farthest first
+        boundary = np.r_[True, flat_parent[sib][1:] != flat_parent[sib][:-1]]
+        rank = np.arange(len(sib)) - np.maximum.accumulate(np.where(boundary, np.arange(len(sib)), 0))
+        rows = sib // n
+        order = np.lexsort((rows, rank, height[flat_parent[sib]]))
+        sib, rank, rows = sib[order], rank[order], rows[order]
+        hp = height[flat_parent[sib]]
+        cuts = np.flatnonzero(np.r_[True, (hp[1:] != hp[:-1]) | (rank[1:] != rank[:-1]), True])
+        groups = [(flat_parent[sib[a:b]], sib[a:b], rows[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
+        return groups, child, flat_parent
 
-        Per source, the demands flow up its tree, farthest node first; only the
-        nodes on the way from a destination to the source carry any (the others
-        would add nothing), so only they are visited, in the same order.
-        """
-        by_src: dict[str, dict[str, float]] = defaultdict(dict)
-        for (s, d), x in zip(pairs, w):
-            by_src[s][d] = by_src[s].get(d, 0.0) + float(x)
-        loads: dict[tuple[str, str], float] = defaultdict(float)
-        for s, dests in by_src.items():
-            rank, parent = self.tree(s)
-            on_way: set[str] = set()
-            for d in dests:
-                while d in rank and d not in on_way and d != s:
-                    on_way.add(d)
-                    d = parent[d]
-            acc = defaultdict(float, dests)
-            for v in sorted(on_way, key=rank.__getitem__):
-                x = acc.get(v, 0.0)
-                if v == s or x <= 0:
-                    continue
-                acc[parent[v]] += x
-                loads[(parent[v], v)] += x
-        return max((x / (self.g.edges[e]["capacity_bps"] * capacity_scale) for e, x in loads.items()),
-                   default=0.0)
+    def loads(self, k: int) -> np.ndarray:
+        """Per link direction (``g.edges`` order, then reversed), the load of the first ``k`` pairs."""
+        if k not in self._memo:
+            m = int(np.searchsorted(self.firsts, k))
+            acc = np.zeros(m * self.n)
+            acc[self.demand_at[:k]] = self.w[:k]
+            for parents, children, rows in self.groups:
+                c = int(np.searchsorted(rows, m))
+                acc[parents[:c]] += acc[children[:c]]
+            per_source = np.zeros((max(m, 1), len(self.capacity)))
+            mine = self.child_row < m
+            per_source[self.child_row[mine], self.child_edge[mine]] = acc[self.child[mine]]
+            self._memo[k] = np.add.accumulate(per_source, axis=0)[-1]
+        return self._memo[k]
+
+    def max_utilisation(self, k: int, capacity_scale: float) -> float:
+        """Busiest link direction's load / capacity for the first ``k`` pairs."""
+        return float((self.loads(k) / (self.capacity * capacity_scale)).max(initial=0.0))
 
 
-_PREPARED: dict[tuple[str, int], tuple[list[tuple[str, str]], np.ndarray, int, _Trees]] = {}
+_PREPARED: dict[tuple[str, int], tuple[list[tuple[str, str]], np.ndarray, int, _Loads]] = {}
 
 
-def _prepared(g: nx.Graph, limit: int) -> tuple[list[tuple[str, str]], np.ndarray, int, _Trees]:
-    """The ``limit`` heaviest gravity pairs, their weights, the number of pairs and the shortest-path
-    trees of ``g``, computed once per graph (:func:`auto_sized` tries 12 sizings on the same graph;
-    750 PoPs have 561,750 pairs, 5,000 have 25 M)."""
-    key = (graph_digest(g), limit)
+def _prepared(g: nx.Graph, limit: int, digest: str | None = None
+              ) -> tuple[list[tuple[str, str]], np.ndarray, int, _Loads]:
+    """The ``limit`` heaviest gravity pairs, their weights, the number of pairs and their link loads
+    on ``g`` (``digest``: its :func:`graph_digest`), computed once per graph (:func:`auto_sized` tries
+    12 sizings on the same graph; 750 PoPs have 561,750 pairs, 5,000 have 25 M)."""
+    digest = digest or graph_digest(g)
+    key = (digest, limit)
     if key not in _PREPARED:
         if len(_PREPARED) >= 4:
             _PREPARED.clear()
-        _PREPARED[key] = (*_gravity_pairs(g, limit), _Trees(g))
+        pairs, w, total = _gravity_pairs(g, limit)
+        small = routers_count(g) <= LARGE_GRAPH_ROUTERS
+        _PREPARED[key] = (pairs, w, total, _Loads(g, pairs, w, _settled(g, digest) if small else None))
     return _PREPARED[key]
 
 
 def measurable_demands(g: nx.Graph, load_factor: float, capacity_scale: float, packet_bytes: int,
-                       min_flow_pps: float, max_flows: int) -> tuple[list[Demand], TrafficSizing]:
+                       min_flow_pps: float, max_flows: int, digest: str | None = None
+                       ) -> tuple[list[Demand], TrafficSizing]:
     """The heaviest gravity pairs that each send ``min_flow_pps``, scaled to ``load_factor``.
 
     Returns the demands (bit/s of UDP payload) and how they were chosen. The
     number kept is the largest ``k <= max_flows`` for which the ``k``-th pair,
     with the first ``k`` scaled so the busiest link direction carries
     ``load_factor`` of its capacity, still sends ``min_flow_pps`` (binary
-    search: fewer pairs load the links less, so each may send more).
+    search: fewer pairs load the links less, so each may send more). ``digest``: ``g``'s
+    :func:`graph_digest` when the caller has it.
     """
-    pairs, w, n_pairs, trees = _prepared(g, max(1, max_flows))
+    digest = digest or graph_digest(g)
+    pairs, w, _, _ = _prepared(g, max(1, max_flows), digest)
+    k, f, sizing = _measurable(g, load_factor, capacity_scale, packet_bytes, min_flow_pps, max_flows, digest)
+    return [Demand(src=s, dst=d, rate_bps=float(x) * f) for (s, d), x in zip(pairs[:k], w[:k])], sizing
+
+
+def _measurable(g: nx.Graph, load_factor: float, capacity_scale: float, packet_bytes: int,
+                min_flow_pps: float, max_flows: int, digest: str | None = None) -> tuple[int, float, TrafficSizing]:
+    """:func:`measurable_demands` as (pairs kept, scaling factor of their unit weights, sizing)."""
+    pairs, w, n_pairs, loads = _prepared(g, max(1, max_flows), digest)
     if not pairs:
-        return [], TrafficSizing(gravity_pairs=0, demand_flows=0, volume_share=0.0, min_flow_pps=min_flow_pps)
+        return 0, 0.0, TrafficSizing(gravity_pairs=0, demand_flows=0, volume_share=0.0, min_flow_pps=min_flow_pps)
     need_bps = min_flow_pps * 8 * packet_bytes
 
     def factor(k: int) -> float:
-        return load_factor / trees.max_utilisation(pairs[:k], w[:k], capacity_scale)
+        return load_factor / loads.max_utilisation(k, capacity_scale)
 
     lo, hi = 1, min(max_flows, n_pairs)
     warning = None
@@ -201,72 +257,62 @@ def measurable_demands(g: nx.Graph, load_factor: float, capacity_scale: float, p
         else:
             hi = mid - 1
     f = factor(lo)
-    demands = [Demand(src=s, dst=d, rate_bps=float(x) * f) for (s, d), x in zip(pairs[:lo], w[:lo])]
     sizing = TrafficSizing(gravity_pairs=n_pairs, demand_flows=lo, volume_share=float(w[:lo].sum()),
                            min_flow_pps=float(w[lo - 1] * f / (8 * packet_bytes)), warning=warning)
-    return demands, sizing
+    return lo, f, sizing
 
 
 # ------------------------------------------------------------------ probe flows
 
 
-def _probe_candidates(g: nx.Graph, order: dict[frozenset[str], int]) -> list[tuple[list[str], set[int]]]:
-    """Paths leaf -> root of each destination's routing tree, longest first, with their link indices."""
-    routers = [n for n, kind in g.nodes(data="kind") if kind == "router" and g.degree(n) > 0]
-    out = []
-    neighbours = neighbours_in_order(g, order)
-    is_router = set(routers)
-    hop_link = {(u, v): k for link, k in order.items() for u in link for v in link if u != v}
-    for dst in sorted(routers, key=lambda n: (-g.degree(n), n)):
-        nxt = next_hops_from(g, dst, neighbours)
-        inner = set(nxt.values())
-        for leaf in (n for n in nxt if n not in inner and n in is_router):
-            path = twin_path(nxt, leaf, dst)
-            out.append((path, {hop_link[h] for h in zip(path, path[1:])}))
-    return out
+_MATRICES: dict[str, RouteMatrix] = {}
+_SETTLED: dict[str, Settled] = {}
 
 
-def used_links(g: nx.Graph, order: dict[frozenset[str], int] | None = None) -> set[int]:
+def _settled(g: nx.Graph, digest: str) -> Settled:
+    """networkx's Dijkstra from every router of ``g`` (in :func:`destinations` order), once per graph."""
+    if digest not in _SETTLED:
+        _SETTLED.clear()
+        _SETTLED[digest] = Settled(g, destinations(g))
+    return _SETTLED[digest]
+
+
+def _matrix(g: nx.Graph, digest: str | None = None) -> RouteMatrix:
+    """The route matrix of ``g`` with candidates in settle order (:class:`RouteMatrix`), once per graph."""
+    key = digest or graph_digest(g)
+    if key not in _MATRICES:
+        _MATRICES.clear()
+        _MATRICES[key] = RouteMatrix(g, _settled(g, key))
+    return _MATRICES[key]
+
+
+def used_links(g: nx.Graph, digest: str | None = None) -> set[int]:
     """Links on the twin's route between some pair of routers (the only ones a failure can hurt)."""
     if routers_count(g) > LARGE_GRAPH_ROUTERS:
         return RouteMatrix(g).used_links()
-    order = order or link_order(g)
-    return set().union(*(links for _, links in _probe_candidates(g, order))) if len(g) > 1 else set()
+    return _matrix(g, digest).routed_links() if len(g) > 1 else set()
 
 
-def probe_paths(g: nx.Graph) -> tuple[list[list[str]], int, int, int]:
+def probe_paths(g: nx.Graph, digest: str | None = None) -> tuple[list[list[str]], int, int, int]:
     """Router pairs (as twin paths) whose routes together cross every used link: greedy set cover.
 
-    Each step takes the candidate that crosses most links not yet covered
-    (then the shortest path, then the first candidate). Lazily: a candidate's
-    count only falls as links get covered, so a candidate whose recounted
-    number is still its last count is the step's choice (the same choice as
-    recounting all of them, at 750 PoPs hundreds of times faster). Above
-    :data:`LARGE_GRAPH_ROUTERS` routers the same cover is built from route
-    matrices (:class:`RouteMatrix`).
+    The candidates are the routes from the leaves of each destination's
+    routing tree (destinations by degree, then name; leaves in the order
+    networkx's Dijkstra from the destination settles them). Each step takes
+    the candidate that crosses most links not yet covered, then the shortest
+    route, then the first candidate (:meth:`RouteMatrix.cover`, on route
+    matrices; the path-by-path definition is kept in the tests). Above
+    :data:`LARGE_GRAPH_ROUTERS` routers the candidates are numbered by node
+    index instead and counted lazily (:meth:`RouteMatrix.probe_paths`).
 
     Returns the paths, the number of links they cross, the number of used links and the
     longest twin route between two routers, in hops.
     """
     if routers_count(g) > LARGE_GRAPH_ROUTERS:
         return RouteMatrix(g).probe_paths()
-    order = link_order(g)
-    candidates = _probe_candidates(g, order)
-    used = set().union(*(links for _, links in candidates)) if candidates else set()
-    left, chosen = set(used), []
-    heap = [(-len(links), len(path), i) for i, (path, links) in enumerate(candidates)]
-    heapq.heapify(heap)
-    while left:
-        count, length, i = heapq.heappop(heap)
-        path, links = candidates[i]
-        now = len(links & left)
-        if now == -count:
-            chosen.append(path)
-            left -= links
-        elif now > 0:
-            heapq.heappush(heap, (-now, length, i))
-    longest = max((len(path) - 1 for path, _ in candidates), default=0)  # a longest route ends at a leaf
-    return chosen, len(used) - len(left), len(used), longest
+    if len(g) <= 1:
+        return [], 0, 0, 0
+    return _matrix(g, digest).cover()
 
 
 def probe_rate_bps(g: nx.Graph, path: list[str], capacity_scale: float, probe_bytes: int,
@@ -313,13 +359,14 @@ def _param(params: Mapping[str, object], name: str) -> float:
     return float(params.get(name, SIZING_DEFAULTS[name]))  # type: ignore[arg-type]
 
 
-def _probes(g: nx.Graph, params: Mapping[str, object]) -> tuple[list[Demand], int, int, float | None, int]:
+def _probes(g: nx.Graph, params: Mapping[str, object], digest: str | None = None
+            ) -> tuple[list[Demand], int, int, float | None, int]:
     """Probe flows covering every used link: (flows, links probed, links used, coarsest gap in s,
     longest route in hops; 0 when there are no probes)."""
     interval = _param(params, "probe_interval_s")
     if interval <= 0:
-        return [], 0, len(used_links(g)), None, 0
-    paths, covered, used, longest = probe_paths(g)
+        return [], 0, len(used_links(g, digest)), None, 0
+    paths, covered, used, longest = probe_paths(g, digest)
     size = int(_param(params, "probe_bytes"))
     rates = [probe_rate_bps(g, p, float(params["capacity_scale"]), size, interval,  # type: ignore[arg-type]
                             _param(params, "probe_load_share")) for p in paths]
@@ -344,11 +391,12 @@ def sized_traffic(g: nx.Graph, params: Mapping[str, object], demands: bool = Tru
         if demands:
             flows, sizing = measurable_demands(g, float(params["load_factor"]),  # type: ignore[arg-type]
                                                float(params["capacity_scale"]), size,  # type: ignore[arg-type]
-                                               _param(params, "min_flow_pps"), int(_param(params, "max_flows")))
+                                               _param(params, "min_flow_pps"), int(_param(params, "max_flows")),
+                                               key[0])
         else:
             flows, sizing = [], TrafficSizing(gravity_pairs=0, demand_flows=0, volume_share=0.0,
                                               min_flow_pps=0.0)
-        probes, covered, used, coarsest, longest = _probes(g, params)
+        probes, covered, used, coarsest, longest = _probes(g, params, key[0])
         sizing = sizing.model_copy(update={"probe_flows": len(probes), "links_probed": covered,
                                            "links_used": used, "probe_resolution_s": coarsest,
                                            "longest_route_hops": longest})
@@ -386,10 +434,11 @@ def auto_sized(g: nx.Graph, params: Mapping[str, object]) -> dict[str, object]:
         best: tuple[bool, float, float, float, int] | None = None
         for scale in AUTO_SCALES:
             for size in AUTO_PACKET_BYTES:
-                flows, sizing = measurable_demands(g, float(params["load_factor"]), scale,  # type: ignore[arg-type]
-                                                   size, _param(params, "min_flow_pps"),
-                                                   int(_param(params, "max_flows")))
-                pps = sum(d.rate_bps for d in flows) / (8 * size)
+                k, f, sizing = _measurable(g, float(params["load_factor"]), scale,  # type: ignore[arg-type]
+                                           size, _param(params, "min_flow_pps"), int(_param(params, "max_flows")),
+                                           key[0])
+                w = _prepared(g, max(1, int(_param(params, "max_flows"))), key[0])[1]
+                pps = sum((w[:k] * f).tolist()) / (8 * size)
                 rank = (sizing.volume_share >= target, -pps if sizing.volume_share >= target else sizing.volume_share,
                         -pps, scale, size)
                 if best is None or rank[:3] > best[:3]:

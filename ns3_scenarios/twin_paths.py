@@ -5,6 +5,7 @@ independent checks and the fluid tier."""
 from __future__ import annotations
 
 import networkx as nx
+import numpy as np
 
 def link_order(g: nx.Graph) -> dict[frozenset[str], int]:
     """Index of every link in the twin's input (the order of ``g.edges``)."""
@@ -42,3 +43,87 @@ def twin_path(next_hops: dict[str, str], src: str, dst: str) -> list[str]:
     while path[-1] != dst:
         path.append(next_hops[path[-1]])
     return path
+
+
+class Settled:
+    """networkx's Dijkstra (``ospf_cost``) from many sources at once, as numpy matrices.
+
+    Row ``r`` is source ``sources[r]``, column ``n`` node ``nodes[n]`` (``g``'s
+    node order). ``dist[r, n]``: the distance (inf: unreachable); ``pos[r, n]``:
+    the node's place in the order networkx settles nodes in (the order of the
+    dicts it returns; ``n_nodes`` where unreachable); ``parent[r, n]``: its
+    first predecessor (``dijkstra_predecessor_and_distance``'s ``pred[n][0]``,
+    -1 at the source and where unreachable).
+
+    networkx pops ``(distance, push counter)`` from a heap; a node's last push
+    comes from its first settled neighbour on a shortest path, and counters
+    grow in settle order and, per settled node, in its adjacency order. So a
+    node settles after the nodes nearer the source, and among equally far ones
+    by (its first parent's place, its place in that parent's adjacency). The
+    places follow from the parents' places: computed by sorting until nothing
+    moves (needs positive costs, which OSPF costs are).
+    """
+
+    def __init__(self, g: nx.Graph, sources: list[str]) -> None:
+        from scipy.sparse import csr_matrix  # noqa: PLC0415 (numpy/scipy only where used)
+        from scipy.sparse.csgraph import dijkstra  # noqa: PLC0415
+
+        self.nodes = list(g.nodes)
+        index = {v: i for i, v in enumerate(self.nodes)}
+        n = len(self.nodes)
+        arcs = np.array([(index[v], index[u], d.get("ospf_cost", 1), i) for v in self.nodes
+                         for i, (u, d) in enumerate(g._adj[v].items()) if u != v], dtype=np.int64).reshape(-1, 4)
+        tail, head, cost, slot = arcs.T
+        if (cost <= 0).any():
+            raise ValueError("Settled needs positive ospf_cost on every link")
+        by_head = np.argsort(head, kind="stable")
+        tail, head, cost, slot = tail[by_head], head[by_head], cost[by_head], slot[by_head]
+        rows = np.array([index[s] for s in sources], dtype=np.int64)
+        self.dist = dijkstra(csr_matrix((cost.astype(float), (tail, head)), shape=(n, n)), directed=True,
+                             indices=rows) if n else np.zeros((len(rows), 0))
+        self.pos, self.parent = self._settle(rows, tail, head, cost, slot, n)
+        self.sources = list(sources)
+
+    def rows(self, sources: list[str]) -> Settled:
+        """The same for some of the sources (in the order given)."""
+        at = {s: r for r, s in enumerate(self.sources)}
+        pick = [at[s] for s in sources]
+        out = object.__new__(Settled)
+        out.nodes, out.sources = self.nodes, list(sources)
+        out.dist, out.pos, out.parent = self.dist[pick], self.pos[pick], self.parent[pick]
+        return out
+
+    def _settle(self, rows: np.ndarray, tail: np.ndarray, head: np.ndarray, cost: np.ndarray,
+                slot: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Settle places and first parents: sort by (distance, first parent's place, adjacency slot)
+        until the places are a fixed point."""
+        r = len(rows)
+        reach = np.isfinite(self.dist)
+        far = np.where(reach, self.dist, np.nan)
+        levels = np.nan_to_num(far, nan=np.nanmax(far, initial=0.0) + 1).astype(np.int64)
+        ti, te = np.nonzero(reach[:, tail] & (self.dist[:, tail] + cost == self.dist[:, head]))  # tight arcs
+        target = ti * n + head[te]  # row-major and arcs by head: grouped by target
+        starts = np.flatnonzero(np.r_[True, target[1:] != target[:-1]]) if len(target) else target
+        via, slot_t = ti * n + tail[te], slot[te]
+        width = int(slot.max(initial=0)) + 1
+        never = (n + 1) * width
+        pos = np.empty((r, n), dtype=np.int64)
+        order = np.argsort(levels, axis=1, kind="stable")
+        np.put_along_axis(pos, order, np.arange(n)[None, :], axis=1)
+        first = np.full(r * n, never, dtype=np.int64)
+        while True:
+            if len(target):
+                first[target[starts]] = np.minimum.reduceat(pos.ravel()[via] * width + slot_t, starts)
+            first[np.arange(r) * n + rows] = -1
+            order = np.argsort(levels * (never + 2) + first.reshape(r, n), axis=1, kind="stable")
+            new = np.empty_like(pos)
+            np.put_along_axis(new, order, np.arange(n)[None, :], axis=1)
+            if np.array_equal(new, pos):
+                break
+            pos = new
+        first = first.reshape(r, n)
+        pos[~reach] = n
+        ok = reach & (first >= 0) & (first < never)
+        parent = np.full((r, n), -1, dtype=np.int64)
+        parent[ok] = np.take_along_axis(order, np.where(ok, first // width, 0), axis=1)[ok]
+        return pos, parent

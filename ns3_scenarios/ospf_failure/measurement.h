@@ -211,6 +211,20 @@ class FlowSink : public Application
     void AddFlow(Ipv4Address src, uint16_t srcPort, uint32_t flow)
     {
         m_flows[Key(src, srcPort)] = flow;
+        uint32_t a = src.Get();
+        if ((a & 0xffff0000u) == LOOPBACKS)
+        {
+            // the first flow from a router's loopback, found by a vector index (per packet)
+            std::vector<First>& first = m_first;
+            if (first.size() <= (a & 0xffffu))
+            {
+                first.resize((a & 0xffffu) + 1);
+            }
+            if (!first[a & 0xffffu].used || first[a & 0xffffu].port == srcPort) // as m_flows: the last wins
+            {
+                first[a & 0xffffu] = First{true, srcPort, flow};
+            }
+        }
     }
 
   private:
@@ -236,14 +250,25 @@ class FlowSink : public Application
         while ((p = socket->RecvFrom(from)))
         {
             InetSocketAddress peer = InetSocketAddress::ConvertFrom(from);
-            auto it = m_flows.find(Key(peer.GetIpv4(), peer.GetPort()));
-            if (it == m_flows.end())
+            uint32_t a = peer.GetIpv4().Get();
+            uint32_t flow;
+            if ((a & 0xffff0000u) == LOOPBACKS && (a & 0xffffu) < m_first.size() && m_first[a & 0xffffu].used &&
+                m_first[a & 0xffffu].port == peer.GetPort())
             {
-                continue; // not a flow of the twin's
+                flow = m_first[a & 0xffffu].flow;
+            }
+            else
+            {
+                auto it = m_flows.find(Key(peer.GetIpv4(), peer.GetPort()));
+                if (it == m_flows.end())
+                {
+                    continue; // not a flow of the twin's
+                }
+                flow = it->second;
             }
             SeqTsHeader h;
             p->PeekHeader(h);
-            Record(it->second, h.GetTs(), p->GetSize());
+            Record(flow, h.GetTs(), p->GetSize());
         }
     }
 
@@ -291,10 +316,21 @@ class FlowSink : public Application
         }
     }
 
+    /// Routers' loopbacks (10.255.0.0/16, network.h's LoopbackAddress).
+    static constexpr uint32_t LOOPBACKS = (10u << 24) | (255u << 16);
+
+    struct First
+    {
+        bool used = false;
+        uint16_t port = 0;
+        uint32_t flow = 0;
+    };
+
     Measurement* m_m;
     uint16_t m_port;
     Ptr<Socket> m_socket;
     std::unordered_map<uint64_t, uint32_t> m_flows; // Key(src, srcPort) -> flow
+    std::vector<First> m_first;                     // by loopback host part: its first flow here
 };
 
 } // namespace

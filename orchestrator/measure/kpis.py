@@ -240,8 +240,11 @@ def _dense_bins(flows: pd.DataFrame, ts: pd.DataFrame, interval_s: float) -> pd.
     })
     seen = ts.groupby("flow")["bin"].agg(lo="min", hi="max").reset_index()
     spans = pd.concat([spans, seen]).groupby("flow").agg(lo=("lo", "min"), hi=("hi", "max"))
-    rows = [(flow, b) for flow, lo, hi in spans.itertuples() for b in range(lo, max(lo, hi) + 1)]
-    return pd.DataFrame(rows, columns=["flow", "bin"]).astype("int64")
+    lo = spans["lo"].to_numpy(np.int64)
+    counts = np.maximum(lo, spans["hi"].to_numpy(np.int64)) - lo + 1
+    first = np.repeat(np.cumsum(counts) - counts, counts)  # each flow's first row, on its rows
+    bins = np.repeat(lo, counts) + np.arange(int(counts.sum())) - first
+    return pd.DataFrame({"flow": np.repeat(spans.index.to_numpy(np.int64), counts), "bin": bins}).astype("int64")
 
 
 def interval_kpis(tables: RunTables, interval_s: float) -> pd.DataFrame:
