@@ -92,7 +92,10 @@ def _unreachable(kg: KnowledgeGraph, events: list[Event]) -> Event | None:
     for comp in kg.components():
         for t in APPLICABLE[kg.kind(comp)]:
             if t not in RESTORES and t not in allowed.get(comp, []) and (t, comp) not in done:
-                return Event(event_type=t, target=comp, timestamp=events[-1].timestamp + 1)
+                # a quarter second after the last event: not at the first timestamp (where a root needs no
+                # cause), and before any transient of the walk ends (walk times and durations are multiples
+                # of 0.5 s), so the frontier is still the one computed here
+                return Event(event_type=t, target=comp, timestamp=events[-1].timestamp + 0.25)
     return None
 
 
