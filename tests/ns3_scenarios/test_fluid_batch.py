@@ -19,8 +19,9 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pytest
+from zoo_data import ZOO, zoo_network
 from ani.kg.errors import ScenarioError
-from ani.kg.io import load_network, open_kg
+from ani.kg.io import open_kg
 from ani.kg.scenario import Event, EventType, Scenario
 from ani.llm.base import run_generator
 from ani.llm.constraints import GenerationConstraints
@@ -30,7 +31,6 @@ from ani.ns3_scenarios.fluid.network import Routes, RoutingState
 from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.evaluate.screen import fluid_damage
 
-ZOO = Path("/work/shared/data/topologyzoo")
 NETWORKS = ["Geant2010", "TataNld", "Deltacom"]
 
 
@@ -97,12 +97,9 @@ def one_at_a_time(twin: FluidTwin, scenarios: list[Scenario]) -> list[FluidKpis 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NETWORKS)
 def test_blocks_equal_one_at_a_time(name: str) -> None:
-    path = ZOO / f"{name}.graphml"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent (Topology Zoo data, see /work/shared/data/README.md)")
-    g = load_network(str(path))
+    g = zoo_network(name)
     params = get_template("ospf_failure").params({})
-    found = cuts(g, 80, seed=len(g)) + every_type(path, 80, seed=len(g))
+    found = cuts(g, 80, seed=len(g)) + every_type(ZOO / f"{name}.graphml", 80, seed=len(g))
     found.append(Scenario(name="unknown", events=[Event(event_type="fiber_link_failure", target="no-such-link",
                                                         timestamp=1.0)]))
     single, batched = FluidTwin(g, params), FluidTwin(g, params)
@@ -122,12 +119,9 @@ def test_blocks_equal_one_at_a_time(name: str) -> None:
 def test_every_event_type_equals_the_straightforward_recomputation(name: str) -> None:
     """Segments outside the fast path (degradations, overloads, spikes with failures) take only the moved
     flows' new paths; a twin with a full SPF and every path walked per routing state gives the same KPIs."""
-    path = ZOO / f"{name}.graphml"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent (Topology Zoo data, see /work/shared/data/README.md)")
-    g = load_network(str(path))
+    g = zoo_network(name)
     params = get_template("ospf_failure").params({})
-    found = every_type(path, 120, seed=7)
+    found = every_type(ZOO / f"{name}.graphml", 120, seed=7)
     full = one_at_a_time(straightforward(g, params), found)
     got = FluidTwin(g, params).evaluate_many(found, block=32)
     compared = 0
@@ -143,10 +137,7 @@ def test_every_event_type_equals_the_straightforward_recomputation(name: str) ->
 @pytest.mark.slow
 def test_a_block_scores_the_same_whatever_else_is_in_it() -> None:
     """Bit for bit: a scenario's KPIs do not depend on the other scenarios of its block or their order."""
-    path = ZOO / "TataNld.graphml"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent (Topology Zoo data, see /work/shared/data/README.md)")
-    g = load_network(str(path))
+    g = zoo_network('TataNld')
     params = get_template("ospf_failure").params({})
     found = cuts(g, 60, seed=3)
     a, b = FluidTwin(g, params), FluidTwin(g, params)
@@ -160,10 +151,7 @@ def test_blocks_equal_one_at_a_time_when_cuts_overload_links(monkeypatch: pytest
     """Busy enough that rerouted traffic overloads links: the proportional sharing of a block's segments."""
     from ani.ns3_scenarios.fluid import incremental
 
-    path = ZOO / "Geant2010.graphml"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent (Topology Zoo data, see /work/shared/data/README.md)")
-    g = load_network(str(path))
+    g = zoo_network('Geant2010')
     auto = FluidTwin(g, get_template("ospf_failure").params({}))
     busiest = float((auto.base_fast.load / auto.net.capacity_bps).max())
     params = {**auto.params, "auto_size": False, "load_factor": float(auto.params["load_factor"]) / busiest * 0.97}

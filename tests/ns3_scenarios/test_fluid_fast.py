@@ -14,19 +14,17 @@ from __future__ import annotations
 
 import math
 import random
-from pathlib import Path
 
 import networkx as nx
 import numpy as np
 import pytest
-from ani.kg.io import load_network
+from zoo_data import zoo_network
 from ani.kg.scenario import Event, Scenario
 from ani.ns3_scenarios.fluid import FluidKpis, FluidTwin
 from ani.ns3_scenarios.fluid.network import Routes, RoutingState
 from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.evaluate.screen import fluid_damage
 
-ZOO = Path("/work/shared/data/topologyzoo")
 NETWORKS = ["Geant2010", "TataNld", "Deltacom"]
 
 
@@ -81,10 +79,7 @@ def assert_same(x: FluidKpis, y: FluidKpis, what: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NETWORKS)
 def test_fast_path_equals_the_straightforward_recomputation(name: str) -> None:
-    path = ZOO / f"{name}.graphml"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent (Topology Zoo data, see /work/shared/data/README.md)")
-    g = load_network(str(path))
+    g = zoo_network(name)
     params = get_template("ospf_failure").params({})
     fast, full = FluidTwin(g, params), straightforward(g, params)
     assert fast.base_fast is not None and fast.base_fast.ok, "the fast path must be on for this test to mean much"
@@ -100,10 +95,7 @@ def test_fast_path_equals_the_straightforward_recomputation(name: str) -> None:
 @pytest.mark.slow
 def test_a_scenario_scores_the_same_whatever_was_screened_before() -> None:
     """Bit for bit: the caches (which parent state a state starts from) do not change a result."""
-    path = ZOO / "TataNld.graphml"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent (Topology Zoo data, see /work/shared/data/README.md)")
-    g = load_network(str(path))
+    g = zoo_network('TataNld')
     params = get_template("ospf_failure").params({})
     found = scenarios(g, 150, seed=5)
     a, b = FluidTwin(g, params), FluidTwin(g, params)
@@ -129,10 +121,7 @@ def _walk(routes: Routes, src: int, dst: int, head: np.ndarray, n: int) -> tuple
 
 
 def test_paths_equal_a_walk_of_the_next_hop_table_flow_by_flow() -> None:
-    path = ZOO / "Deltacom.graphml"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent (Topology Zoo data, see /work/shared/data/README.md)")
-    twin = FluidTwin(load_network(str(path)), get_template("ospf_failure").params({}))
+    twin = FluidTwin(zoo_network("Deltacom"), get_template("ospf_failure").params({}))
     net, f = twin.net, twin.flows
     rng = random.Random(1)
     for _ in range(12):
