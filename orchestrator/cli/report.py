@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ani.orchestrator.execute.records import RunRecord
+from ani.orchestrator.measure.run_csv import read_run_csv
 
 
 def _ms(x: float | None) -> str:
@@ -44,7 +45,7 @@ def _impacted_table(folder: Path, limit: int = 10) -> str:
     hit = r[r["disrupted"]].sort_values("reroute_time_s", ascending=False).head(limit)
     if hit.empty:
         return "no flow was disrupted"
-    flows = pd.read_csv(folder / "flows.csv", usecols=["flow", "src", "dst"])
+    flows = read_run_csv(folder / "flows.csv", ["flow", "src", "dst"])
     hit = hit.merge(flows, on="flow")
     kinds = hit["class"] if "class" in hit.columns else pd.Series("demand", index=hit.index)
     rows = [f"  {k:<6} {s:>13} -> {d:<13} reroute {_ms(t):>9}  outage {_ms(o):>9}"

@@ -18,6 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from ani.orchestrator.measure.run_csv import read_run_csv
+
 INJECTED = "#1f77b4"
 EMERGED = "#ff7f0e"
 RECONVERGED = "#9467bd"
@@ -30,11 +32,11 @@ def run_events(folder: str | Path) -> pd.DataFrame:
     cols = ["time_s", "event", "event_type", "target", "phase", "origin", "depth"]
     if not path.is_file():
         return pd.DataFrame(columns=cols)
-    ev = pd.read_csv(path)
+    ev = read_run_csv(path)
     ev["origin"], ev["depth"] = "injected", 0
     casc = folder / "cascades.csv"
     if casc.is_file():
-        c = pd.read_csv(casc)
+        c = read_run_csv(casc)
         emerged = c[c["origin"] == "emerged"].set_index("event")["depth"]
         hit = ev["event"].isin(emerged.index)
         ev.loc[hit, "origin"] = "emerged"

@@ -37,6 +37,7 @@ import pandas as pd
 
 from ani.kg.errors import ProjectError
 from ani.kg.event_types import FAILURES, RESTORES, EventType
+from ani.orchestrator.measure.run_csv import read_run_csv
 
 INJECTED_COLOR = "#d000d0"   # components an injected event took down
 EMERGED_COLOR = "#ff7f00"    # failures that emerged in the twin
@@ -159,7 +160,7 @@ def read_incidents(folder: Path, spec: dict[str, Any]) -> list[Incident]:
                             "injected"))
     path = folder / "cascades.csv"
     if path.is_file():
-        c = pd.read_csv(path)
+        c = read_run_csv(path)
         for r in c[c["origin"] == "emerged"].itertuples(index=False):
             kind = "node" if r.event_type in (EventType.router_failure.value, EventType.router_overload.value) \
                 else "link"
@@ -173,7 +174,7 @@ def _event_times(folder: Path) -> dict[int, float]:
     path = folder / "events.csv"
     if not path.is_file():
         return {}
-    ev = pd.read_csv(path)
+    ev = read_run_csv(path)
     ev = ev[ev["phase"] == "inject"]
     return {int(i): float(t) for i, t in zip(ev["event"], ev["time_s"])}
 
@@ -182,7 +183,7 @@ def _states(folder: Path, incidents: list[Incident], data: MapData) -> None:
     """Fill ``data.down`` / ``restored`` / ``stressed``: the components' state at the end of the run."""
     by_index = {inc.index: inc for inc in incidents}
     path = folder / "events.csv"
-    rows = pd.read_csv(path).sort_values("time_s", kind="stable") if path.is_file() else pd.DataFrame(
+    rows = read_run_csv(path).sort_values("time_s", kind="stable") if path.is_file() else pd.DataFrame(
         columns=["event", "phase"])
     for i, phase in zip(rows["event"], rows["phase"]):
         inc = by_index.get(int(i))

@@ -30,6 +30,7 @@ import pandas as pd
 from ani.orchestrator.evaluate import report_html as R
 from ani.orchestrator.evaluate.event_marks import run_events
 from ani.orchestrator.evaluate.network_map import MapError, find_baseline, read_utilisation, write_map
+from ani.orchestrator.measure.run_csv import read_run_csv
 
 Kind = Literal["run", "campaign", "loop", "evaluation"]
 MAX_CAMPAIGN_MAPS = 6
@@ -144,7 +145,7 @@ def _disrupted_html(folder: Path, limit: int = 10) -> str:
     hit = r[r["disrupted"]].sort_values("reroute_time_s", ascending=False).head(limit) if len(r) else r
     if hit.empty:
         return "<p>No flow was disrupted.</p>"
-    flows = pd.read_csv(folder / "flows.csv", usecols=["flow", "src", "dst"])
+    flows = read_run_csv(folder / "flows.csv", ["flow", "src", "dst"])
     keep = [c for c in ("flow", "src", "dst", "class", "reroute_time_s", "outage_s") if c in hit or c in flows]
     return R._table(hit.merge(flows, on="flow")[keep])
 

@@ -140,6 +140,16 @@ def read_csv_table(path: str | Path, columns: dict[str, ColumnKind]) -> pd.DataF
                          for c, k in columns.items()})
 
 
+def read_run_csv(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A CSV of a run folder by its schema in :data:`CSV_SCHEMAS` (``columns``: a subset, in that order).
+
+    Node and link names stay text: a router called "NA" (Napoli, in GARR's
+    Topology Zoo files) is not a missing value, as ``pd.read_csv`` would make it.
+    """
+    schema = CSV_SCHEMAS[Path(path).name]
+    return read_csv_table(path, {c: schema[c] for c in (columns or list(schema))})
+
+
 def _header(path: Path) -> list[str]:
     """The column names of a CSV's first line ([] for an empty or unreadable file)."""
     try:

@@ -17,6 +17,7 @@ from ani.kg.scenario import Event, EventType, Scenario
 from ani.ns3_scenarios.events import magnitudes
 from ani.ns3_scenarios.render import timeline
 from ani.orchestrator.execute.records import RunRecord
+from ani.orchestrator.measure.run_csv import read_run_csv
 from ani.orchestrator.measure.summary import KPI_TABLES, ensure_kpi_tables
 
 
@@ -56,7 +57,7 @@ class RunView:
     @cached_property
     def cascades(self) -> pd.DataFrame:
         path = self.folder / "cascades.csv"
-        return pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=["time_s", "event_type", "target",
+        return read_run_csv(path) if path.is_file() else pd.DataFrame(columns=["time_s", "event_type", "target",
                                                                               "origin"])
 
     def has_cpu(self, node: str) -> bool:
