@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict
 from ani.kg.demands import Demand
 from ani.kg.graph_queries import graph_digest
 from ani.ns3_scenarios.route_matrix import LARGE_GRAPH_ROUTERS, RouteMatrix, destinations, routers_count
-from ani.ns3_scenarios.twin_paths import Settled
+from ani.ns3_scenarios.twin_paths import Settled, link_order, neighbours_in_order, next_hops_from
 
 #: UDP + IPv4 + PPP header bytes on the wire, on top of the payload.
 WIRE_OVERHEAD_BYTES = 30
@@ -110,90 +110,79 @@ def _gravity_pairs(g: nx.Graph, limit: int | None = None) -> tuple[list[tuple[st
 
 
 class _Loads:
-    """Link loads of the heaviest gravity pairs on shortest-path trees, for any prefix of them.
+    """Link loads of the heaviest gravity pairs on the twin's routes, for any prefix of them.
 
-    The tree of a source is networkx's (``dijkstra_predecessor_and_distance``,
-    first predecessor; :class:`Settled`). Per source the demands flow up its
-    tree, each node adding its children farthest first; per link direction the
-    sources add up in the order they first appear among the pairs. These are
-    the additions, in the same order, of the pair-by-pair definition (kept in
-    the tests), so the loads are the same floats; here for all sources at once,
-    one numpy step per (tree height, child rank) instead of a Python loop per node.
+    A pair's route is the twin's (:func:`~ani.ns3_scenarios.twin_paths.twin_next_hops`:
+    per destination, among equal-cost next hops the one over the link listed
+    first), so ``load_factor`` is what the twin's busiest link carries. The
+    routes of all pairs are walked at once on next-hop rows of their
+    destinations (``matrix``'s, or computed for those destinations only); the
+    loads of the first ``k`` pairs are one bincount of their hops, in pair
+    order: the additions, in the same order, of the pair-by-pair definition
+    (kept in the tests), so the same floats.
+
+    (Before 2026-12-07 the routes were networkx's source trees, whose
+    equal-cost tie-break differs from the twin's on 128 of the Topology Zoo
+    networks: Janetlense's no-failure baseline overflowed two 1 Gb/s links the
+    sizing thought idle.)
     """
 
     def __init__(self, g: nx.Graph, pairs: list[tuple[str, str]], w: np.ndarray,
-                 settled: Settled | None = None) -> None:
+                 matrix: RouteMatrix | None = None) -> None:
         self.w = w
         nodes = list(g.nodes)
         index = {v: i for i, v in enumerate(nodes)}
-        self.n = n = len(nodes)
-        src = np.array([index[s] for s, _ in pairs], dtype=np.int64)
-        dst = np.array([index[d] for _, d in pairs], dtype=np.int64)
-        uniq, first = np.unique(src, return_index=True)
-        sources = uniq[np.argsort(first)]
-        self.firsts = np.sort(first)  # sources among the first k pairs: searchsorted(firsts, k)
-        row = np.empty(n, dtype=np.int64)
-        row[sources] = np.arange(len(sources))
-        self.demand_at = row[src] * n + dst
-        tree = settled.rows([nodes[i] for i in sources]) if settled else Settled(g, [nodes[i] for i in sources])
-        self.groups, child, self.parent_flat = self._groups(tree.dist, tree.pos, tree.parent)
-        direction = {(index[u], index[v]): k for k, (u, v) in enumerate(g.edges)}
-        direction |= {(index[v], index[u]): k + len(direction) for k, (u, v) in enumerate(g.edges)}
+        ends = np.array([(index[u], index[v]) for u, v in g.edges], dtype=np.int64).reshape(-1, 2)
         caps = np.array([d["capacity_bps"] for _, _, d in g.edges(data=True)], dtype=float)
         self.capacity = np.concatenate([caps, caps])
-        parents = self.parent_flat[child] % n
-        self.child, self.child_row = child, child // n
-        self.child_edge = np.array([direction[(int(p), int(c))] for p, c in zip(parents, child % n)],
-                                   dtype=np.int64)
+        src = np.array([index[s] for s, _ in pairs], dtype=np.int64)
+        dst = np.array([index[d] for _, d in pairs], dtype=np.int64)
+        hop, link, row = _next_hop_rows(g, sorted({d for _, d in pairs}), index, matrix)
+        r = row[dst]
+        at, who, step = src.copy(), np.arange(len(pairs)), []
+        while who.size:
+            nxt, via = hop[r[who], at[who]], link[r[who], at[who]]
+            if (nxt < 0).any():
+                raise ValueError("a gravity pair without a route (pairs are within one component)")
+            step.append((who, np.where(ends[via, 0] == at[who], via, via + len(ends))))
+            at[who] = nxt
+            who = who[nxt != dst[who]]
+        pair_of = np.concatenate([x for x, _ in step]) if step else np.zeros(0, np.int64)
+        dir_of = np.concatenate([y for _, y in step]) if step else np.zeros(0, np.int64)
+        order = np.argsort(pair_of, kind="stable")
+        self.pair_of, self.dir_of = pair_of[order], dir_of[order]
         self._memo: dict[int, np.ndarray] = {}
-
-    def _groups(self, dist: np.ndarray, pos: np.ndarray, parent: np.ndarray
-                ) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
-        """(parents, children, rows) per (parent's height, child's rank among its siblings), in
-        processing order, rows ascending inside; the flat child entries; every entry's flat parent."""
-        r, n = parent.shape
-        flat_parent = np.where(parent >= 0, np.arange(r)[:, None] * n + parent, -1).ravel()
-        child = np.flatnonzero(flat_parent >= 0)
-        height = np.zeros(r * n, dtype=np.int64)
-        depth = np.zeros(r * n, dtype=np.int64)
-        todo = child
-        while todo.size:  # hops from the source: a child is one deeper than its parent
-            ready = (flat_parent[flat_parent[todo]] < 0) | (depth[flat_parent[todo]] > 0)
-            depth[todo[ready]] = depth[flat_parent[todo[ready]]] + 1
-            todo = todo[~ready]
-        for level in range(int(depth.max(initial=0)), 0, -1):
-            at = child[depth[child] == level]
-            np.maximum.at(height, flat_parent[at], height[at] + 1)
-        far = -dist.ravel()[child]
-        sib = child[np.lexsort((pos.ravel()[child], far, flat_parent[child]))]  # siblings farthest first
-        boundary = np.r_[True, flat_parent[sib][1:] != flat_parent[sib][:-1]]
-        rank = np.arange(len(sib)) - np.maximum.accumulate(np.where(boundary, np.arange(len(sib)), 0))
-        rows = sib // n
-        order = np.lexsort((rows, rank, height[flat_parent[sib]]))
-        sib, rank, rows = sib[order], rank[order], rows[order]
-        hp = height[flat_parent[sib]]
-        cuts = np.flatnonzero(np.r_[True, (hp[1:] != hp[:-1]) | (rank[1:] != rank[:-1]), True])
-        groups = [(flat_parent[sib[a:b]], sib[a:b], rows[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
-        return groups, child, flat_parent
 
     def loads(self, k: int) -> np.ndarray:
         """Per link direction (``g.edges`` order, then reversed), the load of the first ``k`` pairs."""
         if k not in self._memo:
-            m = int(np.searchsorted(self.firsts, k))
-            acc = np.zeros(m * self.n)
-            acc[self.demand_at[:k]] = self.w[:k]
-            for parents, children, rows in self.groups:
-                c = int(np.searchsorted(rows, m))
-                acc[parents[:c]] += acc[children[:c]]
-            per_source = np.zeros((max(m, 1), len(self.capacity)))
-            mine = self.child_row < m
-            per_source[self.child_row[mine], self.child_edge[mine]] = acc[self.child[mine]]
-            self._memo[k] = np.add.accumulate(per_source, axis=0)[-1]
+            cut = int(np.searchsorted(self.pair_of, k))
+            self._memo[k] = np.bincount(self.dir_of[:cut], weights=self.w[self.pair_of[:cut]],
+                                        minlength=len(self.capacity)).astype(float)
         return self._memo[k]
 
     def max_utilisation(self, k: int, capacity_scale: float) -> float:
         """Busiest link direction's load / capacity for the first ``k`` pairs."""
         return float((self.loads(k) / (self.capacity * capacity_scale)).max(initial=0.0))
+
+
+def _next_hop_rows(g: nx.Graph, dests: list[str], index: dict[str, int], matrix: RouteMatrix | None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(next hop, link index) of every node toward each destination (rows), and each node's row (-1: none):
+    ``matrix``'s rows when given, else the twin's next hops for ``dests`` only."""
+    row = np.full(len(index), -1, dtype=np.int64)
+    if matrix is not None:
+        row[[index[v] for v in matrix.dests]] = np.arange(len(matrix.dests))
+        return matrix.hop, matrix.link, row
+    order = link_order(g)
+    neighbours = neighbours_in_order(g, order)
+    hop = np.full((len(dests), len(index)), -1, dtype=np.int64)
+    link = np.full((len(dests), len(index)), -1, dtype=np.int64)
+    for r, d in enumerate(dests):
+        row[index[d]] = r
+        for v, m in next_hops_from(g, d, neighbours).items():
+            hop[r, index[v]], link[r, index[v]] = index[m], order[frozenset((v, m))]
+    return hop, link, row
 
 
 _PREPARED: dict[tuple[str, int], tuple[list[tuple[str, str]], np.ndarray, int, _Loads]] = {}
@@ -211,7 +200,7 @@ def _prepared(g: nx.Graph, limit: int, digest: str | None = None
             _PREPARED.clear()
         pairs, w, total = _gravity_pairs(g, limit)
         small = routers_count(g) <= LARGE_GRAPH_ROUTERS
-        _PREPARED[key] = (pairs, w, total, _Loads(g, pairs, w, _settled(g, digest) if small else None))
+        _PREPARED[key] = (pairs, w, total, _Loads(g, pairs, w, _matrix(g, digest) if small else None))
     return _PREPARED[key]
 
 

@@ -64,26 +64,17 @@ def _ref_probe_paths(g: nx.Graph) -> tuple[list[list[str]], int, int, int, set[i
 
 
 def _ref_max_utilisation(g: nx.Graph, pairs: list[tuple[str, str]], w: np.ndarray, scale: float) -> float:
-    by_src: dict[str, dict[str, float]] = defaultdict(dict)
-    for (s, d), x in zip(pairs, w):
-        by_src[s][d] = by_src[s].get(d, 0.0) + float(x)
+    """Pair by pair, in order: each pair's weight added to every link direction of its twin route."""
+    order = link_order(g)
+    neighbours = neighbours_in_order(g, order)
+    nxt: dict[str, dict[str, str]] = {}
     loads: dict[tuple[str, str], float] = defaultdict(float)
-    for s, dests in by_src.items():
-        pred, dist = nx.dijkstra_predecessor_and_distance(g, s, weight="ospf_cost")
-        rank = {v: i for i, v in enumerate(sorted(dist, key=dist.__getitem__, reverse=True))}
-        parent = {v: p[0] for v, p in pred.items() if p}
-        on_way: set[str] = set()
-        for d in dests:
-            while d in rank and d not in on_way and d != s:
-                on_way.add(d)
-                d = parent[d]
-        acc = defaultdict(float, dests)
-        for v in sorted(on_way, key=rank.__getitem__):
-            x = acc.get(v, 0.0)
-            if v == s or x <= 0:
-                continue
-            acc[parent[v]] += x
-            loads[(parent[v], v)] += x
+    for (s, d), x in zip(pairs, w):
+        if d not in nxt:
+            nxt[d] = next_hops_from(g, d, neighbours)
+        path = twin_path(nxt[d], s, d)
+        for hop in zip(path, path[1:]):
+            loads[hop] += float(x)
     return max((x / (g.edges[e]["capacity_bps"] * scale) for e, x in loads.items()), default=0.0)
 
 
