@@ -64,9 +64,13 @@ jobs_option = click.option("--jobs", type=click.IntRange(1), default=2, show_def
 @param_option
 @jobs_option
 @click.option("--map", "draw_map", is_flag=True, help="also draw map.png (and .svg) into the run folder")
-def demo(results: Path, params: tuple[str, ...], jobs: int, draw_map: bool) -> None:
+@click.option("--check", is_flag=True,
+              help="also check the runs against independent computations (networkx paths, the convergence "
+                   "model, conservation) and print the verdict; exit 1 when they disagree")
+def demo(results: Path, params: tuple[str, ...], jobs: int, draw_map: bool, check: bool) -> None:
     """Fiber cut on the embedded Abilene network, against its baseline; prints the KPIs."""
-    _run(load_topology("abilene"), DEMO_SCENARIO, "ospf_failure", params, results, True, jobs, draw_map=draw_map)
+    _run(load_topology("abilene"), DEMO_SCENARIO, "ospf_failure", params, results, True, jobs, draw_map=draw_map,
+         check=check)
 
 
 @main.command()
@@ -92,20 +96,23 @@ def demo(results: Path, params: tuple[str, ...], jobs: int, draw_map: bool) -> N
                    "real network's bit/s, scaled by capacity_scale like the links")
 @click.option("--map", "draw_map", is_flag=True,
               help="also draw map.png (and .svg) of the run against its baseline into its folder (report extra)")
+@click.option("--check", is_flag=True,
+              help="also check the runs against independent computations (networkx paths, the convergence "
+                   "model, conservation) and print the verdict; exit 1 when they disagree")
 def run(scenario_file: Path, topology: str, template_name: str, params: tuple[str, ...], results: Path,
         jobs: int, baseline: bool, timeout_s: float, trace: Path | None, trace_mode: str, cluster: str | None,
-        image: str | None, demands_file: Path | None, draw_map: bool) -> None:
+        image: str | None, demands_file: Path | None, draw_map: bool, check: bool) -> None:
     """Run SCENARIO_FILE (JSON) on a topology and print its KPIs (a run finished before is reused)."""
     if cluster and image:
         raise click.UsageError("give either --cluster or --docker, not both")
     _run(load_network(topology), load_scenario(scenario_file), template_name, params, results, baseline,
-         jobs, timeout_s, trace, trace_mode, cluster, image, demands_file, draw_map)
+         jobs, timeout_s, trace, trace_mode, cluster, image, demands_file, draw_map, check)
 
 
 def _run(g, scenario: Scenario, template_name: str, params: tuple[str, ...], results: Path,
          baseline: bool, jobs: int, timeout_s: float = 3600, trace: Path | None = None,
          trace_mode: str = "hash", cluster: str | None = None, image: str | None = None,
-         demands_file: Path | None = None, draw_map: bool = False) -> None:
+         demands_file: Path | None = None, draw_map: bool = False, check: bool = False) -> None:
     template = get_template(template_name)
     values = template.params(parse_params(params))
     demands = None
@@ -128,8 +135,24 @@ def _run(g, scenario: Scenario, template_name: str, params: tuple[str, ...], res
         from ani.orchestrator.cli.reports import map_of_result
 
         click.echo(map_of_result(result, g))
-    if result.scenario.status != "ok" or (result.baseline and result.baseline.status != "ok"):
+    agreed = _check(g, scenario, template, values, demands, trace_file, result) if check else True
+    if result.scenario.status != "ok" or (result.baseline and result.baseline.status != "ok") or not agreed:
         sys.exit(1)
+
+
+def _check(g, scenario: Scenario, template, values: dict, demands, trace_file, result) -> bool:
+    """Print the independent checks' verdict on the run and its baseline (rendered again: deterministic)."""
+    from ani.ns3_scenarios.render import render, render_pair
+    from ani.orchestrator.measure.check_run import check_lines
+
+    if result.baseline is not None:
+        spec, base_spec = render_pair(template, scenario, g, values, demands=demands, trace_file=trace_file)
+    else:
+        spec, base_spec = render(template, scenario, g, values, demands=demands, trace_file=trace_file), None
+    lines, ok = check_lines(g, scenario, spec, result.scenario, base_spec, result.baseline)
+    for line in lines:
+        click.echo(line)
+    return ok
 from ani.orchestrator.cli.campaign import campaign as _campaign  # noqa: E402
 main.add_command(_campaign)
 from ani.orchestrator.cli.templates import templates as _templates  # noqa: E402
