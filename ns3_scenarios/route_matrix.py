@@ -108,10 +108,14 @@ class RouteMatrix:
         return depth
 
     def _leaves(self) -> np.ndarray:
-        """Flat indices of (destination, router) entries no other node routes through, row-major."""
-        inner = np.zeros(self.up.shape, dtype=bool)
-        inner[self.up[self.up >= 0]] = True
+        """Flat indices of (destination, router) entries no other router routes through, row-major.
+
+        (Until 2026-12-07 any node counted: a router whose only upstream nodes
+        were external peers, as on Pacificwave, had no candidate route, and the
+        links only such routes cross were neither "used" nor probed.)"""
         is_router = np.tile(self.is_router, self.hop.shape[0])
+        inner = np.zeros(self.up.shape, dtype=bool)
+        inner[self.up[(self.up >= 0) & is_router]] = True   # only routers send: an external child is no route
         leaves = np.flatnonzero((self.up >= 0) & ~inner & is_router)
         if self.settled is None:
             return leaves

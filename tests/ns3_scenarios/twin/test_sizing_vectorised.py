@@ -37,7 +37,7 @@ def _ref_candidates(g: nx.Graph) -> list[tuple[list[str], set[int]]]:
     hop_link = {(u, v): k for link, k in order.items() for u in link for v in link if u != v}
     for dst in sorted(routers, key=lambda n: (-g.degree(n), n)):
         nxt = next_hops_from(g, dst, neighbours)
-        inner = set(nxt.values())
+        inner = {nxt[n] for n in nxt if n in is_router}   # only routers send
         for leaf in (n for n in nxt if n not in inner and n in is_router):
             path = twin_path(nxt, leaf, dst)
             out.append((path, {hop_link[h] for h in zip(path, path[1:])}))
