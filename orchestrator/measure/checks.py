@@ -52,6 +52,9 @@ EXACT_S = 2e-6
 #: a link is held to "some flow over it exact" when this many flows cross it (one long flow may never find
 #: every queue empty: TataNld's 33-hop probe, alone on four links, waited 0.48 packet at its fastest)
 MIN_FLOWS_PER_LINK = 2
+#: "took its path's delay": to 2 us or a tenth of a packet's serialization (Carnet: two 66-packet flows, the
+#: only ones over a link, waited 0.004 and 0.08 of a packet behind another at their fastest)
+NEAR_EXACT_PACKETS = 0.1
 #: queueing allowance of one packet after a cut, in serialization times per hop (uncongested detour)
 DETOUR_SLACK_PACKETS = 20
 #: offered load / capacity from which a link direction counts as overloaded (CBR flows: no burst above it)
@@ -138,14 +141,16 @@ def min_delay_checks(g: nx.Graph, spec: RunSpec, flows: pd.DataFrame) -> list[st
     out = []
     if (diff <= -EXACT_S).any():
         out.append(f"{int((diff <= -EXACT_S).sum())} flows faster than their shortest path allows")
-    exact = diff.abs() < EXACT_S
+    near = pd.Series([EXACT_S + NEAR_EXACT_PACKETS * serialization(g, p, spec, n) for p, n in zip(paths, sizes)],
+                     index=flows.index)
+    exact = diff.abs() < near
     crossing = Counter(frozenset(hop) for p in paths for hop in zip(p, p[1:]))
     links = {k for k, n in crossing.items() if n >= MIN_FLOWS_PER_LINK}
     confirmed = {frozenset(hop) for p, ok in zip(paths, exact) if ok for hop in zip(p, p[1:])}
     if links - confirmed:
         u, v = sorted(next(iter(links - confirmed)))
         out.append(f"{len(links - confirmed)} of {len(links)} links used by {MIN_FLOWS_PER_LINK}+ flows carry no "
-                   f"flow whose fastest packet took exactly its path's delay, e.g. {u}-{v}")
+                   f"flow whose fastest packet took its path's delay, e.g. {u}-{v}")
     if (diff >= bound).any():
         bad = flows[diff >= bound].iloc[0]
         out.append(f"{int((diff >= bound).sum())} flows slower than path + full queues, e.g. "
@@ -221,7 +226,9 @@ def _reroute_checks(g: nx.Graph, h: nx.Graph, spec: RunSpec, flows: pd.DataFrame
                     link: tuple[str, str], folder: Path, new_nxt: dict[str, dict[str, str]],
                     hot: set[tuple[str, str]]) -> list[str]:
     """Each probe over ``link``: lower <= reroute time <= upper, and lost = rate x sending outage less late
-    deliveries (+-1); on an overloaded detour only the lower bounds (queues may drop the first packets).
+    deliveries (+-1), plus at most what it sends from its first delivery after the cut until every router has
+    settled (detection + SPF + its longest hold + FIB + the slowest flooding); on an overloaded detour only
+    the lower bounds (queues may drop the first packets).
     Probes sending less often than the KPIs' ``REROUTE_MAX_GAP_S`` (thin links) time no reroute: skipped.
 
     lower: detection + SPF + FIB + the least, over routers r, of the LSA flooding to r plus the fastest way from
@@ -264,9 +271,13 @@ def _reroute_checks(g: nx.Graph, h: nx.Graph, spec: RunSpec, flows: pd.DataFrame
         lost = row["tx_packets"] + row["tx_failed"] - row["rx_packets"]
         low, high = _outage_loss(at_cut.loc[f], row, series[series["flow"] == f], float(p["interval_s"]),
                                  path_delay(g, old, spec, size), gap)
-        if lost < low - 1 or (lost > high + 1 and not congested):
+        # after its first delivery a probe may still lose packets while routers further away change their
+        # routes (a second SPF held back by spf_max_hold_s): at most those it sends until every router is done
+        settled = float(at_cut.at[f, "event_time_s"]) + base + float(p["spf_max_hold_s"]) + max(flood.values())
+        transient = max(0, math.floor((settled - float(at_cut.at[f, "first_send_after_s"])) / gap))
+        if lost < low - 1 or (lost > high + transient + 1 and not congested):
             out.append(f"probe {row['src']} -> {row['dst']}: lost {lost}, rate x sending outage less late "
-                       f"deliveries {low}-{high}")
+                       f"deliveries {low}-{high} (+ up to {transient} while routes settle)")
     return out
 
 
