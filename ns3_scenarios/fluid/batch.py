@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from ani.kg.errors import ScenarioError
 from ani.kg.scenario import Scenario
+from ani.ns3_scenarios.fluid.cuts import Cuts
 from ani.ns3_scenarios.fluid.incremental import applicable, fast_segments
 from ani.ns3_scenarios.fluid.sharing import SegmentResult
 from ani.ns3_scenarios.fluid.timeline import Segment, segments
@@ -75,7 +76,13 @@ def results(twin: Any, block: list[Plan]) -> dict[tuple[Any, ...], SegmentResult
                 new[key] = (g.physical, g.routing)
             else:
                 out[key] = twin.segment(g.physical, g.routing, p.cpu, twin._attacks(g.physical))
-    if new:
-        for key, res in zip(new, fast_segments(twin, list(new.values()))):
+    rest = {}
+    for key, (phys, rs) in new.items():   # links down only: one at a time, lean (:mod:`.cuts`)
+        if Cuts.covers(phys):
+            twin._segments[key] = out[key] = twin.cuts.segment(phys, rs)
+        else:
+            rest[key] = (phys, rs)
+    if rest:
+        for key, res in zip(rest, fast_segments(twin, list(rest.values()))):
             twin._segments[key] = out[key] = res
     return out

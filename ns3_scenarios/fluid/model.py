@@ -54,6 +54,7 @@ from ani.ns3_scenarios.events import (
     magnitudes,
 )
 from ani.ns3_scenarios.fluid.batch import BLOCK, Plan, plans, results
+from ani.ns3_scenarios.fluid.cuts import Cuts
 from ani.ns3_scenarios.fluid.incremental import Base, applicable, fast_segment, moved_paths, with_moved
 from ani.ns3_scenarios.fluid.network import CACHE_BYTES, NO_ARC, Bounded, FluidNetwork, RoutingState
 from ani.ns3_scenarios.fluid.sharing import (
@@ -145,6 +146,7 @@ class FluidTwin:
         self.base_fast: Base | None = None
         self.base = self.segment(Physical(), RoutingState(), np.zeros(self.net.N), None)
         self.base_fast = Base(self, self.base)
+        self.cuts = Cuts(self)
 
     # ------------------------------------------------------------------ one segment
 
@@ -172,7 +174,7 @@ class FluidTwin:
         if key in self._segments:
             return self._segments[key]
         if applicable(self, phys, cpu, attacks):
-            res = fast_segment(self, phys, rs)
+            res = self.cuts.segment(phys, rs) if Cuts.covers(phys) else fast_segment(self, phys, rs)
             self._segments[key] = res
             return res
         f = self.flows if attacks is None else _Flows(*(np.r_[a, b] for a, b in zip(
