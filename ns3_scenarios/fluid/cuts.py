@@ -25,10 +25,16 @@ from typing import Any
 
 import numpy as np
 from ani.ns3_scenarios.fluid.incremental import Base, _padded, _share_hot, moved_paths
-from ani.ns3_scenarios.fluid.linkstates import Flat, LinkStates
+from ani.ns3_scenarios.fluid.linkstates import LinkStates
 from ani.ns3_scenarios.fluid.network import Bounded, RoutingState
 from ani.ns3_scenarios.fluid.sharing import SegmentResult, _proportional
 from ani.ns3_scenarios.fluid.timeline import Physical
+from scipy.sparse import csr_matrix
+
+try:  # the kernel behind csr_matrix @ vector
+    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
+except ImportError:  # pragma: no cover - another scipy layout: the public operator
+    _csr_matvec = None
 
 
 class Hops:
@@ -39,13 +45,8 @@ class Hops:
         if LinkStates.covers(rs):
             flat = states.state(rs.links_down)
             self.moved, self.reached, self.arc = flat.flows, flat.reached, flat.arc
-            lengths = flat.lengths
-            self.row = np.repeat(np.arange(len(self.moved)), lengths)
-            self.width = max(b.P.shape[1], int(lengths.max(initial=0)))
-            inv = np.zeros((len(self.moved), self.width))
-            inv[self.row, np.arange(len(self.arc)) - flat.start[self.row]] = b.inv_cap[self.arc]
-            self.ser = 8 * (twin.flows.pkt[self.moved] + 30) * inv.sum(axis=1)
-            self._flat: Flat | None = flat
+            self.row = np.repeat(np.arange(len(self.moved)), flat.lengths)
+            self.ser, self.width, self._flat = flat.ser, flat.width, flat
         else:
             self.moved, newP, self.reached = moved_paths(twin, rs)
             Pm, self.ser = _padded(twin, rs, self.moved, newP)
@@ -67,8 +68,6 @@ class Cuts:
         b: Base = twin.base_fast
         self.twin, self.b = twin, b
         self.F, self.A = len(twin.flows.src), twin.net.A
-        fa = b.flows_arcs
-        self.indptr, self.indices, self.counts = fa.indptr, fa.indices, np.diff(fa.indptr)
         self.cap = twin.net.capacity_bps
         self.cap_hi = self.cap * (1 + 1e-9)
         self.static: dict[frozenset[int], np.ndarray] = Bounded(4096)
@@ -93,6 +92,7 @@ class Cuts:
         return self.static[links]
 
     def _hops(self, rs: RoutingState) -> Hops:
+        """The moved flows of ``rs`` as hops (cached)."""
         if rs not in self.hops:
             self.hops[rs] = Hops(self.twin, rs, self.states)
         return self.hops[rs]
@@ -110,13 +110,14 @@ class Cuts:
         dead[h.moved] = dead_m
         gone = dead.copy()
         gone[h.moved] = True
-        load = (b.load - self._old(np.flatnonzero(gone))) + self._new(h, dead_m)
+        # the old loads of the flows that die or move: the baseline's product, bin by bin in flow order
+        load = (b.load - matvec(b.arc_flows, np.where(gone, b.w, 0.0))) + self._new(h, dead_m)
         frac = np.where(dead, 0.0, 1.0)
         hot = np.flatnonzero(load > self.cap_hi)
         if len(hot):
             frac, load = _share_hot(self.twin, b, hot, load, frac, h.moved, h.newP, dead, _proportional)
         wait = Base._wait(self.twin, load)
-        delay = b.delay + b.flows_arcs @ (wait - b.wait)
+        delay = b.delay + matvec(b.flows_arcs, wait - b.wait)
         on = ~dead_m[h.row]
         per_arc = self.twin.net.delay_s + wait
         sums = np.bincount(h.row[on], weights=per_arc[h.arc[on]], minlength=len(h.moved))
@@ -125,15 +126,16 @@ class Cuts:
         return SegmentResult(frac=frac, delay=delay, dead=dead, util=np.minimum(load, self.cap) / self.cap,
                              drops=load > self.cap_hi)
 
-    def _old(self, gone: np.ndarray) -> np.ndarray:
-        """Per arc, the baseline's load of the flows ``gone`` (sorted), added bin by bin in flow order."""
-        counts = self.counts[gone]
-        total = int(counts.sum())
-        first = np.cumsum(counts) - counts
-        at = np.repeat(self.indptr[gone] - first, counts) + np.arange(total)
-        return np.bincount(self.indices[at], weights=np.repeat(self.b.w[gone], counts), minlength=self.A)
-
     def _new(self, h: Hops, dead_m: np.ndarray) -> np.ndarray:
         """Per arc, the load of the live moved flows on their new paths."""
         on = ~dead_m[h.row]
         return np.bincount(h.arc[on], weights=h.w[on], minlength=self.A)
+
+
+def matvec(m: csr_matrix, x: np.ndarray) -> np.ndarray:
+    """``m @ x`` (scipy's own kernel, called without the dispatch around it: a few microseconds a call)."""
+    if _csr_matvec is None:
+        return m @ x
+    out = np.zeros(m.shape[0])
+    _csr_matvec(m.shape[0], m.shape[1], m.indptr, m.indices, m.data, x, out)
+    return out

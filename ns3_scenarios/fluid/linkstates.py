@@ -21,25 +21,21 @@ from ani.ns3_scenarios.fluid.network import NO_ARC, Bounded, RoutingState
 
 
 class Flat:
-    """Flows (sorted), whether each reaches its destination, and their paths: ``arc[start[i]:start[i + 1]]``."""
+    """Flows (sorted), whether each reaches its destination, their paths (``arc[start[i]:start[i + 1]]``) and
+    serialisation times (s; summed over the path as rows ``width`` wide, as :func:`~.incremental._padded` does)."""
 
-    __slots__ = ("flows", "reached", "start", "arc", "nbytes")
+    __slots__ = ("flows", "reached", "start", "arc", "ser", "width", "nbytes")
 
-    def __init__(self, flows: np.ndarray, reached: np.ndarray, lengths: np.ndarray, arc: np.ndarray) -> None:
-        self.flows, self.reached, self.arc = flows, reached, arc
+    def __init__(self, flows: np.ndarray, reached: np.ndarray, lengths: np.ndarray, arc: np.ndarray,
+                 ser: np.ndarray, width: int) -> None:
+        self.flows, self.reached, self.arc, self.ser, self.width = flows, reached, arc, ser, width
         self.start = np.zeros(len(flows) + 1, np.int64)
         np.cumsum(lengths, out=self.start[1:])
-        self.nbytes = flows.nbytes + reached.nbytes + self.start.nbytes + arc.nbytes
+        self.nbytes = flows.nbytes + reached.nbytes + self.start.nbytes + arc.nbytes + ser.nbytes
 
     @property
     def lengths(self) -> np.ndarray:
         return np.diff(self.start)
-
-    @classmethod
-    def of_paths(cls, flows: np.ndarray, P: np.ndarray, reached: np.ndarray) -> Flat:
-        """From padded paths (``NO_ARC`` after each path's end)."""
-        on = P >= 0
-        return cls(flows, reached, on.sum(axis=1), P[on])
 
     def rows(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Lengths and flat hops of rows ``idx`` (in that order)."""
@@ -48,25 +44,45 @@ class Flat:
         at = np.repeat(self.start[idx] - first, lengths) + np.arange(int(lengths.sum()))
         return lengths, self.arc[at]
 
-    def padded(self, width: int) -> np.ndarray:
-        """Paths as rows ``width`` wide, padded with ``NO_ARC``."""
-        lengths = self.lengths
-        row = np.repeat(np.arange(len(self.flows)), lengths)
-        P = np.full((len(self.flows), width), NO_ARC, np.int64)
-        P[row, np.arange(len(self.arc)) - self.start[row]] = self.arc
-        return P
+    def part(self, idx: np.ndarray) -> Part:
+        """Rows ``idx`` as a part of another state."""
+        return (self.flows[idx], self.reached[idx], *self.rows(idx), self.ser[idx], self.width)
+
+    def padded(self, width: int, fill: int = NO_ARC) -> np.ndarray:
+        """Paths as rows ``width`` wide, padded with ``fill``."""
+        return _padded(self.start, self.arc, width, fill)
 
 
-def merged(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> Flat:
-    """One :class:`Flat` of disjoint parts ``(flows, reached, lengths, hops)``, rows in flow order."""
-    flows = np.concatenate([p[0] for p in parts])
-    reached = np.concatenate([p[1] for p in parts])
+#: rows of a state: flows, reached, path lengths, flat hops, serialisation times (or None) and their width
+Part = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, "np.ndarray | None", int]
+
+
+def _padded(start: np.ndarray, arc: np.ndarray, width: int, fill: Any) -> np.ndarray:
+    row = np.repeat(np.arange(len(start) - 1), np.diff(start))
+    P = np.full((len(start) - 1, width), fill, arc.dtype)
+    P[row, np.arange(len(arc)) - start[row]] = arc
+    return P
+
+
+def merged(parts: list[Part], ser_of: Any, base_width: int) -> Flat:
+    """One :class:`Flat` of disjoint parts, rows in flow order; serialisation times recomputed (``ser_of``)
+    for parts that have none or were summed over rows of another width."""
     lengths = np.concatenate([p[2] for p in parts])
-    hops = np.concatenate([p[3] for p in parts])
+    width = max(base_width, int(lengths.max(initial=0)))
+    sers = []
+    for flows, _, n, hops, ser, w in parts:
+        if ser is None or w != width:
+            start = np.zeros(len(flows) + 1, np.int64)
+            np.cumsum(n, out=start[1:])
+            ser = ser_of(flows, start, hops, width)
+        sers.append(ser)
+    flows = np.concatenate([p[0] for p in parts])
     order = np.argsort(flows, kind="stable")
-    whole = Flat(flows, reached, lengths, hops)
-    lengths, arc = whole.rows(order)
-    return Flat(flows[order], reached[order], lengths, arc)
+    hops = np.concatenate([p[3] for p in parts])
+    whole = Flat(flows, lengths, lengths, hops, lengths, width)  # only to gather rows
+    n, arc = whole.rows(order)
+    return Flat(flows[order], np.concatenate([p[1] for p in parts])[order], n, arc,
+                np.concatenate(sers)[order], width)
 
 
 class LinkStates:
@@ -76,7 +92,10 @@ class LinkStates:
         b, net = twin.base_fast, twin.net
         self.net, self.f = net, twin.flows
         self.F = len(self.f.src)
-        self.base = Flat.of_paths(np.arange(self.F), b.P, b.reached)
+        self.inv_cap, self.pkt, self.base_width = b.inv_cap, self.f.pkt, b.P.shape[1]
+        on = b.P >= 0
+        flows = np.arange(self.F)
+        self.base = merged([(flows, b.reached, on.sum(axis=1), b.P[on], None, 0)], self._ser, self.base_width)
         on_link = [np.union1d(b.on_arc[2 * k], b.on_arc[2 * k + 1]) for k in range(net.L)]
         self.on_link = on_link
         self.cache: dict[frozenset[int], Flat] = Bounded(20000)
@@ -91,16 +110,22 @@ class LinkStates:
             self.cache[links] = self._one(links) if len(links) == 1 else self._more(links)
         return self.cache[links]
 
-    def _walk(self, links: frozenset[int], flows: np.ndarray) -> Flat:
+    def _walk(self, links: frozenset[int], flows: np.ndarray) -> Part:
         """Paths of ``flows`` (sorted) in the state, from a shortest-path computation toward their destinations."""
         f, net = self.f, self.net
         rs = RoutingState(links_down=links)
         P, R = net.paths(net.compact_routes(rs, np.unique(f.dst[flows])), f.src[flows], f.dst[flows])
-        return Flat.of_paths(flows, P, R)
+        on = P >= 0
+        return flows, R, on.sum(axis=1), P[on], None, 0
+
+    def _ser(self, flows: np.ndarray, start: np.ndarray, hops: np.ndarray, width: int) -> np.ndarray:
+        """Serialisation time of each path, its hops' 1 / capacity summed as a row ``width`` wide."""
+        inv = _padded(start, self.inv_cap[hops], width, 0.0)
+        return 8 * (self.pkt[flows] + 30) * inv.sum(axis=1)
 
     def _one(self, links: frozenset[int]) -> Flat:
         (k,) = links
-        return self._walk(links, self.on_link[k])
+        return merged([self._walk(links, self.on_link[k])], self._ser, self.base_width)
 
     def _more(self, links: frozenset[int]) -> Flat:
         ordered = sorted(links)
@@ -109,30 +134,43 @@ class LinkStates:
         j = min(links - {k})
         other = self.state(links - {j})              # k down, j up
         # flows whose path with k up crosses k: moved in the parent and crossing it, or on it and not moved there
-        hop_link = parent.arc >> 1
-        cross = np.zeros(len(parent.flows), bool)
-        cross[np.searchsorted(parent.start, np.flatnonzero(hop_link == k), side="right") - 1] = True
+        cross = _rows_on(parent, k)
         in_parent = np.zeros(self.F, bool)
         in_parent[parent.flows] = True
         on_k = self.on_link[k]
-        fresh_base = on_k[~in_parent[on_k]]
-        redo = np.sort(np.r_[fresh_base, parent.flows[cross]])
-        # their path with j up (k down): from the other state if moved there, else the baseline's
-        pos = np.searchsorted(other.flows, redo)
-        pos[pos >= len(other.flows)] = 0
+        redo = np.sort(np.r_[on_k[~in_parent[on_k]], parent.flows[cross]])
+        # their path with j up (k down): from the other state if moved there, else the baseline's (crossing j
+        # only if on j); those crossing j there are routed afresh
+        pos = np.minimum(np.searchsorted(other.flows, redo), len(other.flows) - 1)
         hit = other.flows[pos] == redo if len(other.flows) else np.zeros(len(redo), bool)
-        lo, ao = other.rows(pos[hit])
-        lb, ab = self.base.rows(redo[~hit])
-        cand = merged([(redo[hit], other.reached[pos[hit]], lo, ao),
-                       (redo[~hit], self.base.reached[redo[~hit]], lb, ab)])
-        # those crossing j there are routed afresh
-        again = np.zeros(len(cand.flows), bool)
-        again[np.searchsorted(cand.start, np.flatnonzero((cand.arc >> 1) == j), side="right") - 1] = True
+        again = ~hit & _member(redo, self.on_link[j])
+        ph = pos[hit]
+        again[hit] = _rows_on(other, j, ph)
         keep = np.flatnonzero(~cross)
-        stay = np.flatnonzero(~again)
-        parts = [(parent.flows[keep], parent.reached[keep], *parent.rows(keep)),
-                 (cand.flows[stay], cand.reached[stay], *cand.rows(stay))]
+        parts = [parent.part(keep), other.part(pos[hit & ~again])]
+        rest = redo[~hit & ~again]
+        if len(rest):
+            parts.append(self.base.part(rest))
         if again.any():
-            w = self._walk(links, cand.flows[again])
-            parts.append((w.flows, w.reached, w.lengths, w.arc))
-        return merged(parts)
+            parts.append(self._walk(links, redo[again]))
+        return merged(parts, self._ser, self.base_width)
+
+
+def _member(x: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
+    """Whether each of ``x`` is in ``sorted_values``."""
+    if not len(sorted_values):
+        return np.zeros(len(x), bool)
+    pos = np.minimum(np.searchsorted(sorted_values, x), len(sorted_values) - 1)
+    return sorted_values[pos] == x
+
+
+def _rows_on(flat: Flat, link: int, rows: np.ndarray | None = None) -> np.ndarray:
+    """Whether each row of ``flat`` (or each of ``rows``) crosses ``link``."""
+    if rows is None:
+        out = np.zeros(len(flat.flows), bool)
+        out[np.searchsorted(flat.start, np.flatnonzero((flat.arc >> 1) == link), side="right") - 1] = True
+        return out
+    lengths, arc = flat.rows(rows)
+    out = np.zeros(len(rows), bool)
+    out[np.searchsorted(np.cumsum(lengths), np.flatnonzero((arc >> 1) == link), side="right")] = True
+    return out
