@@ -53,60 +53,98 @@ class FluidKpis(BaseModel):
 
 
 class _Accumulator:
-    """Per-flow sums over segments: offered and delivered bits, delay x delivered, outage time."""
+    """Per-flow sums over segments: delivered share x time, delay x delivered, time without a route.
+
+    The sums are those of adding every segment to every flow (zeros first, in
+    segment order), computed as: every flow that delivers all it is offered in
+    every segment has the same delivered time (the durations added in order),
+    so only the flows that lose something in some segment are summed one by one.
+    """
 
     def __init__(self, n: int, arcs: int) -> None:
-        self.n = n
-        self.delivered = np.zeros(n)
-        self.delay_sum = np.zeros(n)
-        self.outage_s = np.zeros(n)
-        self.dead_s = np.zeros(n)
-        self.util_s = np.zeros(arcs)
-        self.drops = np.zeros(arcs, bool)
-        self.last_dead = np.zeros(n, bool)
+        self.n, self.arcs = n, arcs
+        self.segs: list[tuple[float, SegmentResult]] = []
 
     def add(self, s: Segment, res: SegmentResult) -> None:
-        dur, n = s.t1 - s.t0, self.n
-        self.delivered += res.frac[:n] * dur
-        self.delay_sum += res.frac[:n] * res.delay[:n] * dur
-        self.dead_s += res.dead[:n] * dur
-        self.util_s += res.util * dur
-        self.drops |= res.drops
-        self.last_dead = res.dead[:n]
+        self.segs.append((s.t1 - s.t0, res))
+
+    def _sums(self) -> None:
+        n, first = self.n, True
+        total = 0.0
+        lossy = np.zeros(n, bool)
+        for dur, res in self.segs:
+            total += dur
+            if first:
+                self.delay_sum = res.delay[:n] * dur
+                self.util_s, self.drops = res.util * dur, res.drops.copy()
+                first = False
+            else:
+                self.delay_sum += res.delay[:n] * dur
+                self.util_s += res.util * dur
+                self.drops |= res.drops
+            lossy[_lossy(res, n)] = True
+        self.lossy = u = np.flatnonzero(lossy)
+        self.delivered = np.full(n, total)
+        got, delay_sum, dead_s = np.zeros(len(u)), np.zeros(len(u)), np.zeros(len(u))
+        for dur, res in self.segs:
+            fr = res.frac[u]
+            got += fr * dur
+            delay_sum += fr * res.delay[u] * dur
+            dead_s += res.dead[u] * dur
+        self.delivered[u], self.delay_sum[u], self.dead_u = got, delay_sum, dead_s
+        self.dead_s = np.zeros(n)
+        self.dead_s[u] = dead_s
+        self.last_dead = self.segs[-1][1].dead[:n] if self.segs else np.zeros(n, bool)
 
     def kpis(self, twin: Any, base: SegmentResult, span: float) -> FluidKpis:
-        n, f = self.n, twin.flows
+        self._sums()
+        n, f, u = self.n, twin.flows, self.lossy
         rate = f.rate[:n]
         c = twin._window(span)
         offered, measurable, sum_offered = c.offered, c.measurable, c.offered_sum
         got = self.delivered * rate
-        loss = 1 - np.divide(got, offered, out=np.ones(n), where=c.offered_pos)
-        delay = np.divide(self.delay_sum, self.delivered, out=np.full(n, np.nan), where=self.delivered > 0)
-        lost_all = c.b_got_pos & (got * 1 < c.half_packet_bits)
+        loss = 1 - (got / offered if c.all_offered else np.divide(got, offered, out=np.ones(n), where=c.offered_pos))
+        if (self.delivered[u] > 0).all():   # every flow delivers something: no mean delay is undefined
+            delay = self.delay_sum / self.delivered
+        else:
+            delay = np.divide(self.delay_sum, self.delivered, out=np.full(n, np.nan), where=self.delivered > 0)
+        lost_all = c.b_got_pos & (got < c.half_packet_bits)
         d_delay = delay - c.b_delay
         slower = (delay > c.slower_than) & (d_delay > IMPACT_DELAY_DELTA_S)
         impacted = measurable & ((loss - c.b_loss > IMPACT_LOSS_DELTA) | slower | lost_all)
-        finite = d_delay[np.isfinite(d_delay)]
-        disrupted = (self.dead_s > 0) & ~self.last_dead
-        outages = self.dead_s[disrupted]
-        congestion = np.maximum(0.0, offered - got - self.dead_s * rate).sum()
+        finite = np.isfinite(d_delay)
+        finite = d_delay if finite.all() else d_delay[finite]
+        disrupted = (self.dead_u > 0) & ~self.last_dead[u]      # only a lossy flow can have been without a route
+        outages = self.dead_u[disrupted]
+        spare = offered - got
+        spare[u] -= self.dead_u * rate[u]
+        congestion = np.maximum(0.0, spare).sum()
         util = self.util_s / span
         return FluidKpis(
-            flows=n, impacted_flows=int(impacted.sum()), lost_all_flows=int((impacted & lost_all).sum()),
+            flows=n, impacted_flows=int(np.count_nonzero(impacted)),
+            lost_all_flows=int(np.count_nonzero(impacted & lost_all)),
             impacted_nodes=_impacted_nodes(twin, impacted & measurable, c.node_weight, c.node_total),
             mean_delta_delay_s=float(finite.mean()) if len(finite) else None,
             max_delta_delay_s=float(finite.max()) if len(finite) else None,
             baseline_loss_ratio=float(1 - c.b_got_sum / sum_offered) if sum_offered else None,
             scenario_loss_ratio=float(1 - got.sum() / sum_offered) if sum_offered else None,
             baseline_throughput_bps=float(c.b_got_sum / span), scenario_throughput_bps=float(got.sum() / span),
-            disrupted_flows=int(disrupted.sum()), unrecovered_flows=int((self.last_dead & c.b_got_pos).sum()),
+            disrupted_flows=int(np.count_nonzero(disrupted)),
+            unrecovered_flows=int(np.count_nonzero(self.last_dead & c.b_got_pos)),
             reroute_time_median_s=_median(outages) if len(outages) else None,
             reroute_time_max_s=float(outages.max()) if len(outages) else None,
             convergence_time_s=float(outages.max()) if len(outages) else None,
-            congested_links=int(((util >= CONGESTED_UTILISATION) | self.drops).sum()),
+            congested_links=int(np.count_nonzero((util >= CONGESTED_UTILISATION) | self.drops)),
             not_measurable_flows=c.not_measurable,
-            disconnected_demands=int(self.last_dead.sum()),
+            disconnected_demands=int(np.count_nonzero(self.last_dead)),
             outage_lost_bits=float((self.dead_s * rate).sum()), congestion_lost_bits=float(congestion))
+
+
+def _lossy(res: SegmentResult, n: int) -> np.ndarray:
+    """Demand flows that do not deliver all they are offered in a segment, or have no route (cached on it)."""
+    if res.lossy is None:
+        res.lossy = np.flatnonzero((res.frac[:n] != 1.0) | res.dead[:n])
+    return res.lossy
 
 
 def _median(x: np.ndarray) -> float:
@@ -135,6 +173,7 @@ class _Window:
         rate, pkt = f.rate[:n], f.pkt[:n]
         self.offered = rate * span
         self.offered_pos = self.offered > 0
+        self.all_offered = bool(self.offered_pos.all())
         self.offered_sum = self.offered.sum()
         self.b_got = base.frac[:n] * self.offered
         self.b_got_pos = self.b_got > 0
