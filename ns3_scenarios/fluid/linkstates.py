@@ -22,16 +22,17 @@ from ani.ns3_scenarios.fluid.network import NO_ARC, Bounded, RoutingState
 
 class Flat:
     """Flows (sorted), whether each reaches its destination, their paths (``arc[start[i]:start[i + 1]]``) and
-    serialisation times (s; summed over the path as rows ``width`` wide, as :func:`~.incremental._padded` does)."""
+    serialisation times (s; summed over the path as rows ``width`` wide, as :func:`~.incremental._padded` does;
+    None: not computed)."""
 
     __slots__ = ("flows", "reached", "start", "arc", "ser", "width", "nbytes")
 
     def __init__(self, flows: np.ndarray, reached: np.ndarray, lengths: np.ndarray, arc: np.ndarray,
-                 ser: np.ndarray, width: int) -> None:
+                 ser: np.ndarray | None = None, width: int = 0) -> None:
         self.flows, self.reached, self.arc, self.ser, self.width = flows, reached, arc, ser, width
         self.start = np.zeros(len(flows) + 1, np.int64)
         np.cumsum(lengths, out=self.start[1:])
-        self.nbytes = flows.nbytes + reached.nbytes + self.start.nbytes + arc.nbytes + ser.nbytes
+        self.nbytes = sum(x.nbytes for x in (flows, reached, self.start, arc, ser) if x is not None)
 
     @property
     def lengths(self) -> np.ndarray:
@@ -44,17 +45,9 @@ class Flat:
         at = np.repeat(self.start[idx] - first, lengths) + np.arange(int(lengths.sum()))
         return lengths, self.arc[at]
 
-    def part(self, idx: np.ndarray) -> Part:
-        """Rows ``idx`` as a part of another state."""
-        return (self.flows[idx], self.reached[idx], *self.rows(idx), self.ser[idx], self.width)
-
     def padded(self, width: int, fill: int = NO_ARC) -> np.ndarray:
         """Paths as rows ``width`` wide, padded with ``fill``."""
         return _padded(self.start, self.arc, width, fill)
-
-
-#: rows of a state: flows, reached, path lengths, flat hops, serialisation times (or None) and their width
-Part = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, "np.ndarray | None", int]
 
 
 def _padded(start: np.ndarray, arc: np.ndarray, width: int, fill: Any) -> np.ndarray:
@@ -64,25 +57,33 @@ def _padded(start: np.ndarray, arc: np.ndarray, width: int, fill: Any) -> np.nda
     return P
 
 
-def merged(parts: list[Part], ser_of: Any, base_width: int) -> Flat:
-    """One :class:`Flat` of disjoint parts, rows in flow order; serialisation times recomputed (``ser_of``)
-    for parts that have none or were summed over rows of another width."""
-    lengths = np.concatenate([p[2] for p in parts])
+def assembled(sources: list[tuple[Flat, np.ndarray]], ser_of: Any, base_width: int) -> Flat:
+    """Rows ``idx`` of each source ``(flat, idx)`` (their flows disjoint) as one :class:`Flat` in flow order,
+    as wide as ``base_width`` or the longest path; serialisation times reused where summed as wide, else
+    computed (``ser_of``)."""
+    parts = [(f, i) for f, i in sources if len(i)] or sources[:1]
+    flows = np.concatenate([f.flows[i] for f, i in parts])
+    lengths = np.concatenate([f.start[i + 1] - f.start[i] for f, i in parts])
     width = max(base_width, int(lengths.max(initial=0)))
-    sers = []
-    for flows, _, n, hops, ser, w in parts:
-        if ser is None or w != width:
-            start = np.zeros(len(flows) + 1, np.int64)
-            np.cumsum(n, out=start[1:])
-            ser = ser_of(flows, start, hops, width)
-        sers.append(ser)
-    flows = np.concatenate([p[0] for p in parts])
-    order = np.argsort(flows, kind="stable")
-    hops = np.concatenate([p[3] for p in parts])
-    whole = Flat(flows, lengths, lengths, hops, lengths, width)  # only to gather rows
-    n, arc = whole.rows(order)
-    return Flat(flows[order], np.concatenate([p[1] for p in parts])[order], n, arc,
-                np.concatenate(sers)[order], width)
+    offsets = np.cumsum([0] + [len(f.arc) for f, _ in parts[:-1]])
+    begin = np.concatenate([f.start[i] + o for (f, i), o in zip(parts, offsets)])
+    reached = np.concatenate([f.reached[i] for f, i in parts])
+    ser = np.concatenate([f.ser[i] if f.ser is not None and f.width == width else np.full(len(i), np.nan)
+                          for f, i in parts])
+    pool = parts[0][0].arc if len(parts) == 1 else np.concatenate([f.arc for f, _ in parts])
+    if len(parts) > 1:
+        order = np.argsort(flows, kind="stable")
+        flows, lengths, begin, reached, ser = flows[order], lengths[order], begin[order], reached[order], ser[order]
+    out = Flat(flows, reached, lengths, pool[:0], ser, width)
+    out.arc = pool[np.repeat(begin - out.start[:-1], lengths) + np.arange(int(out.start[-1]))]
+    missing = np.flatnonzero(np.isnan(ser))
+    if len(missing):
+        n, hops = out.rows(missing)
+        start = np.zeros(len(missing) + 1, np.int64)
+        np.cumsum(n, out=start[1:])
+        ser[missing] = ser_of(flows[missing], start, hops, width)
+    out.nbytes += out.arc.nbytes
+    return out
 
 
 class LinkStates:
@@ -95,7 +96,8 @@ class LinkStates:
         self.inv_cap, self.pkt, self.base_width = b.inv_cap, self.f.pkt, b.P.shape[1]
         on = b.P >= 0
         flows = np.arange(self.F)
-        self.base = merged([(flows, b.reached, on.sum(axis=1), b.P[on], None, 0)], self._ser, self.base_width)
+        self.base = assembled([(Flat(flows, b.reached, on.sum(axis=1), b.P[on]), flows)], self._ser,
+                              self.base_width)
         on_link = [np.union1d(b.on_arc[2 * k], b.on_arc[2 * k + 1]) for k in range(net.L)]
         self.on_link = on_link
         self.cache: dict[frozenset[int], Flat] = Bounded(20000)
@@ -110,13 +112,13 @@ class LinkStates:
             self.cache[links] = self._one(links) if len(links) == 1 else self._more(links)
         return self.cache[links]
 
-    def _walk(self, links: frozenset[int], flows: np.ndarray) -> Part:
+    def _walk(self, links: frozenset[int], flows: np.ndarray) -> tuple[Flat, np.ndarray]:
         """Paths of ``flows`` (sorted) in the state, from a shortest-path computation toward their destinations."""
         f, net = self.f, self.net
         rs = RoutingState(links_down=links)
         P, R = net.paths(net.compact_routes(rs, np.unique(f.dst[flows])), f.src[flows], f.dst[flows])
         on = P >= 0
-        return flows, R, on.sum(axis=1), P[on], None, 0
+        return Flat(flows, R, on.sum(axis=1), P[on]), np.arange(len(flows))
 
     def _ser(self, flows: np.ndarray, start: np.ndarray, hops: np.ndarray, width: int) -> np.ndarray:
         """Serialisation time of each path, its hops' 1 / capacity summed as a row ``width`` wide."""
@@ -125,7 +127,7 @@ class LinkStates:
 
     def _one(self, links: frozenset[int]) -> Flat:
         (k,) = links
-        return merged([self._walk(links, self.on_link[k])], self._ser, self.base_width)
+        return assembled([self._walk(links, self.on_link[k])], self._ser, self.base_width)
 
     def _more(self, links: frozenset[int]) -> Flat:
         ordered = sorted(links)
@@ -138,22 +140,19 @@ class LinkStates:
         in_parent = np.zeros(self.F, bool)
         in_parent[parent.flows] = True
         on_k = self.on_link[k]
-        redo = np.sort(np.r_[on_k[~in_parent[on_k]], parent.flows[cross]])
+        redo = np.sort(np.concatenate([on_k[~in_parent[on_k]], parent.flows[cross]]))
         # their path with j up (k down): from the other state if moved there, else the baseline's (crossing j
         # only if on j); those crossing j there are routed afresh
         pos = np.minimum(np.searchsorted(other.flows, redo), len(other.flows) - 1)
         hit = other.flows[pos] == redo if len(other.flows) else np.zeros(len(redo), bool)
         again = ~hit & _member(redo, self.on_link[j])
         ph = pos[hit]
-        again[hit] = _rows_on(other, j, ph)
+        again[hit] = _rows_on(other, j)[ph]
         keep = np.flatnonzero(~cross)
-        parts = [parent.part(keep), other.part(pos[hit & ~again])]
-        rest = redo[~hit & ~again]
-        if len(rest):
-            parts.append(self.base.part(rest))
+        parts = [(parent, keep), (other, pos[hit & ~again]), (self.base, redo[~hit & ~again])]
         if again.any():
             parts.append(self._walk(links, redo[again]))
-        return merged(parts, self._ser, self.base_width)
+        return assembled(parts, self._ser, self.base_width)
 
 
 def _member(x: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
@@ -164,13 +163,8 @@ def _member(x: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
     return sorted_values[pos] == x
 
 
-def _rows_on(flat: Flat, link: int, rows: np.ndarray | None = None) -> np.ndarray:
-    """Whether each row of ``flat`` (or each of ``rows``) crosses ``link``."""
-    if rows is None:
-        out = np.zeros(len(flat.flows), bool)
-        out[np.searchsorted(flat.start, np.flatnonzero((flat.arc >> 1) == link), side="right") - 1] = True
-        return out
-    lengths, arc = flat.rows(rows)
-    out = np.zeros(len(rows), bool)
-    out[np.searchsorted(np.cumsum(lengths), np.flatnonzero((arc >> 1) == link), side="right")] = True
+def _rows_on(flat: Flat, link: int) -> np.ndarray:
+    """Whether each row of ``flat`` crosses ``link``."""
+    out = np.zeros(len(flat.flows), bool)
+    out[np.searchsorted(flat.start, np.flatnonzero((flat.arc >> 1) == link), side="right") - 1] = True
     return out
