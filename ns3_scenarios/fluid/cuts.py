@@ -24,7 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from ani.ns3_scenarios.fluid.incremental import Base, _padded, _share_hot, moved_paths
+from ani.ns3_scenarios.fluid import incremental
+from ani.ns3_scenarios.fluid.incremental import Base, _padded, moved_paths
 from ani.ns3_scenarios.fluid.linkstates import LinkStates
 from ani.ns3_scenarios.fluid.network import Bounded, RoutingState
 from ani.ns3_scenarios.fluid.sharing import SegmentResult, _proportional
@@ -115,7 +116,7 @@ class Cuts:
         frac = np.where(dead, 0.0, 1.0)
         hot = np.flatnonzero(load > self.cap_hi)
         if len(hot):
-            frac, load = _share_hot(self.twin, b, hot, load, frac, h.moved, h.newP, dead, _proportional)
+            frac, load = incremental._share_hot(self.twin, b, hot, load, frac, h.moved, h.newP, dead, _proportional)
         wait = Base._wait(self.twin, load)
         delay = b.delay + matvec(b.flows_arcs, wait - b.wait)
         on = ~dead_m[h.row]
