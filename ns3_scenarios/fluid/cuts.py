@@ -74,6 +74,7 @@ class Cuts:
         self.static: dict[frozenset[int], np.ndarray] = Bounded(4096)
         self.hops: dict[RoutingState, Hops] = Bounded(20000)
         self.states = LinkStates(twin)
+        self.down: dict[frozenset[int], np.ndarray] = Bounded(4096)
 
     @staticmethod
     def covers(phys: Physical) -> bool:
@@ -100,37 +101,42 @@ class Cuts:
 
     def segment(self, phys: Physical, rs: RoutingState) -> SegmentResult:
         """The segment's result (as :func:`~.incremental.fast_segments` computes it)."""
-        b, A = self.b, self.A
+        b = self.b
         h = self._hops(rs)
-        down = np.zeros(A, bool)
-        for k in phys.links_down:
-            down[2 * k:2 * k + 2] = True
         dead_m = ~h.reached
-        dead_m[h.row[down[h.arc]]] = True
+        dead_m[h.row[self._down(phys.links_down)[h.arc]]] = True
         dead = self._static_dead(phys.links_down).copy()
         dead[h.moved] = dead_m
         gone = dead.copy()
         gone[h.moved] = True
-        # the old loads of the flows that die or move: the baseline's product, bin by bin in flow order
-        load = (b.load - matvec(b.arc_flows, np.where(gone, b.w, 0.0))) + self._new(h, dead_m)
+        if dead_m.any():   # the live moved flows' hops
+            on = ~dead_m[h.row]
+            row, arc, w = h.row[on], h.arc[on], h.w[on]
+        else:
+            row, arc, w = h.row, h.arc, h.w
+        # the old loads of the flows that die or move (the baseline's product, bin by bin in flow order),
+        # then their new loads
+        load = (b.load - matvec(b.arc_flows, np.where(gone, b.w, 0.0))) + np.bincount(arc, w, self.A)
         frac = np.where(dead, 0.0, 1.0)
         hot = np.flatnonzero(load > self.cap_hi)
         if len(hot):
             frac, load = incremental._share_hot(self.twin, b, hot, load, frac, h.moved, h.newP, dead, _proportional)
         wait = Base._wait(self.twin, load)
         delay = b.delay + matvec(b.flows_arcs, wait - b.wait)
-        on = ~dead_m[h.row]
-        per_arc = self.twin.net.delay_s + wait
-        sums = np.bincount(h.row[on], weights=per_arc[h.arc[on]], minlength=len(h.moved))
+        sums = np.bincount(row, (self.twin.net.delay_s + wait)[arc], len(h.moved))
         live = ~dead_m
         delay[h.moved[live]] = sums[live] + h.ser[live]
         return SegmentResult(frac=frac, delay=delay, dead=dead, util=np.minimum(load, self.cap) / self.cap,
                              drops=load > self.cap_hi)
 
-    def _new(self, h: Hops, dead_m: np.ndarray) -> np.ndarray:
-        """Per arc, the load of the live moved flows on their new paths."""
-        on = ~dead_m[h.row]
-        return np.bincount(h.arc[on], weights=h.w[on], minlength=self.A)
+    def _down(self, links: frozenset[int]) -> np.ndarray:
+        """Whether each arc is on a link of ``links`` (cached)."""
+        if links not in self.down:
+            down = np.zeros(self.A, bool)
+            for k in links:
+                down[2 * k:2 * k + 2] = True
+            self.down[links] = down
+        return self.down[links]
 
 
 def matvec(m: csr_matrix, x: np.ndarray) -> np.ndarray:

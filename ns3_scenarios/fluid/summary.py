@@ -87,6 +87,10 @@ class _Accumulator:
         self.delivered = np.full(n, total)
         got, delay_sum, dead_s = np.zeros(len(u)), np.zeros(len(u)), np.zeros(len(u))
         for dur, res in self.segs:
+            if not len(res.lossy):   # every flow delivers all: its share is 1 exactly and it has a route
+                got += dur
+                delay_sum += res.delay[u] * dur
+                continue
             fr = res.frac[u]
             got += fr * dur
             delay_sum += fr * res.delay[u] * dur
@@ -194,7 +198,7 @@ class _Window:
 def _impacted_nodes(twin: Any, hit: np.ndarray, w: np.ndarray, tot: np.ndarray, share: float = 0.25
                     ) -> list[str]:
     """Nodes with at least ``share`` of their measurable traffic (as source or sink) on impacted flows."""
-    n, f = twin.n_demands, twin.flows
-    N = twin.net.N
-    h = np.bincount(f.src[:n], w * hit, N) + np.bincount(f.dst[:n], w * hit, N)
+    f, N = twin.flows, twin.net.N
+    on = np.flatnonzero(hit)    # the other flows would add zeros to the same sums
+    h = np.bincount(f.src[on], w[on], N) + np.bincount(f.dst[on], w[on], N)
     return sorted(twin.net.nodes[i] for i in np.flatnonzero((tot > 0) & (h >= share * tot)))
