@@ -25,22 +25,23 @@ class Flat:
     serialisation times (s; summed over the path as rows ``width`` wide, as :func:`~.incremental._padded` does;
     None: not computed)."""
 
-    __slots__ = ("flows", "reached", "start", "arc", "ser", "width", "nbytes")
+    __slots__ = ("flows", "reached", "lens", "start", "arc", "ser", "width", "nbytes")
 
     def __init__(self, flows: np.ndarray, reached: np.ndarray, lengths: np.ndarray, arc: np.ndarray,
                  ser: np.ndarray | None = None, width: int = 0) -> None:
         self.flows, self.reached, self.arc, self.ser, self.width = flows, reached, arc, ser, width
+        self.lens = lengths
         self.start = np.zeros(len(flows) + 1, np.int64)
         np.cumsum(lengths, out=self.start[1:])
-        self.nbytes = sum(x.nbytes for x in (flows, reached, self.start, arc, ser) if x is not None)
+        self.nbytes = sum(x.nbytes for x in (flows, reached, lengths, self.start, arc, ser) if x is not None)
 
     @property
     def lengths(self) -> np.ndarray:
-        return np.diff(self.start)
+        return self.lens
 
     def rows(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Lengths and flat hops of rows ``idx`` (in that order)."""
-        lengths = self.start[idx + 1] - self.start[idx]
+        lengths = self.lens[idx]
         first = np.cumsum(lengths) - lengths
         at = np.repeat(self.start[idx] - first, lengths) + np.arange(int(lengths.sum()))
         return lengths, self.arc[at]
@@ -63,7 +64,7 @@ def assembled(sources: list[tuple[Flat, np.ndarray]], ser_of: Any, base_width: i
     computed (``ser_of``)."""
     parts = [(f, i) for f, i in sources if len(i)] or sources[:1]
     flows = np.concatenate([f.flows[i] for f, i in parts])
-    lengths = np.concatenate([f.start[i + 1] - f.start[i] for f, i in parts])
+    lengths = np.concatenate([f.lens[i] for f, i in parts])
     width = max(base_width, int(lengths.max(initial=0)))
     offsets = np.cumsum([0] + [len(f.arc) for f, _ in parts[:-1]])
     begin = np.concatenate([f.start[i] + o for (f, i), o in zip(parts, offsets)])

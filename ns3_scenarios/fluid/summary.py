@@ -124,15 +124,16 @@ class _Accumulator:
         spare[u] -= self.dead_u * rate[u]
         congestion = np.maximum(0.0, spare).sum()
         util = self.util_s / span
+        got_sum = got.sum()
         return FluidKpis(
             flows=n, impacted_flows=int(np.count_nonzero(impacted)),
             lost_all_flows=int(np.count_nonzero(impacted & lost_all)),
-            impacted_nodes=_impacted_nodes(twin, impacted & measurable, c.node_weight, c.node_total),
+            impacted_nodes=_impacted_nodes(twin, impacted, c.node_weight, c.node_total),  # measurable already
             mean_delta_delay_s=float(finite.mean()) if len(finite) else None,
             max_delta_delay_s=float(finite.max()) if len(finite) else None,
             baseline_loss_ratio=float(1 - c.b_got_sum / sum_offered) if sum_offered else None,
-            scenario_loss_ratio=float(1 - got.sum() / sum_offered) if sum_offered else None,
-            baseline_throughput_bps=float(c.b_got_sum / span), scenario_throughput_bps=float(got.sum() / span),
+            scenario_loss_ratio=float(1 - got_sum / sum_offered) if sum_offered else None,
+            baseline_throughput_bps=float(c.b_got_sum / span), scenario_throughput_bps=float(got_sum / span),
             disrupted_flows=int(np.count_nonzero(disrupted)),
             unrecovered_flows=int(np.count_nonzero(self.last_dead & c.b_got_pos)),
             reroute_time_median_s=_median(outages) if len(outages) else None,
