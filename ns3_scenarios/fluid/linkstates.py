@@ -99,9 +99,15 @@ class LinkStates:
         flows = np.arange(self.F)
         self.base = assembled([(Flat(flows, b.reached, on.sum(axis=1), b.P[on]), flows)], self._ser,
                               self.base_width)
-        on_link = [np.union1d(b.on_arc[2 * k], b.on_arc[2 * k + 1]) for k in range(net.L)]
-        self.on_link = on_link
+        self.on_arc = b.on_arc
+        self._on_link: dict[int, np.ndarray] = {}
         self.cache: dict[frozenset[int], Flat] = Bounded(20000)
+
+    def on_link(self, k: int) -> np.ndarray:
+        """The flows whose baseline path crosses link ``k`` (sorted; cached)."""
+        if k not in self._on_link:
+            self._on_link[k] = np.union1d(self.on_arc[2 * k], self.on_arc[2 * k + 1])
+        return self._on_link[k]
 
     @staticmethod
     def covers(rs: RoutingState) -> bool:
@@ -128,7 +134,7 @@ class LinkStates:
 
     def _one(self, links: frozenset[int]) -> Flat:
         (k,) = links
-        return assembled([self._walk(links, self.on_link[k])], self._ser, self.base_width)
+        return assembled([self._walk(links, self.on_link(k))], self._ser, self.base_width)
 
     def _more(self, links: frozenset[int]) -> Flat:
         ordered = sorted(links)
@@ -140,13 +146,13 @@ class LinkStates:
         cross = _rows_on(parent, k)
         in_parent = np.zeros(self.F, bool)
         in_parent[parent.flows] = True
-        on_k = self.on_link[k]
+        on_k = self.on_link(k)
         redo = np.sort(np.concatenate([on_k[~in_parent[on_k]], parent.flows[cross]]))
         # their path with j up (k down): from the other state if moved there, else the baseline's (crossing j
         # only if on j); those crossing j there are routed afresh
         pos = np.minimum(np.searchsorted(other.flows, redo), len(other.flows) - 1)
         hit = other.flows[pos] == redo if len(other.flows) else np.zeros(len(redo), bool)
-        again = ~hit & _member(redo, self.on_link[j])
+        again = ~hit & _member(redo, self.on_link(j))
         ph = pos[hit]
         again[hit] = _rows_on(other, j)[ph]
         keep = np.flatnonzero(~cross)
