@@ -2,13 +2,14 @@
 
 Scenarios are taken in blocks of :data:`BLOCK`. For a block, every scenario's
 segments are laid out first (:func:`~.timeline.segments`); the segments not
-yet cached that the fast path covers are computed together
-(:func:`~.incremental.fast_segments`: the moved flows' hops as one flat list,
-the loads of all segments as one bincount, their delays as one sparse
-product), the others one at a time; then each scenario's KPIs are summed over
-its segments as :meth:`~.model.FluidTwin.evaluate` does. Results equal one at
-a time (a test holds them to it; a moved flow's delay adds its hops in another
-order, ~1e-16 relative).
+yet cached whose physical change is links down (fibre and SRLG cuts) are
+computed one at a time on the lean path (:mod:`.cuts`), the other segments
+the fast path covers together (:func:`~.incremental.fast_segments`: the moved
+flows' hops as one flat list, the loads of all segments as one bincount, their
+delays as one sparse product), the rest one at a time; then each scenario's
+KPIs are summed over its segments as :meth:`~.model.FluidTwin.evaluate` does.
+Results equal one at a time (a test holds them to it; a moved flow's delay
+adds its hops in another order, ~1e-16 relative).
 
 Measured (docs/measurements-2026-12.md, "Screening rate"): batching pays
 little, because a segment's cost is the data it touches (a few hundred moved
