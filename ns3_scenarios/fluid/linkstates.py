@@ -63,28 +63,37 @@ def assembled(sources: list[tuple[Flat, np.ndarray]], ser_of: Any, base_width: i
     as wide as ``base_width`` or the longest path; serialisation times reused where summed as wide, else
     computed (``ser_of``)."""
     parts = [(f, i) for f, i in sources if len(i)] or sources[:1]
-    flows = np.concatenate([f.flows[i] for f, i in parts])
     lengths = np.concatenate([f.lens[i] for f, i in parts])
     width = max(base_width, int(lengths.max(initial=0)))
+    sers = [_ser_of(f, i, width, ser_of) for f, i in parts]
+    if len(parts) == 1 and len(parts[0][1]) == len(parts[0][0].flows):   # one whole source: as it is
+        f = parts[0][0]
+        return Flat(f.flows, f.reached, f.lens, f.arc, sers[0], width)
+    flows = np.concatenate([f.flows[i] for f, i in parts])
     offsets = np.cumsum([0] + [len(f.arc) for f, _ in parts[:-1]])
     begin = np.concatenate([f.start[i] + o for (f, i), o in zip(parts, offsets)])
     reached = np.concatenate([f.reached[i] for f, i in parts])
-    ser = np.concatenate([f.ser[i] if f.ser is not None and f.width == width else np.full(len(i), np.nan)
-                          for f, i in parts])
+    ser = np.concatenate(sers)
     pool = parts[0][0].arc if len(parts) == 1 else np.concatenate([f.arc for f, _ in parts])
     if len(parts) > 1:
         order = np.argsort(flows, kind="stable")
         flows, lengths, begin, reached, ser = flows[order], lengths[order], begin[order], reached[order], ser[order]
     out = Flat(flows, reached, lengths, pool[:0], ser, width)
     out.arc = pool[np.repeat(begin - out.start[:-1], lengths) + np.arange(int(out.start[-1]))]
-    missing = np.flatnonzero(np.isnan(ser))
-    if len(missing):
-        n, hops = out.rows(missing)
-        start = np.zeros(len(missing) + 1, np.int64)
-        np.cumsum(n, out=start[1:])
-        ser[missing] = ser_of(flows[missing], start, hops, width)
     out.nbytes += out.arc.nbytes
     return out
+
+
+def _ser_of(f: Flat, idx: np.ndarray, width: int, ser_of: Any) -> np.ndarray:
+    """Serialisation times of rows ``idx`` of ``f`` summed as rows ``width`` wide (reused if they were)."""
+    if f.ser is not None and f.width == width:
+        return f.ser[idx]
+    if len(idx) == len(f.flows):   # every row, in order
+        return ser_of(f.flows, f.start, f.arc, width)
+    n, hops = f.rows(idx)
+    start = np.zeros(len(idx) + 1, np.int64)
+    np.cumsum(n, out=start[1:])
+    return ser_of(f.flows[idx], start, hops, width)
 
 
 class LinkStates:
