@@ -14,6 +14,7 @@ dozen numpy calls over the hops it moves, not (flows x longest path) matrices.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -104,13 +105,16 @@ class LinkStates:
         self.net, self.f = net, twin.flows
         self.F = len(self.f.src)
         self.inv_cap, self.pkt, self.base_width = b.inv_cap, self.f.pkt, b.P.shape[1]
-        on = b.P >= 0
-        flows = np.arange(self.F)
-        self.base = assembled([(Flat(flows, b.reached, on.sum(axis=1), b.P[on]), flows)], self._ser,
-                              self.base_width)
+        self._b = b
         self.on_arc = b.on_arc
         self._on_link: dict[int, np.ndarray] = {}
         self.cache: dict[frozenset[int], Flat] = Bounded(20000)
+
+    @cached_property
+    def base(self) -> Flat:
+        """The baseline's paths of every flow (rows: flows; serialisation times computed where taken)."""
+        on = self._b.P >= 0
+        return Flat(np.arange(self.F), self._b.reached, on.sum(axis=1), self._b.P[on])
 
     def on_link(self, k: int) -> np.ndarray:
         """The flows whose baseline path crosses link ``k`` (sorted; cached)."""
@@ -165,7 +169,10 @@ class LinkStates:
         ph = pos[hit]
         again[hit] = _rows_on(other, j)[ph]
         keep = np.flatnonzero(~cross)
-        parts = [(parent, keep), (other, pos[hit & ~again]), (self.base, redo[~hit & ~again])]
+        parts = [(parent, keep), (other, pos[hit & ~again])]
+        rest = redo[~hit & ~again]
+        if len(rest):   # (none when only links are down: their baseline path crosses j)
+            parts.append((self.base, rest))
         if again.any():
             parts.append(self._walk(links, redo[again]))
         return assembled(parts, self._ser, self.base_width)
