@@ -2,13 +2,14 @@
 
 Scenarios are taken in blocks of :data:`BLOCK`. For a block, every scenario's
 segments are laid out first (:func:`~.timeline.segments`); the segments not
-yet cached that the fast path covers are computed together
-(:func:`~.incremental.fast_segments`: the moved flows' hops as one flat list,
-the loads of all segments as one bincount, their delays as one sparse
-product), the others one at a time; then each scenario's KPIs are summed over
-its segments as :meth:`~.model.FluidTwin.evaluate` does. Results equal one at
-a time (a test holds them to it; a moved flow's delay adds its hops in another
-order, ~1e-16 relative).
+yet cached whose physical change is links down (fibre and SRLG cuts) are
+computed one at a time on the lean path (:mod:`.cuts`), the other segments
+the fast path covers together (:func:`~.incremental.fast_segments`: the moved
+flows' hops as one flat list, the loads of all segments as one bincount, their
+delays as one sparse product), the rest one at a time; then each scenario's
+KPIs are summed over its segments as :meth:`~.model.FluidTwin.evaluate` does.
+Results equal one at a time (a test holds them to it; a moved flow's delay
+adds its hops in another order, ~1e-16 relative).
 
 Measured (docs/measurements-2026-12.md, "Screening rate"): batching pays
 little, because a segment's cost is the data it touches (a few hundred moved
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 from ani.kg.errors import ScenarioError
 from ani.kg.scenario import Scenario
+from ani.ns3_scenarios.fluid.cuts import Cuts
 from ani.ns3_scenarios.fluid.incremental import applicable, fast_segments
 from ani.ns3_scenarios.fluid.sharing import SegmentResult
 from ani.ns3_scenarios.fluid.timeline import Segment, segments
@@ -75,7 +77,13 @@ def results(twin: Any, block: list[Plan]) -> dict[tuple[Any, ...], SegmentResult
                 new[key] = (g.physical, g.routing)
             else:
                 out[key] = twin.segment(g.physical, g.routing, p.cpu, twin._attacks(g.physical))
-    if new:
-        for key, res in zip(new, fast_segments(twin, list(new.values()))):
+    rest = {}
+    for key, (phys, rs) in new.items():   # links down only: one at a time, lean (:mod:`.cuts`)
+        if Cuts.covers(phys):
+            twin._segments[key] = out[key] = twin.cuts.segment(phys, rs)
+        else:
+            rest[key] = (phys, rs)
+    if rest:
+        for key, res in zip(rest, fast_segments(twin, list(rest.values()))):
             twin._segments[key] = out[key] = res
     return out

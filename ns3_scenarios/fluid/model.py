@@ -54,6 +54,7 @@ from ani.ns3_scenarios.events import (
     magnitudes,
 )
 from ani.ns3_scenarios.fluid.batch import BLOCK, Plan, plans, results
+from ani.ns3_scenarios.fluid.cuts import Cuts
 from ani.ns3_scenarios.fluid.incremental import Base, applicable, fast_segment, moved_paths, with_moved
 from ani.ns3_scenarios.fluid.network import CACHE_BYTES, NO_ARC, Bounded, FluidNetwork, RoutingState
 from ani.ns3_scenarios.fluid.sharing import (
@@ -62,51 +63,27 @@ from ani.ns3_scenarios.fluid.sharing import (
     _maxmin,
     _proportional,
 )
-from ani.ns3_scenarios.fluid.timeline import Physical, Segment, flood_matrix, segments
+from ani.ns3_scenarios.fluid.summary import (  # noqa: F401 (the thresholds, re-exported: a test checks them)
+    CONGESTED_UTILISATION,
+    IMPACT_DELAY_DELTA_S,
+    IMPACT_DELAY_RATIO,
+    IMPACT_LOSS_DELTA,
+    MIN_MEASURABLE_PACKETS,
+    FluidKpis,
+    _Accumulator,
+    _Baseline,
+    _Window,
+)
+from ani.ns3_scenarios.fluid.timeline import Physical, flood_matrix, segments
 from ani.ns3_scenarios.render import cpu_capacities, timeline
 from ani.ns3_scenarios.sizing import auto_sized, sized_traffic
-from pydantic import BaseModel, ConfigDict
 
-#: kpis.py's thresholds, repeated here (this layer cannot import the orchestrator; a test checks they agree).
-IMPACT_LOSS_DELTA, IMPACT_DELAY_RATIO, IMPACT_DELAY_DELTA_S, MIN_MEASURABLE_PACKETS = 0.01, 1.1, 1e-3, 20
-CONGESTED_UTILISATION = 0.9
 SUPPORTED = [t.value for t in EventType]
 Sharing = Literal["proportional", "maxmin"]
 
 
 class FluidRefusal(ScenarioError):
     """A scenario or a set-up the fluid tier cannot model; the message says why."""
-
-
-class FluidKpis(BaseModel):
-    """The fluid tier's KPIs: :class:`~ani.orchestrator.measure.kpis.ScenarioKpis`' names, plus its own."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    flows: int
-    impacted_flows: int
-    lost_all_flows: int
-    impacted_nodes: list[str]
-    mean_delta_delay_s: float | None
-    max_delta_delay_s: float | None
-    baseline_loss_ratio: float | None
-    scenario_loss_ratio: float | None
-    baseline_throughput_bps: float
-    scenario_throughput_bps: float
-    disrupted_flows: int
-    unrecovered_flows: int
-    reroute_time_median_s: float | None
-    reroute_time_max_s: float | None
-    convergence_time_s: float | None
-    congested_links: int
-    not_measurable_flows: int = 0
-    disconnected_demands: int = 0
-    outage_lost_bits: float = 0.0
-    congestion_lost_bits: float = 0.0
-
-    def scenario_kpis(self) -> dict[str, Any]:
-        """The fields :class:`ScenarioKpis` has (validate them there)."""
-        return self.model_dump(exclude={"disconnected_demands", "outage_lost_bits", "congestion_lost_bits"})
 
 
 _TWINS: dict[tuple[Any, ...], FluidTwin] = {}
@@ -145,6 +122,7 @@ class FluidTwin:
         self.base_fast: Base | None = None
         self.base = self.segment(Physical(), RoutingState(), np.zeros(self.net.N), None)
         self.base_fast = Base(self, self.base)
+        self.cuts = Cuts(self)
 
     # ------------------------------------------------------------------ one segment
 
@@ -172,7 +150,7 @@ class FluidTwin:
         if key in self._segments:
             return self._segments[key]
         if applicable(self, phys, cpu, attacks):
-            res = fast_segment(self, phys, rs)
+            res = self.cuts.segment(phys, rs) if Cuts.covers(phys) else fast_segment(self, phys, rs)
             self._segments[key] = res
             return res
         f = self.flows if attacks is None else _Flows(*(np.r_[a, b] for a, b in zip(
@@ -363,115 +341,6 @@ class FluidTwin:
         idx, size = self.net.index, float(self.params["packet_bytes"])
         return _Flows(np.array([idx[d.src] for d, _, _ in on]), np.array([idx[d.dst] for d, _, _ in on]),
                       np.array([d.rate_bps for d, _, _ in on]), np.full(len(on), size))
-
-
-class _Accumulator:
-    """Per-flow sums over segments: offered and delivered bits, delay x delivered, outage time."""
-
-    def __init__(self, n: int, arcs: int) -> None:
-        self.n = n
-        self.delivered = np.zeros(n)
-        self.delay_sum = np.zeros(n)
-        self.outage_s = np.zeros(n)
-        self.dead_s = np.zeros(n)
-        self.util_s = np.zeros(arcs)
-        self.drops = np.zeros(arcs, bool)
-        self.last_dead = np.zeros(n, bool)
-
-    def add(self, s: Segment, res: SegmentResult) -> None:
-        dur, n = s.t1 - s.t0, self.n
-        self.delivered += res.frac[:n] * dur
-        self.delay_sum += res.frac[:n] * res.delay[:n] * dur
-        self.dead_s += res.dead[:n] * dur
-        self.util_s += res.util * dur
-        self.drops |= res.drops
-        self.last_dead = res.dead[:n]
-
-    def kpis(self, twin: FluidTwin, base: SegmentResult, span: float) -> FluidKpis:
-        n, f = self.n, twin.flows
-        rate = f.rate[:n]
-        c = twin._window(span)
-        offered, measurable, sum_offered = c.offered, c.measurable, c.offered_sum
-        got = self.delivered * rate
-        loss = 1 - np.divide(got, offered, out=np.ones(n), where=c.offered_pos)
-        delay = np.divide(self.delay_sum, self.delivered, out=np.full(n, np.nan), where=self.delivered > 0)
-        lost_all = c.b_got_pos & (got * 1 < c.half_packet_bits)
-        d_delay = delay - c.b_delay
-        slower = (delay > c.slower_than) & (d_delay > IMPACT_DELAY_DELTA_S)
-        impacted = measurable & ((loss - c.b_loss > IMPACT_LOSS_DELTA) | slower | lost_all)
-        finite = d_delay[np.isfinite(d_delay)]
-        disrupted = (self.dead_s > 0) & ~self.last_dead
-        outages = self.dead_s[disrupted]
-        congestion = np.maximum(0.0, offered - got - self.dead_s * rate).sum()
-        util = self.util_s / span
-        return FluidKpis(
-            flows=n, impacted_flows=int(impacted.sum()), lost_all_flows=int((impacted & lost_all).sum()),
-            impacted_nodes=_impacted_nodes(twin, impacted & measurable, c.node_weight, c.node_total),
-            mean_delta_delay_s=float(finite.mean()) if len(finite) else None,
-            max_delta_delay_s=float(finite.max()) if len(finite) else None,
-            baseline_loss_ratio=float(1 - c.b_got_sum / sum_offered) if sum_offered else None,
-            scenario_loss_ratio=float(1 - got.sum() / sum_offered) if sum_offered else None,
-            baseline_throughput_bps=float(c.b_got_sum / span), scenario_throughput_bps=float(got.sum() / span),
-            disrupted_flows=int(disrupted.sum()), unrecovered_flows=int((self.last_dead & c.b_got_pos).sum()),
-            reroute_time_median_s=_median(outages) if len(outages) else None,
-            reroute_time_max_s=float(outages.max()) if len(outages) else None,
-            convergence_time_s=float(outages.max()) if len(outages) else None,
-            congested_links=int(((util >= CONGESTED_UTILISATION) | self.drops).sum()),
-            not_measurable_flows=c.not_measurable,
-            disconnected_demands=int(self.last_dead.sum()),
-            outage_lost_bits=float((self.dead_s * rate).sum()), congestion_lost_bits=float(congestion))
-
-
-def _median(x: np.ndarray) -> float:
-    """``np.median`` of a non-empty 1-d array, without its overhead (same value: the middle, or the mean of two)."""
-    s, m = np.sort(x), len(x) // 2
-    return float(s[m]) if len(x) % 2 else float(np.mean(s[m - 1:m + 1]))
-
-
-class _Baseline:
-    """What the KPIs take from the baseline whatever the traffic window."""
-
-    def __init__(self, twin: FluidTwin) -> None:
-        n, base = twin.n_demands, twin.base
-        self.b_loss = 1 - base.frac[:n]
-        self.b_delay = np.where(base.frac[:n] > 0, base.delay[:n], np.nan)
-        self.slower_than = IMPACT_DELAY_RATIO * self.b_delay
-        self.half_packet_bits = 8 * twin.flows.pkt[:n] * 0.5
-        self.by_measurable: dict[bytes, tuple[int, np.ndarray, np.ndarray]] = {}
-
-
-class _Window:
-    """What the KPIs take from the baseline for a traffic window of ``span`` s (the same for many scenarios)."""
-
-    def __init__(self, twin: FluidTwin, span: float, fixed: _Baseline) -> None:
-        n, f, base, N = twin.n_demands, twin.flows, twin.base, twin.net.N
-        rate, pkt = f.rate[:n], f.pkt[:n]
-        self.offered = rate * span
-        self.offered_pos = self.offered > 0
-        self.offered_sum = self.offered.sum()
-        self.b_got = base.frac[:n] * self.offered
-        self.b_got_pos = self.b_got > 0
-        self.b_got_sum = self.b_got.sum()
-        self.b_loss, self.b_delay = fixed.b_loss, fixed.b_delay
-        self.slower_than, self.half_packet_bits = fixed.slower_than, fixed.half_packet_bits
-        self.measurable = self.offered / (8 * pkt) >= MIN_MEASURABLE_PACKETS
-        key = self.measurable.tobytes()   # most windows make the same flows measurable
-        if key not in fixed.by_measurable:
-            if len(fixed.by_measurable) >= 16:
-                fixed.by_measurable.clear()
-            w = np.where(self.measurable, rate, 0.0)
-            fixed.by_measurable[key] = (int((~self.measurable).sum()), w,
-                                        np.bincount(f.src[:n], w, N) + np.bincount(f.dst[:n], w, N))
-        self.not_measurable, self.node_weight, self.node_total = fixed.by_measurable[key]
-
-
-def _impacted_nodes(twin: FluidTwin, hit: np.ndarray, w: np.ndarray, tot: np.ndarray, share: float = 0.25
-                    ) -> list[str]:
-    """Nodes with at least ``share`` of their measurable traffic (as source or sink) on impacted flows."""
-    n, f = twin.n_demands, twin.flows
-    N = twin.net.N
-    h = np.bincount(f.src[:n], w * hit, N) + np.bincount(f.dst[:n], w * hit, N)
-    return sorted(twin.net.nodes[i] for i in np.flatnonzero((tot > 0) & (h >= share * tot)))
 
 
 #: The fluid tier keeps dense N x N tables (distances, next hops, LSA flooding: 24 bytes per node pair) and

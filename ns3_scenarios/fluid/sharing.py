@@ -28,6 +28,7 @@ class SegmentResult:
     dead: np.ndarray          # bool: delivered nothing for want of a route / a live path
     util: np.ndarray          # carried load / capacity per arc
     drops: np.ndarray         # bool per arc: offered more than capacity
+    lossy: np.ndarray | None = None  # demand flows with frac != 1 or dead (the KPIs' cache)
 
 
 def _proportional(E, coef, capE, passE, r, M, offered):
