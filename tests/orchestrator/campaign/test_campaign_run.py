@@ -74,8 +74,11 @@ def test_crashes_and_hangs_are_recorded_the_campaign_goes_on_and_a_rerun_compute
     again = ani("campaign", "run", str(path), "--store", str(store), cwd=tmp_path)
     assert again.returncode == 0 and "9 already done" in again.stdout and "0 run now" in again.stdout
     assert _stamps(store) == before
-    retry = ani("campaign", "run", str(path), "--store", str(store), "--retry-failed", cwd=tmp_path)
+    # the 6 runs retried crash or hang again whatever the time limit: a short one (--timeout) ends the hangs sooner
+    retry = ani("campaign", "run", str(path), "--store", str(store), "--retry-failed", "--timeout", "2", cwd=tmp_path)
     assert retry.returncode == 0 and "3 already done" in retry.stdout and "6 run now" in retry.stdout
+    assert "ok 3, failed 3, timeout 3, lost 0" in retry.stdout, retry.stdout  # the store's counts
+    assert ani("campaign", "status", str(store), cwd=tmp_path).stdout.count("killed after 2 s") == 3
     after = _stamps(store)
     assert {k: v for k, v in after.items() if k in ok["run_id"].values} == \
         {k: v for k, v in before.items() if k in ok["run_id"].values}, "ok runs are never run again"

@@ -79,8 +79,9 @@ def _make(kind: str, folder: Path) -> tuple[Executor, object]:
 
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
         return DaskExecutor(cluster, results, TIMEOUT_S), cluster
-    # as if the image had been used before: its build cache (a volume) already holds the program
-    shutil.copytree(cache_dir(), results / ".ani-cache", dirs_exist_ok=True)
+    # as if the image had been used before: its build cache (a volume; ANI_CACHE_DIR=/results/.ani-cache, whose
+    # programs cache_dir() keeps in bin/) already holds the program
+    shutil.copytree(cache_dir(), results / ".ani-cache" / cache_dir().name, dirs_exist_ok=True)
     return DockerExecutor("ani:test", results, TIMEOUT_S, workers=2, docker=str(fake_docker(folder))), None
 
 
