@@ -77,7 +77,9 @@ def cache_dir() -> Path:
 def build_program(source_text: str, modules: list[str], name: str = "scenario") -> Path:
     """Return the path of the compiled program for ``source_text``, compiling it if needed.
 
-    Safe under concurrency: each compiler writes to a private file that is
+    The same program cached under another name (a template that ``extends`` another
+    and keeps its program, a copy made by ``ani templates new``) is linked, not compiled
+    again. Safe under concurrency: each compiler writes to a private file that is
     renamed into place atomically.
     """
     key = hashlib.sha256("\0".join([source_text, *modules, *CXXFLAGS, ns3_version()]).encode()).hexdigest()[:20]
@@ -85,15 +87,30 @@ def build_program(source_text: str, modules: list[str], name: str = "scenario") 
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    same = next((p for p in target.parent.glob(f"*-{key}") if p.is_file()), None)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        src = Path(tmp) / f"{name}.cc"
-        src.write_text(source_text)
         out = Path(tmp) / name
-        proc = subprocess.run(compile_command(src, out, modules), capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise SimulationError(f"compiling {name}.cc failed:\n{proc.stderr[-4000:]}")
+        if same is not None:
+            _link_or_copy(same, out)
+        else:
+            _compile(source_text, modules, name, out)
         os.replace(out, target)
     return target
+
+
+def _compile(source_text: str, modules: list[str], name: str, out: Path) -> None:
+    src = out.parent / f"{name}.cc"
+    src.write_text(source_text)
+    proc = subprocess.run(compile_command(src, out, modules), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SimulationError(f"compiling {name}.cc failed:\n{proc.stderr[-4000:]}")
+
+
+def _link_or_copy(source: Path, out: Path) -> None:
+    try:
+        os.link(source, out)
+    except OSError:  # a file system without hard links
+        shutil.copy2(source, out)
 
 
 def compiler_available() -> bool:

@@ -103,26 +103,36 @@ def test_the_image_runs_as_a_non_root_user_and_the_demo_works(engine: DockerEngi
     assert len(runs) == 2 and all(p.stat().st_uid == CONTAINER_UID for p in runs), "written by the image's user"
 
 
-def test_a_campaign_through_docker_gives_the_local_kpis(engine: DockerEngine, image: BuiltImage,
-                                                        tmp_path: Path) -> None:
-    path = _campaign(tmp_path, "docker-3")
-    local = _ani("campaign", "run", str(path), "--store", str(tmp_path / "local"), "--workers", "2", cwd=tmp_path,
-                 env={})
+@pytest.fixture(scope="module")
+def local_reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    """The tests' campaign file and its KPIs from the local pool on this machine (the reference of both
+    backends below: run once, the same file)."""
+    folder = tmp_path_factory.mktemp("campaign")
+    path = _campaign(folder, "docker-3")
+    local = _ani("campaign", "run", str(path), "--store", str(folder / "local"), "--workers", "2", cwd=folder, env={})
     assert local.returncode == 0, local.stderr
+    kpis = _kpis(folder / "local", folder)
+    assert len(kpis) == 3 and set(kpis["status"]) == {"ok"}
+    return path, kpis
+
+
+def test_a_campaign_through_docker_gives_the_local_kpis(engine: DockerEngine, image: BuiltImage,
+                                                        local_reference: tuple[Path, pd.DataFrame],
+                                                        tmp_path: Path) -> None:
+    path, local = local_reference
     docker = _ani("campaign", "run", str(path), "--store", str(tmp_path / "docker"), "--docker", image.name,
                   "--workers", "2", cwd=tmp_path, env=engine.env)
     assert docker.returncode == 0, docker.stderr
     assert "ok 3, failed 0, timeout 0, lost 0" in docker.stdout and f"docker {image.name}" in docker.stdout
-    a, b = _kpis(tmp_path / "local", tmp_path), _kpis(tmp_path / "docker", tmp_path)
-    assert len(a) == 3 and set(a["status"]) == {"ok"}
-    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(local, _kpis(tmp_path / "docker", tmp_path))
 
 
-def test_the_image_serves_as_a_dask_worker(engine: DockerEngine, image: BuiltImage, tmp_path: Path) -> None:
+def test_the_image_serves_as_a_dask_worker(engine: DockerEngine, image: BuiltImage,
+                                          local_reference: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
     """A scheduler here, its only worker in a container (host loopback, the store mounted at the same path)."""
     from distributed import Client, LocalCluster
 
-    path = _campaign(tmp_path, "dask-in-docker")
+    path, local = local_reference
     store = tmp_path / "store"
     _writable_by_the_container(store / "runs")  # the worker writes the runs; this process (root) the rest
     with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as cluster, Client(cluster) as client:
@@ -140,7 +150,4 @@ def test_the_image_serves_as_a_dask_worker(engine: DockerEngine, image: BuiltIma
     assert "ok 3, failed 0, timeout 0, lost 0" in proc.stdout
     runs = list((store / "runs").glob("*/*/run.json"))
     assert len(runs) == 3 and all(p.stat().st_uid == CONTAINER_UID for p in runs), "the container wrote the runs"
-    local = _ani("campaign", "run", str(path), "--store", str(tmp_path / "local"), "--workers", "2", cwd=tmp_path,
-                 env={})
-    assert local.returncode == 0, local.stderr
-    pd.testing.assert_frame_equal(_kpis(tmp_path / "local", tmp_path), _kpis(store, tmp_path))
+    pd.testing.assert_frame_equal(local, _kpis(store, tmp_path))

@@ -75,3 +75,18 @@ def test_a_compiler_error_names_the_header_and_its_line(tmp_path: Path) -> None:
     with pytest.raises(SimulationError) as info:
         build_program(broken.source(), broken.manifest.ns3_modules, name="broken")
     assert f"traffic.h:{at + 1}" in str(info.value)
+
+
+@pytest.mark.ns3
+@pytest.mark.skipif(not compiler_available(), reason="no C++ compiler on PATH")
+def test_the_same_program_under_another_name_is_not_compiled_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ddos_overload extends ospf_failure and keeps its program: one compilation serves both names (and
+    a copy made by ``ani templates new``). With no compiler at all, the second name still gets the program."""
+    modules = BUNDLED.manifest.ns3_modules
+    first = build_program(BUNDLED.source(), modules, name="ospf_failure")
+    monkeypatch.setenv("ANI_CXX", "/nonexistent/no-compiler")
+    again = build_program(get_template("ddos_overload").source(), modules, name="ddos_overload-test-copy")
+    assert again != first and again.name.startswith("ddos_overload-test-copy-")
+    assert again.read_bytes() == first.read_bytes() and again.stat().st_mode & 0o111
+    with pytest.raises((SimulationError, OSError)):  # another program still needs the compiler
+        build_program(BUNDLED.source() + "\n// another program\n", modules, name="other")
