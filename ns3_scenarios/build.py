@@ -101,7 +101,11 @@ def build_program(source_text: str, modules: list[str], name: str = "scenario") 
 def _compile(source_text: str, modules: list[str], name: str, out: Path) -> None:
     src = out.parent / f"{name}.cc"
     src.write_text(source_text)
-    proc = subprocess.run(compile_command(src, out, modules), capture_output=True, text=True)
+    cmd = compile_command(src, out, modules)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as exc:  # no such compiler, or not executable
+        raise SimulationError(f"compiling {name}.cc: cannot run the compiler {cmd[0]!r}: {exc.strerror}") from None
     if proc.returncode != 0:
         raise SimulationError(f"compiling {name}.cc failed:\n{proc.stderr[-4000:]}")
 
