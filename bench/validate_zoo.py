@@ -36,16 +36,14 @@ import time
 from pathlib import Path
 
 import networkx as nx
-import pandas as pd
 
 from ani.kg.errors import ProjectError
 from ani.kg.scenario import Event, Scenario
 from ani.kg.topology import load_graphml
 from ani.ns3_scenarios.render import render, timeline
 from ani.ns3_scenarios.templates import get_template
-from ani.ns3_scenarios.twin_paths import twin_path
 from ani.orchestrator.execute.run import execute_run
-from ani.orchestrator.measure.checks import baseline_checks, cut_checks, probes_over, routes
+from ani.orchestrator.measure.checks import baseline_checks, busiest_cut, cut_checks, probes_over
 from ani.orchestrator.measure.run_csv import read_run_csv
 
 ZOO = Path(os.environ.get("ANI_TOPOLOGY_ZOO", "/work/shared/data/topologyzoo"))
@@ -74,21 +72,6 @@ def pick(nets: list[tuple[int, str, Path]], k: int) -> list[tuple[int, str, Path
         return nets
     idx = sorted({round(i * (len(nets) - 1) / (k - 1)) for i in range(k)}) if k > 1 else [len(nets) - 1]
     return [nets[i] for i in idx]
-
-
-def busiest_cut(g: nx.Graph, flows: pd.DataFrame) -> tuple[str, str] | None:
-    """The non-bridge link most demand flows cross (None: every link is a bridge)."""
-    bridges = {frozenset(b) for b in nx.bridges(g)}
-    nxt, count = routes(g), {}
-    for s, d in zip(flows["src"], flows["dst"]):
-        p = twin_path(nxt[d], s, d)
-        for hop in zip(p, p[1:]):
-            if frozenset(hop) not in bridges:
-                count[frozenset(hop)] = count.get(frozenset(hop), 0) + 1
-    if not count:
-        return None
-    u, v = sorted(max(count, key=lambda k: (count[k], sorted(k))))
-    return u, v
 
 
 def one(name: str, path: Path, work: Path) -> dict[str, object]:

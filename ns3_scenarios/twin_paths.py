@@ -84,15 +84,6 @@ class Settled:
         self.pos, self.parent = self._settle(rows, tail, head, cost, slot, n)
         self.sources = list(sources)
 
-    def rows(self, sources: list[str]) -> Settled:
-        """The same for some of the sources (in the order given)."""
-        at = {s: r for r, s in enumerate(self.sources)}
-        pick = [at[s] for s in sources]
-        out = object.__new__(Settled)
-        out.nodes, out.sources = self.nodes, list(sources)
-        out.dist, out.pos, out.parent = self.dist[pick], self.pos[pick], self.parent[pick]
-        return out
-
     def _settle(self, rows: np.ndarray, tail: np.ndarray, head: np.ndarray, cost: np.ndarray,
                 slot: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Settle places and first parents: sort by (distance, first parent's place, adjacency slot)

@@ -300,6 +300,20 @@ def _outage_loss(at: pd.Series, flow: pd.Series, series: pd.DataFrame, interval_
     return fewest - late_max, most - late_min
 
 
+def busiest_cut(g: nx.Graph, flows: pd.DataFrame) -> tuple[str, str] | None:
+    """The link, not a bridge, that most of ``flows`` cross on the twin's routes (None: every link is a
+    bridge): the cut that checks most of a run."""
+    bridges = {frozenset(b) for b in nx.bridges(g)}
+    nxt, count = routes(g), Counter()
+    for s, d in zip(flows["src"], flows["dst"]):
+        p = twin_path(nxt[d], s, d)
+        count.update(frozenset(hop) for hop in zip(p, p[1:]) if frozenset(hop) not in bridges)
+    if not count:
+        return None
+    u, v = sorted(max(count, key=lambda k: (count[k], sorted(k))))
+    return u, v
+
+
 def probes_over(g: nx.Graph, folder: Path, link: tuple[str, str]) -> int:
     """How many probe flows of the run cross ``link`` (a cut check means nothing without one)."""
     nxt, flows = routes(g), _flows(folder)

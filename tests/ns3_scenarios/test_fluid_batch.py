@@ -14,20 +14,13 @@ from __future__ import annotations
 
 import math
 import random
-from pathlib import Path
 
 import networkx as nx
-import numpy as np
 import pytest
-from zoo_data import ZOO, zoo_network
+from zoo_data import every_type, straightforward, zoo_network
 from ani.kg.errors import ScenarioError
-from ani.kg.io import open_kg
-from ani.kg.scenario import Event, EventType, Scenario
-from ani.llm.base import run_generator
-from ani.llm.constraints import GenerationConstraints
-from ani.llm.registry import get_generator
+from ani.kg.scenario import Event, Scenario
 from ani.ns3_scenarios.fluid import FluidKpis, FluidRefusal, FluidTwin
-from ani.ns3_scenarios.fluid.network import Routes, RoutingState
 from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.evaluate.screen import fluid_damage
 
@@ -48,14 +41,6 @@ def cuts(g: nx.Graph, n: int, seed: int) -> list[Scenario]:
     return out
 
 
-def every_type(path: Path, n: int, seed: int) -> list[Scenario]:
-    """``n`` scenarios of 1-3 events of every type the template plays (the ``random`` generator)."""
-    tmpl = get_template("ospf_failure")
-    c = GenerationConstraints(seed=seed, min_events=1, max_events=3,
-                              event_types=tuple(EventType(t) for t in tmpl.manifest.events))
-    return run_generator(get_generator("random"), open_kg(str(path)), n, c).scenarios
-
-
 def assert_same(x: FluidKpis | ScenarioError, y: FluidKpis | ScenarioError, what: str, rel: float = 1e-12
                 ) -> None:
     if isinstance(x, ScenarioError) or isinstance(y, ScenarioError):
@@ -68,20 +53,6 @@ def assert_same(x: FluidKpis | ScenarioError, y: FluidKpis | ScenarioError, what
         else:
             assert a == b, f"{what}: {field} {a!r} != {b!r}"
     assert fluid_damage(x)[0] == pytest.approx(fluid_damage(y)[0], rel=rel, abs=rel * 1e-3), what
-
-
-def straightforward(g: nx.Graph, params: dict) -> FluidTwin:
-    """A twin without the fast path: a full SPF and every flow's path walked per routing state (as in
-    test_fluid_fast.py)."""
-    twin = FluidTwin(g, params)
-    twin.base_fast = None
-    net = twin.net
-
-    def full_routes(state: RoutingState, dests: np.ndarray | None = None) -> Routes:
-        return net.base if state.is_baseline else net._full(state)
-
-    net.routes = full_routes  # type: ignore[method-assign]
-    return twin
 
 
 def one_at_a_time(twin: FluidTwin, scenarios: list[Scenario]) -> list[FluidKpis | ScenarioError]:
@@ -99,7 +70,7 @@ def one_at_a_time(twin: FluidTwin, scenarios: list[Scenario]) -> list[FluidKpis 
 def test_blocks_equal_one_at_a_time(name: str) -> None:
     g = zoo_network(name)
     params = get_template("ospf_failure").params({})
-    found = cuts(g, 80, seed=len(g)) + every_type(ZOO / f"{name}.graphml", 80, seed=len(g))
+    found = cuts(g, 80, seed=len(g)) + every_type(name, 80, seed=len(g))
     found.append(Scenario(name="unknown", events=[Event(event_type="fiber_link_failure", target="no-such-link",
                                                         timestamp=1.0)]))
     single, batched = FluidTwin(g, params), FluidTwin(g, params)
@@ -121,7 +92,7 @@ def test_every_event_type_equals_the_straightforward_recomputation(name: str) ->
     flows' new paths; a twin with a full SPF and every path walked per routing state gives the same KPIs."""
     g = zoo_network(name)
     params = get_template("ospf_failure").params({})
-    found = every_type(ZOO / f"{name}.graphml", 120, seed=7)
+    found = every_type(name, 120, seed=7)
     full = one_at_a_time(straightforward(g, params), found)
     got = FluidTwin(g, params).evaluate_many(found, block=32)
     compared = 0

@@ -19,13 +19,9 @@ import random
 import networkx as nx
 import numpy as np
 import pytest
-from zoo_data import ZOO, zoo_network
+from zoo_data import every_type, zoo_network
 from ani.kg.errors import ScenarioError
-from ani.kg.io import open_kg
-from ani.kg.scenario import Event, EventType, Scenario
-from ani.llm.base import run_generator
-from ani.llm.constraints import GenerationConstraints
-from ani.llm.registry import get_generator
+from ani.kg.scenario import Event, Scenario
 from ani.ns3_scenarios.fluid import FluidTwin, cuts, incremental, model
 from ani.ns3_scenarios.fluid.incremental import _padded, moved_paths
 from ani.ns3_scenarios.fluid.network import RoutingState
@@ -116,13 +112,6 @@ def cut_scenarios(g: nx.Graph, n: int, seed: int) -> list[Scenario]:
                 t += 0.0 if kind == 4 else rng.choice([0.05, 0.3, 0.9])   # kind 4: two links at one instant
         out.append(Scenario(name=f"cut-{i}", events=events))
     return out
-
-
-def every_type(name: str, n: int, seed: int) -> list[Scenario]:
-    tmpl = get_template("ospf_failure")
-    c = GenerationConstraints(seed=seed, min_events=1, max_events=3,
-                              event_types=tuple(EventType(t) for t in tmpl.manifest.events))
-    return run_generator(get_generator("random"), open_kg(str(ZOO / f"{name}.graphml")), n, c).scenarios
 
 
 def dumped(results: list[object]) -> list[object]:

@@ -18,7 +18,7 @@ import random
 import networkx as nx
 import numpy as np
 import pytest
-from zoo_data import zoo_network
+from zoo_data import straightforward, zoo_network
 from ani.kg.scenario import Event, Scenario
 from ani.ns3_scenarios.fluid import FluidKpis, FluidTwin
 from ani.ns3_scenarios.fluid.network import Routes, RoutingState
@@ -26,19 +26,6 @@ from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.evaluate.screen import fluid_damage
 
 NETWORKS = ["Geant2010", "TataNld", "Deltacom"]
-
-
-def straightforward(g: nx.Graph, params: dict) -> FluidTwin:
-    """A twin without the fast path: full SPF per routing state, every flow through the full sharing."""
-    twin = FluidTwin(g, params)
-    twin.base_fast = None
-    net = twin.net
-
-    def full_routes(state: RoutingState, dests: np.ndarray | None = None) -> Routes:
-        return net.base if state.is_baseline else net._full(state)
-
-    net.routes = full_routes  # type: ignore[method-assign]
-    return twin
 
 
 def scenarios(g: nx.Graph, n: int, seed: int) -> list[Scenario]:

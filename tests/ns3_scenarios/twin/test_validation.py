@@ -19,8 +19,7 @@ import pytest
 from ani.kg.topology import load_graphml, load_topology
 from ani.kg.scenario import Event, Scenario
 from ani.ns3_scenarios.render import render
-from ani.ns3_scenarios.twin_paths import twin_path
-from ani.orchestrator.measure.checks import baseline_checks, cut_checks, min_delay_checks, probes_over, routes
+from ani.orchestrator.measure.checks import baseline_checks, busiest_cut, cut_checks, min_delay_checks, probes_over
 from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.execute.run import execute_run
 
@@ -53,19 +52,6 @@ def run(g: nx.Graph, name: str, events: list[Event], tmp: Path, probes: list[flo
     return spec, Path(rec.folder)
 
 
-def busiest_cut(g: nx.Graph, flows: pd.DataFrame, nxt: dict[str, dict[str, str]]) -> tuple[str, str]:
-    """The link, not a bridge, that most demand flows cross."""
-    bridges = {frozenset(b) for b in nx.bridges(g)}
-    count: dict[frozenset[str], int] = {}
-    for s, d in zip(flows["src"], flows["dst"]):
-        p = twin_path(nxt[d], s, d)
-        for hop in zip(p, p[1:]):
-            if frozenset(hop) not in bridges:
-                count[frozenset(hop)] = count.get(frozenset(hop), 0) + 1
-    u, v = sorted(max(count, key=lambda k: (count[k], sorted(k))))
-    return u, v
-
-
 @pytest.fixture(scope="module", params=list(NETWORKS))
 def baseline(request, shared_data: Path, tmp_path_factory) -> tuple:
     name = request.param
@@ -88,7 +74,7 @@ def test_a_baseline_below_saturation_loses_nothing(baseline) -> None:
 def fiber_cut(baseline, tmp_path_factory) -> tuple:
     name, g, base_spec, base_folder = baseline
     flows = pd.read_csv(base_folder / "flows.csv")
-    u, v = busiest_cut(g, flows[flows["class"] == "demand"], routes(g))
+    u, v = busiest_cut(g, flows[flows["class"] == "demand"])
     after = CUT_AT + 1.0  # well after reconvergence: probed for the new paths' delay
     ev = [Event(event_type="fiber_link_failure", target=f"{u}-{v}", timestamp=CUT_AT, severity="high")]
     spec, folder = run(g, name, ev, tmp_path_factory.mktemp(f"cut-{name}"), probes=[CUT_AT, after])
