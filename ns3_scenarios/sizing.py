@@ -122,8 +122,8 @@ class _Loads:
     (kept in the tests), so the same floats.
 
     (Before 2026-12-07 the routes were networkx's source trees, whose
-    equal-cost tie-break differs from the twin's on 128 of the Topology Zoo
-    networks: Janetlense's no-failure baseline overflowed two 1 Gb/s links the
+    equal-cost tie-break differs from the twin's for some of the heaviest
+    pairs on 132 of the 268 Topology Zoo networks: Janetlense's no-failure baseline overflowed two 1 Gb/s links the
     sizing thought idle.)
     """
 
