@@ -1,6 +1,7 @@
 """Screening rate of the fluid tier on a ~150-PoP network, single and double link failures.
 
-``python bench/bench_screen.py [--topology FILE] [-n 1000] [--repeat 3] [--against REF] [--output FILE]``
+``python bench/bench_screen.py [--topology FILE] [-n 1000] [--repeat 3] [--workers W] [--against REF]
+[--output FILE]``
 
 For each workload (single fibre cuts; double cuts, the second 0-1 s after the
 first) ``-n`` scenarios are drawn (seeded by the repeat) and screened on a
@@ -9,7 +10,13 @@ empty ("cold": what a new screening job sees), then once more on the same twin
 ("warm": every state already seen), in blocks as ``ani screen`` does
 (``FluidTwin.evaluate_many``; one at a time for code without it). Set-up (traffic sizing, baseline routes)
 is timed apart. Rates are given per second of wall time and per second of the
-process's CPU time (the machine may be shared).
+process's CPU time (the machine may be shared), its workers' included.
+
+``--workers W`` (W > 1) also screens each workload on W processes
+(:func:`~ani.ns3_scenarios.fluid.parallel.evaluate_parallel`, as ``ani screen
+--workers W`` does: the twin set up, then forked), interleaved with the
+one-process runs, and compares its KPIs with theirs. Its "warm" pass forks
+again from the parent, which kept only the single-link routing states.
 
 ``--against REF`` runs every repeat twice, interleaved: with this tree's code
 and with the code of git revision ``REF`` (its ``kg``, ``llm``,
@@ -57,18 +64,30 @@ def workload(g: nx.Graph, n: int, cuts: int, seed: int) -> list[Scenario]:
     return out
 
 
-def rate(twin: object, scenarios: list[Scenario]) -> tuple[float, float, list[object]]:
-    """Scenarios per second of wall time and of this process's CPU time, and the KPIs.
+def cpu_s() -> float:
+    """CPU seconds of this process and of its children that have ended."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
-    Screened as ``ani screen`` does: in blocks (``evaluate_many``) where the code has it, else one at a time.
+
+def rate(twin: object, scenarios: list[Scenario], workers: int = 1) -> tuple[float, float, list[object]]:
+    """Scenarios per second of wall time and of CPU time (workers included), and the KPIs.
+
+    Screened as ``ani screen`` does: in blocks (``evaluate_many``) where the code has it, else one at a time;
+    on ``workers`` processes if more than one.
     """
-    t0, c0 = time.perf_counter(), time.process_time()
-    many = getattr(twin, "evaluate_many", None)
-    kpis = many(scenarios) if many else [twin.evaluate(s) for s in scenarios]  # type: ignore[attr-defined]
-    return len(scenarios) / (time.perf_counter() - t0), len(scenarios) / (time.process_time() - c0), kpis
+    t0, c0 = time.perf_counter(), cpu_s()
+    if workers > 1:
+        from ani.ns3_scenarios.fluid.parallel import evaluate_parallel
+
+        kpis = evaluate_parallel(twin, scenarios, workers)
+    else:
+        many = getattr(twin, "evaluate_many", None)
+        kpis = many(scenarios) if many else [twin.evaluate(s) for s in scenarios]  # type: ignore[attr-defined]
+    return len(scenarios) / (time.perf_counter() - t0), len(scenarios) / (cpu_s() - c0), kpis
 
 
-def one(topology: str, n: int, cuts: int, seed: int) -> dict[str, object]:
+def one(topology: str, n: int, cuts: int, seed: int, workers: int = 1) -> dict[str, object]:
     """One cold and one warm pass on a fresh twin (run in its own process)."""
     from ani.ns3_scenarios.fluid import FluidTwin
     from ani.ns3_scenarios.templates import get_template
@@ -80,8 +99,8 @@ def one(topology: str, n: int, cuts: int, seed: int) -> dict[str, object]:
     t0 = time.perf_counter()
     twin = FluidTwin(g, params)
     setup = time.perf_counter() - t0
-    wall, cpu, kpis = rate(twin, scenarios)
-    warm_wall, warm_cpu, _ = rate(twin, scenarios)
+    wall, cpu, kpis = rate(twin, scenarios, workers)
+    warm_wall, warm_cpu, _ = rate(twin, scenarios, workers)
     return {"cold_per_s": wall, "cold_cpu_per_s": cpu, "warm_per_s": warm_wall, "warm_cpu_per_s": warm_cpu,
             "setup_s": setup, "kpis": [k.model_dump() for k in kpis], "demand_flows": twin.n_demands,
             "nodes": len(g), "links": g.number_of_edges(), "load_average": [load0, os.getloadavg()[0]]}
@@ -114,12 +133,13 @@ def extract(ref: str, into: Path) -> Path:
     return into / "root"
 
 
-def run_one(topology: str, n: int, cuts: int, seed: int, pythonpath: Path | None) -> dict[str, object]:
+def run_one(topology: str, n: int, cuts: int, seed: int, pythonpath: Path | None, workers: int = 1
+            ) -> dict[str, object]:
     env = dict(os.environ)
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
     cmd = [sys.executable, __file__, "--one", "--topology", topology, "-n", str(n), "--cuts", str(cuts),
-           "--seed", str(seed)]
+           "--seed", str(seed), "--workers", str(workers)]
     return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout)
 
 
@@ -134,32 +154,44 @@ def main(argv: list[str]) -> None:
     ap.add_argument("-n", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--against", metavar="REF", help="git revision to compare with, interleaved")
+    ap.add_argument("--workers", type=int, default=1, help="also screen on this many processes (if > 1)")
     ap.add_argument("--output", type=Path)
     ap.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--cuts", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.one:
-        print(json.dumps(one(a.topology, a.n, a.cuts, a.seed)))
+        print(json.dumps(one(a.topology, a.n, a.cuts, a.seed, a.workers)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         ref_path = extract(a.against, Path(tmp)) if a.against else None
         report: dict[str, object] = {"topology": a.topology, "n": a.n, "repeat": a.repeat, "against": a.against,
+                                     "workers": a.workers,
                                      "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        many = f"this x{a.workers}"
         for cuts, name in ((1, "single"), (2, "double")):
-            runs: dict[str, list[dict[str, object]]] = {"this": [], a.against or "": []}
+            runs: dict[str, list[dict[str, object]]] = {"this": [], many: [], a.against or "": []}
             for r in range(a.repeat):
                 runs["this"].append(run_one(a.topology, a.n, cuts, r, None))
+                if a.workers > 1:
+                    runs[many].append(run_one(a.topology, a.n, cuts, r, None, a.workers))
                 if ref_path is not None:
                     runs[a.against].append(run_one(a.topology, a.n, cuts, r, ref_path))
             report[name] = {k: {"median": summary(v), "runs": v} for k, v in runs.items() if v}
             for k, v in runs.items():
                 if v:
                     m, loads = summary(v), [x for r_ in v for x in r_["load_average"]]  # type: ignore[union-attr]
-                    print(f"{name} cuts, {k:>8}: cold {m['cold_per_s']:,.0f}/s wall, {m['cold_cpu_per_s']:,.0f}/s "
+                    print(f"{name} cuts, {k:>9}: cold {m['cold_per_s']:,.0f}/s wall, {m['cold_cpu_per_s']:,.0f}/s "
                           f"per CPU-second; warm {m['warm_per_s']:,.0f}/s wall, {m['warm_cpu_per_s']:,.0f}/s CPU; "
                           f"set-up {m['setup_s']:.2f} s (medians of {len(v)}; load average "
                           f"{min(loads):.1f}-{max(loads):.1f})", flush=True)
+            if a.workers > 1:
+                diffs = [differences(x["kpis"], y["kpis"]) for x, y in zip(runs["this"], runs[many])]
+                other, worst = sum(d[0] for d in diffs), max(d[1] for d in diffs)
+                ratio = summary(runs[many])["cold_per_s"] / summary(runs["this"])["cold_per_s"]
+                report[name]["parallel_kpi_differences"] = {"non_float_fields": other, "max_relative_float": worst}
+                print(f"{name} cuts on {a.workers} processes against one: {other} KPI fields differ other than "
+                      f"in floats, floats by at most {worst:.1e} (relative); cold wall rate x{ratio:.2f}", flush=True)
             if ref_path is not None:
                 diffs = [differences(x["kpis"], y["kpis"]) for x, y in zip(runs["this"], runs[a.against])]
                 other, worst = sum(d[0] for d in diffs), max(d[1] for d in diffs)

@@ -26,10 +26,13 @@ from ani.orchestrator.cli.types import parse_params
 @click.option("--top", type=click.IntRange(1), default=20, show_default=True, help="rows of the ranked list")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="template parameter override")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write every row as JSON lines")
+@click.option("--workers", type=click.IntRange(1, 256), help="processes screening  [default: the usable CPUs]")
 def screen(topology: str, generator_name: str | None, exhaustive: str | None, n: int, seed: int,
-           min_events: int, max_events: int, top: int, params: tuple[str, ...], out: Path | None) -> None:
+           min_events: int, max_events: int, top: int, params: tuple[str, ...], out: Path | None,
+           workers: int | None) -> None:
     """Screen N generated scenarios (or every N-1 / N-2 failure) with the fluid tier; print the ranked list
     and scenarios/s."""
+    from ani.ns3_scenarios.fluid.parallel import usable_cpus
     from ani.orchestrator.evaluate.screen import screen as run
     from ani.orchestrator.evaluate.screen import screen_exhaustive
 
@@ -38,12 +41,13 @@ def screen(topology: str, generator_name: str | None, exhaustive: str | None, n:
                                  param_hint="--min-events")
     if (generator_name is None) == (exhaustive is None):
         raise click.UsageError("give either --generator NAME or --exhaustive n1|n2")
+    workers = workers or usable_cpus()
     if exhaustive:
-        result = screen_exhaustive(topology, exhaustive, parse_params(params))
+        result = screen_exhaustive(topology, exhaustive, parse_params(params), workers=workers)
     else:
         options = _search_options(generator_name, parse_params(params))
         result = run(topology, generator_name, n, parse_params(params), seed=seed, min_events=min_events,
-                     max_events=max_events, **options)
+                     max_events=max_events, workers=workers, **options)
     click.echo(result.table(top))
     if out is not None:
         out.write_text("".join(json.dumps(_row(r)) + "\n" for r in result.rows))

@@ -19,6 +19,7 @@ import networkx as nx
 from ani.kg.errors import ScenarioError
 from ani.kg.scenario import Scenario
 from ani.ns3_scenarios.fluid import FluidKpis, fluid_twin
+from ani.ns3_scenarios.fluid.parallel import evaluate_parallel, planned_workers
 from ani.orchestrator.measure.damage import damage, damage_terms
 from ani.orchestrator.measure.kpis import ScenarioKpis
 from pydantic import BaseModel, ConfigDict
@@ -44,6 +45,7 @@ class ScreenResult(BaseModel):
     rows: list[ScreenRow]
     seconds: float
     setup_seconds: float
+    workers: int = 1
 
     @property
     def rate(self) -> float:
@@ -62,7 +64,8 @@ class ScreenResult(BaseModel):
             lines.append(f"{i:>4}  {r.damage:6.3f}  {t['lost_traffic']:6.3f}  {t['impacted_share']:6.3f}  "
                          f"{t['delay_term']:6.3f}  {r.scenario.name}: {events}")
         refused = sum(r.refused is not None for r in self.rows)
-        lines.append(f"screened {len(self.rows)} scenarios in {self.seconds:.3f} s: {self.rate:,.0f} scenarios/s"
+        on = f" on {self.workers} processes" if self.workers > 1 else ""
+        lines.append(f"screened {len(self.rows)} scenarios in {self.seconds:.3f} s{on}: {self.rate:,.0f} scenarios/s"
                      f" (set-up {self.setup_seconds:.2f} s; {refused} refused)")
         return "\n".join(lines)
 
@@ -73,22 +76,32 @@ def fluid_damage(k: FluidKpis) -> tuple[float, dict[str, float]]:
     return damage(sk), damage_terms(sk)
 
 
+def _damaged(k: FluidKpis) -> tuple[FluidKpis, float, dict[str, float]]:
+    return (k, *fluid_damage(k))
+
+
 def screen_scenarios(g: nx.Graph, scenarios: list[Scenario], params: dict[str, Any],
-                     sharing: str = "proportional") -> ScreenResult:
-    """Screen ``scenarios`` on ``g`` with the fluid tier; raises FluidRefusal if the set-up cannot be modelled."""
+                     sharing: str = "proportional", workers: int = 1) -> ScreenResult:
+    """Screen ``scenarios`` on ``g`` with the fluid tier; raises FluidRefusal if the set-up cannot be modelled.
+
+    ``workers`` > 1: on that many processes forked after the twin's set-up
+    (:mod:`ani.ns3_scenarios.fluid.parallel`; at most one per 64 scenarios).
+    """
     t0 = time.perf_counter()
     twin = fluid_twin(g, params, sharing)  # type: ignore[arg-type]
     t1 = time.perf_counter()
     rows = []
-    for s, k in zip(scenarios, twin.evaluate_many(scenarios)):  # in blocks: the same KPIs as one at a time
-        if isinstance(k, ScenarioError):
-            rows.append(ScreenRow(scenario=s, refused=str(k)))
+    # in blocks: the same KPIs as one at a time
+    for s, r in zip(scenarios, evaluate_parallel(twin, scenarios, workers, _damaged)):
+        if isinstance(r, ScenarioError):
+            rows.append(ScreenRow(scenario=s, refused=str(r)))
             continue
-        d, terms = fluid_damage(k)
+        k, d, terms = r
         rows.append(ScreenRow(scenario=s, damage=d, terms=terms, kpis=k))
     t2 = time.perf_counter()
     rows.sort(key=lambda r: (r.refused is not None, -(r.damage or 0.0)))
-    return ScreenResult(rows=rows, seconds=t2 - t1, setup_seconds=t1 - t0)
+    return ScreenResult(rows=rows, seconds=t2 - t1, setup_seconds=t1 - t0,
+                        workers=planned_workers(workers, len(scenarios)))
 
 
 def network_of(kg: Any) -> nx.Graph:
@@ -117,18 +130,19 @@ def _open(topology: str, params: dict[str, Any] | None, template: str) -> tuple[
 
 
 def screen_exhaustive(topology: str, mode: str = "n1", params: dict[str, Any] | None = None,
-                      template: str = "ospf_failure") -> ScreenResult:
+                      template: str = "ospf_failure", workers: int = 1) -> ScreenResult:
     """:func:`worst_case_n1` (``mode="n1"``) or :func:`worst_case_n2` on a topology file."""
     _, values, kg = _open(topology, params, template)
-    return (worst_case_n1 if mode == "n1" else worst_case_n2)(network_of(kg), values)
+    return (worst_case_n1 if mode == "n1" else worst_case_n2)(network_of(kg), values, workers)
 
 
 def screen(topology: str, generator: str, n: int, params: dict[str, Any] | None = None, seed: int = 0,
-           template: str = "ospf_failure", min_events: int = 1, max_events: int = 4,
+           template: str = "ospf_failure", min_events: int = 1, max_events: int = 4, workers: int = 1,
            **gen_options: Any) -> ScreenResult:
     """Generate ``n`` scenarios on ``topology`` with a registered generator and screen them.
 
-    ``params`` are template parameter overrides (strings or values, validated by the template).
+    ``params`` are template parameter overrides (strings or values, validated by the template);
+    ``workers``: processes screening (see :func:`screen_scenarios`).
     """
     from ani.kg.scenario import EventType
     from ani.llm.base import run_generator
@@ -139,7 +153,7 @@ def screen(topology: str, generator: str, n: int, params: dict[str, Any] | None 
 
     constraints = GenerationConstraints(seed=seed, min_events=min_events, max_events=max_events, event_types=tuple(EventType(t) for t in tmpl.manifest.events))
     scenarios = run_generator(get_generator(generator, **gen_options), kg, n, constraints).scenarios
-    return screen_scenarios(network_of(kg), scenarios, values)
+    return screen_scenarios(network_of(kg), scenarios, values, workers=workers)
 
 
 def single_failures(g: nx.Graph, at_s: float = 1.0) -> list[Scenario]:
@@ -172,7 +186,7 @@ def double_link_failures(g: nx.Graph, at_s: float = 1.0) -> list[Scenario]:
 MAX_N2 = 200_000
 
 
-def worst_case_n2(g: nx.Graph, params: dict[str, Any]) -> ScreenResult:
+def worst_case_n2(g: nx.Graph, params: dict[str, Any], workers: int = 1) -> ScreenResult:
     """Exhaustive N-2 of links with the fluid tier, ranked; refused beyond :data:`MAX_N2` pairs."""
     from ani.ns3_scenarios.fluid import FluidRefusal
 
@@ -180,9 +194,11 @@ def worst_case_n2(g: nx.Graph, params: dict[str, Any]) -> ScreenResult:
     if pairs > MAX_N2:
         raise FluidRefusal(f"N-2 of {g.number_of_edges()} links is {pairs:,} scenarios, above the limit "
                            f"of {MAX_N2:,}: screen a sample with a generator instead")
-    return screen_scenarios(g, double_link_failures(g, float(params.get("warmup_s", 1.0)) + 0.5), params)
+    return screen_scenarios(g, double_link_failures(g, float(params.get("warmup_s", 1.0)) + 0.5), params,
+                            workers=workers)
 
 
-def worst_case_n1(g: nx.Graph, params: dict[str, Any]) -> ScreenResult:
+def worst_case_n1(g: nx.Graph, params: dict[str, Any], workers: int = 1) -> ScreenResult:
     """Exhaustive N-1 with the fluid tier: every single link, router and SRLG failure, ranked by damage."""
-    return screen_scenarios(g, single_failures(g, float(params.get("warmup_s", 1.0)) + 0.5), params)
+    return screen_scenarios(g, single_failures(g, float(params.get("warmup_s", 1.0)) + 0.5), params,
+                            workers=workers)

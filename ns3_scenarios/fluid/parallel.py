@@ -1,0 +1,200 @@
+"""Screening on several processes: the twin set up once, then forked, scenarios shared out in chunks.
+
+You must provide a set-up :class:`~.model.FluidTwin`, scenarios and a number of
+worker processes; you get :meth:`~.model.FluidTwin.evaluate_many`'s results in
+the scenarios' order (optionally mapped by ``post`` in the workers, e.g. to the
+loop's damage).
+
+* The workers are forked from this process after the twin's set-up (traffic
+  sizing, baseline routes), so they inherit it and its caches copy-on-write:
+  nothing is pickled to them but chunk numbers, and only results come back.
+* Before that, the routing states of single links down that the scenarios'
+  cuts will need (fibre, double-link and SRLG cuts; each is shared by every
+  scenario that cuts that link) are computed once, shared out among the
+  workers, and put in this process's caches: a cold double cut needs both of
+  its links' states, so without this every worker would compute nearly all of
+  them.
+* Scenarios are ordered by their first event before they are cut into chunks,
+  so the scenarios that share a first failure (and its segments) are screened
+  by the same worker.
+* A worker that dies (a native crash, the OOM killer) costs only its chunks:
+  they are screened again in this process, and a warning says so.
+* Each worker's caches die with it: a second call starts from this process's.
+
+Results equal :meth:`~.model.FluidTwin.evaluate_many`'s on the same scenarios:
+integer KPIs exactly, float KPIs to the last bits (a segment's floats may be
+summed in another order when its neighbours in a block differ; a test holds
+them to 1e-12 relative). Where ``fork`` does not exist (Windows), or one
+worker is asked for, the scenarios are screened here. The workers run only
+numpy and scipy: threads of this process (an in-process LLM's) are not
+copied, and are never needed in them.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+import numpy as np
+from ani.kg.errors import ScenarioError
+from ani.kg.scenario import Scenario
+from ani.ns3_scenarios.fluid.incremental import applicable
+from ani.ns3_scenarios.fluid.timeline import Physical
+
+log = logging.getLogger(__name__)
+
+#: fewest scenarios per chunk (a chunk is screened in blocks of :data:`~.batch.BLOCK`)
+MIN_CHUNK = 64
+#: chunks per worker (enough to even out the load when some chunks are slower)
+CHUNKS_PER_WORKER = 4
+#: event types that take links down (their rows' targets are link indices)
+CUTS = frozenset({"fiber_link_failure", "double_link_failure", "srlg_cut"})
+#: fewest single-link states worth a round of workers of their own
+MIN_WARM = 16
+
+_JOB: tuple[Any, Sequence[Scenario], Callable[[Any], Any] | None] | None = None
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def can_fork() -> bool:
+    return "fork" in mp.get_all_start_methods()
+
+
+def planned_workers(workers: int, n: int) -> int:
+    """The processes :func:`evaluate_parallel` uses for ``n`` scenarios when asked for ``workers``."""
+    return max(1, min(workers, n // MIN_CHUNK)) if can_fork() else 1
+
+
+def evaluate_parallel(twin: Any, scenarios: Sequence[Scenario], workers: int,
+                      post: Callable[[Any], Any] | None = None) -> list[Any]:
+    """``twin.evaluate_many(scenarios)`` on ``workers`` processes, each result mapped by ``post`` (refusals,
+    :class:`~ani.kg.errors.ScenarioError`, are returned as they are)."""
+    workers = planned_workers(workers, len(scenarios))
+    if workers == 1:
+        return [_post(post, k) for k in twin.evaluate_many(list(scenarios))]
+    _warm(twin, scenarios, workers)
+    chunks = _chunks(scenarios, workers)
+    out: list[Any] = [None] * len(scenarios)
+    done = [False] * len(chunks)
+    with _forked((twin, scenarios, post), workers) as pool:
+        futures = [pool.submit(_screen_chunk, c) for c in chunks]
+        for i, f in enumerate(futures):
+            done[i] = _collect(f, chunks[i], out)
+    lost = [c for c, ok in zip(chunks, done) if not ok]
+    if lost:
+        idx = [i for c in lost for i in c]
+        log.warning("a screening worker died; %d of %d scenarios screened again in this process",
+                    len(idx), len(scenarios))
+        for i, k in zip(idx, twin.evaluate_many([scenarios[i] for i in idx])):
+            out[i] = _post(post, k)
+    return out
+
+
+@contextmanager
+def _forked(job: tuple[Any, Sequence[Scenario], Callable[[Any], Any] | None], workers: int
+            ) -> Iterator[ProcessPoolExecutor]:
+    """A pool of ``workers`` processes forked with ``job`` in :data:`_JOB` (a pool broken by a dead worker
+    ends the block quietly: its futures say which results are missing)."""
+    global _JOB
+    _JOB = job
+    gc.freeze()   # else the workers' collector writes to every object they inherit (copying their pages)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            yield pool
+    except BrokenProcessPool:
+        pass
+    finally:
+        _JOB = None
+        gc.unfreeze()
+
+
+def _warm(twin: Any, scenarios: Sequence[Scenario], workers: int) -> None:
+    """The single-link routing states the scenarios' cuts need and this process lacks, computed by the workers
+    and cached here (skipped if too few, or if the twin does not route cuts that way; a dead worker's share
+    is left to the screening)."""
+    links = _cut_links(twin, scenarios)
+    if len(links) < MIN_WARM:
+        return
+    with _forked((twin, [], None), workers) as pool:
+        for f in [pool.submit(_single_states, links[i::workers]) for i in range(workers)]:
+            try:
+                for key, flat in f.result():
+                    twin.cuts.states.cache[key] = flat
+            except BrokenProcessPool:
+                continue
+
+
+def _cut_links(twin: Any, scenarios: Sequence[Scenario]) -> list[int]:
+    """Links the scenarios cut whose single-link state is not cached (none if cuts do not take the lean path)."""
+    if not applicable(twin, Physical(), np.zeros(1), None):
+        return []
+    found: set[int] = set()
+    index = twin.net.link_index
+    for s in scenarios:
+        for e in s.events:
+            if e.event_type.value == "fiber_link_failure" and e.target in index:   # most cuts: by link id
+                found.add(index[e.target])
+            elif e.event_type.value in CUTS:
+                try:
+                    found.update(twin._row(s, e).targets)
+                except ScenarioError:
+                    continue   # refused when screened
+    cache = twin.cuts.states.cache
+    return sorted(k for k in found if frozenset({k}) not in cache)
+
+
+def _single_states(links: list[int]) -> list[tuple[frozenset[int], Any]]:
+    """In a worker: the single-link states of ``links``."""
+    assert _JOB is not None, "screening worker started without a job (not forked?)"
+    states = _JOB[0].cuts.states
+    return [(frozenset({k}), states.state(frozenset({k}))) for k in links]
+
+
+def _chunks(scenarios: Sequence[Scenario], workers: int) -> list[list[int]]:
+    """Scenario indices ordered by first event (type, target), cut into chunks of about equal size."""
+    order = sorted(range(len(scenarios)), key=lambda i: _first(scenarios[i]))
+    n = max(MIN_CHUNK, -(-len(order) // (workers * CHUNKS_PER_WORKER)))
+    return [order[i:i + n] for i in range(0, len(order), n)]
+
+
+def _first(s: Scenario) -> tuple[str, str]:
+    if not s.events:
+        return ("", "")
+    e = min(s.events, key=lambda e: e.timestamp)
+    return (e.event_type.value, e.target)
+
+
+def _collect(f: Future, chunk: list[int], out: list[Any]) -> bool:
+    """Put a chunk's results in place; False if its worker died."""
+    try:
+        res = f.result()
+    except BrokenProcessPool:
+        return False
+    for i, r in zip(chunk, res):
+        out[i] = r
+    return True
+
+
+def _screen_chunk(chunk: list[int]) -> list[Any]:
+    """In a worker: the chunk's scenarios through the inherited twin."""
+    assert _JOB is not None, "screening worker started without a job (not forked?)"
+    twin, scenarios, post = _JOB
+    return [_post(post, k) for k in twin.evaluate_many([scenarios[i] for i in chunk])]
+
+
+def _post(post: Callable[[Any], Any] | None, k: Any) -> Any:
+    return k if post is None or isinstance(k, ScenarioError) else post(k)
