@@ -15,7 +15,9 @@ Two phases, both resumable:
 ``python bench/fidelity_fluid.py table``
     screens the same scenarios with the fluid tier and prints, per network and
     event type and overall, n and Spearman's rho with a 95 % bootstrap interval
-    (2,000 resamples of scenarios); writes ``<out>/fidelity.json``.
+    (2,000 resamples of scenarios); writes ``<out>/fidelity.json``. With
+    ``--ecmp --control``: the fluid tier screens with ``ecmp`` off against the
+    same ECMP packet runs (the control), written to ``fidelity-control.json``.
 
 Run it at ``nice``: ``nice -n 10 python bench/fidelity_fluid.py run``.
 """
@@ -142,6 +144,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("-n", type=int, help="at most this many scenarios per network")
     ap.add_argument("--network", action="append", choices=list(NETWORKS))
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--control", action="store_true",
+                    help="table with --ecmp: screen with ecmp off against the same packet runs (the control)")
     ap.add_argument("--batch", type=int, default=10)
     a = ap.parse_args(argv)
     names = a.network or DEFAULT
@@ -149,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.phase == "run":
         run_packet(names, out, a.workers, a.batch, a.ecmp, a.n)
     else:
-        table(names, out, a.ecmp)
+        table(names, out, a.ecmp, a.ecmp and not a.control)
 
 
 def spearman_ci(x: np.ndarray, y: np.ndarray, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
@@ -168,7 +172,7 @@ def spearman_ci(x: np.ndarray, y: np.ndarray, n_boot: int = 2000, seed: int = 0)
 
 
 def fluid_rows(names: list[str], out: Path, ecmp: bool = False) -> list[dict]:
-    """Packet rows joined with the fluid damage of the same scenario."""
+    """Packet rows joined with the fluid damage of the same scenario (screened with ``ecmp`` as given)."""
     from ani.ns3_scenarios.templates import get_template
     from ani.orchestrator.evaluate.screen import screen_scenarios
 
@@ -194,11 +198,13 @@ def fluid_rows(names: list[str], out: Path, ecmp: bool = False) -> list[dict]:
     return rows
 
 
-def table(names: list[str], out: Path, ecmp: bool = False) -> None:
-    """Print and write the fidelity table: per network, per event type, overall."""
+def table(names: list[str], out: Path, ecmp: bool = False, fluid_ecmp: bool | None = None) -> None:
+    """Print and write the fidelity table (``fidelity.json``; ``fidelity-control.json`` when the fluid tier's
+    ``ecmp`` differs from the packet runs'): per network, per event type, overall."""
     import pandas as pd
 
-    df = pd.DataFrame(fluid_rows(names, out, ecmp))
+    fluid_ecmp = ecmp if fluid_ecmp is None else fluid_ecmp
+    df = pd.DataFrame(fluid_rows(names, out, fluid_ecmp))
     ok = df[df["refused"].isna()]
     groups = [("all", "all", ok)]
     groups += [(n, "all", d) for n, d in ok.groupby("network", sort=False)]
@@ -215,7 +221,7 @@ def table(names: list[str], out: Path, ecmp: bool = False) -> None:
                  f"median {df['packet_wall_s'].median():.1f} s per run; fluid: "
                  f"median {1e3 * df['fluid_s'].median():.2f} ms per scenario (incl. first-time set-up amortised)")
     print("\n".join(lines))
-    (out / "fidelity.json").write_text(json.dumps({"rows": df.to_dict("records"), "table": records}, indent=1,
+    (out / ("fidelity.json" if fluid_ecmp == ecmp else "fidelity-control.json")).write_text(json.dumps({"rows": df.to_dict("records"), "table": records}, indent=1,
                                                   default=str))
 
 
