@@ -58,6 +58,8 @@ CHUNKS_PER_WORKER = 4
 CUTS = frozenset({"fiber_link_failure", "double_link_failure", "srlg_cut"})
 #: fewest single-link states worth a round of workers of their own
 MIN_WARM = 16
+#: entries a worker adds to each of its caches before emptying what it added
+WORKER_KEEP = 64
 
 _JOB: tuple[Any, Sequence[Scenario], Callable[[Any], Any] | None] | None = None
 
@@ -189,10 +191,43 @@ def _collect(f: Future, chunk: list[int], out: list[Any]) -> bool:
     return True
 
 
+class _Overlay(dict):  # type: ignore[type-arg]
+    """A worker's cache: the inherited one, read through, plus at most ``keep`` entries of its own, emptied
+    when full. A worker's caches die with it, so what it adds serves only its next scenarios; kept small,
+    the memory it frees is used again instead of new pages (each one a page fault)."""
+
+    def __init__(self, inherited: dict, keep: int) -> None:  # type: ignore[type-arg]
+        super().__init__()
+        self.inherited, self.keep = inherited, keep
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self.inherited
+
+    def __getitem__(self, key: Any) -> Any:
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        return self.inherited[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if len(self) >= self.keep:
+            self.clear()
+        dict.__setitem__(self, key, value)
+
+
+def _overlaid(twin: Any) -> None:
+    """In a worker: the twin's growing caches (segments, routing states of cuts) as :class:`_Overlay`."""
+    if isinstance(twin._segments, _Overlay):
+        return
+    twin._segments = _Overlay(twin._segments, WORKER_KEEP)
+    twin.cuts.hops = _Overlay(twin.cuts.hops, WORKER_KEEP)
+    twin.cuts.states.cache = _Overlay(twin.cuts.states.cache, WORKER_KEEP)
+
+
 def _screen_chunk(chunk: list[int]) -> list[Any]:
     """In a worker: the chunk's scenarios through the inherited twin."""
     assert _JOB is not None, "screening worker started without a job (not forked?)"
     twin, scenarios, post = _JOB
+    _overlaid(twin)
     return [_post(post, k) for k in twin.evaluate_many([scenarios[i] for i in chunk])]
 
 
