@@ -51,6 +51,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 
@@ -93,11 +94,30 @@ def load_network(name: str, work: Path):  # type: ignore[no-untyped-def]
     return load_topology(path) if path == "abilene" else load_graphml(path)
 
 
-def cut_scenario(g) -> Scenario:  # type: ignore[no-untyped-def]
-    """One fiber cut at 1.0 s on the link in the middle of the graph's link list (reproducible)."""
-    u, v = list(g.edges)[len(g.edges) // 2]
+def cut_scenario(g, cut: str = "middle") -> Scenario:  # type: ignore[no-untyped-def]
+    """One fiber cut at 1.0 s: on the link in the middle of the graph's link list (``middle``; reproducible,
+    but it may carry little traffic), or on the link, not a bridge, that most demand flows cross on the
+    twin's routes (``busiest``; the packet tier's own traffic, taken from the fluid twin, which sizes it
+    the same way)."""
+    u, v = list(g.edges)[len(g.edges) // 2] if cut == "middle" else busiest_link(g)
     return Scenario(name="cut", events=[Event(event_type="fiber_link_failure", target=f"{u}-{v}",
                                               timestamp=1.0, severity="high")])
+
+
+def busiest_link(g) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """The link, not a bridge, the most demand flows of the default traffic cross (the fluid twin's routes)."""
+    from ani.ns3_scenarios.fluid import FluidTwin
+    from ani.ns3_scenarios.templates import get_template
+
+    twin = FluidTwin(g, get_template("ospf_failure").params({}))
+    on = twin.base_fast.on_arc
+    bridges = {frozenset(map(str, b)) for b in nx.bridges(g)}
+    n = twin.n_demands
+    best = max((k for k in range(twin.net.L)
+                if frozenset((twin.net.nodes[twin.net.tail[2 * k]], twin.net.nodes[twin.net.head[2 * k]]))
+                not in bridges),
+               key=lambda k: (np.count_nonzero(on[2 * k] < n) + np.count_nonzero(on[2 * k + 1] < n), -k))
+    return twin.net.nodes[twin.net.tail[2 * best]], twin.net.nodes[twin.net.head[2 * best]]
 
 
 def gnu_time(text: str) -> dict[str, float]:
@@ -278,15 +298,15 @@ def previous_phases(previous_ani: Path, name: str, work: Path) -> dict[str, floa
     return json.loads(out.strip().splitlines()[-1])
 
 
-def ani_run(name: str, work: Path, rounds: int, screen_n: int, previous_ani: Path | None = None
-            ) -> dict[str, object]:
+def ani_run(name: str, work: Path, rounds: int, screen_n: int, previous_ani: Path | None = None,
+            cut: str = "middle") -> dict[str, object]:
     """Part 2 on one network: ``ani run`` of one cut with its baseline, end to end; the fluid tier's screen.
     With ``previous_ani`` (the ``ani`` of a checkout of the previous code), each round first runs that one
     the same way (its Python phases with its own code), so the two are measured side by side."""
     path = network_file(name, work)
     g = load_network(name, work)
-    scenario_file = work / f"{name}-cut.json"
-    scenario_file.write_text(cut_scenario(g).model_dump_json())
+    scenario_file = work / f"{name}-cut{'' if cut == 'middle' else '-' + cut}.json"
+    scenario_file.write_text(cut_scenario(g, cut).model_dump_json())
     ani = str(Path(sys.executable).parent / "ani")
     runs = []
     for r in range(rounds):
@@ -366,6 +386,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="part 1: the commit whose template program is the previous one")
     ap.add_argument("--previous-ani", type=Path, default=None,
                     help="part 2 side by side: the `ani` of a checkout of the previous code (e.g. main's venv)")
+    ap.add_argument("--cut", choices=["middle", "busiest"], default="middle",
+                    help="part 2's cut: the middle link of the list, or the non-bridge link most demand flows cross")
     ap.add_argument("--work", type=Path, default=REPO / "results" / "bench" / "scale")
     ap.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = ap.parse_args(argv)
@@ -378,7 +400,7 @@ def main(argv: list[str] | None = None) -> None:
     for res in results:
         print(f"{res['network']}: current is {res['speedup_wall']:.2f}x faster (wall), "
               f"{res['speedup_cpu']:.2f}x (CPU)")
-    end_to_end = [ani_run(n, args.work, args.rounds, args.screen_n, args.previous_ani)
+    end_to_end = [ani_run(n, args.work, args.rounds, args.screen_n, args.previous_ani, args.cut)
                   for n in args.ani_run.split(",") if n]
     if end_to_end:
         print(growth_table(end_to_end))
