@@ -36,9 +36,6 @@ by > 0.01, its mean delay by > 10 % and > 1 ms, or it delivers nothing.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, Literal
 
 import networkx as nx
@@ -48,6 +45,7 @@ from ani.kg.errors import ScenarioError, UnknownComponentError
 from ani.kg.event_types import LINK_EVENTS
 from ani.kg.scenario import EventType, Scenario
 from ani.kg.graph_queries import graph_digest
+from ani.kg.model import paused_gc
 from ani.ns3_scenarios.events import (
     DEFAULT_SPIKE_S,
     SAFE_LABEL,
@@ -280,7 +278,7 @@ class FluidTwin:
         :class:`ScenarioError`) in its place instead of raising.
         """
         out: list[FluidKpis | ScenarioError] = []
-        with _collector_paused():
+        with paused_gc():   # it walked the twin's caches: ~6 % of a cold double cut, measured
             for i in range(0, len(scenarios), block):
                 laid = plans(self, scenarios[i:i + block])
                 res = results(self, [p for p in laid if isinstance(p, Plan)])
@@ -345,20 +343,6 @@ class FluidTwin:
         idx, size = self.net.index, float(self.params["packet_bytes"])
         return _Flows(np.array([idx[d.src] for d, _, _ in on]), np.array([idx[d.dst] for d, _, _ in on]),
                       np.array([d.rate_bps for d, _, _ in on]), np.full(len(on), size))
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the block (screening makes many small objects and keeps
-    caches of many more, which each full collection walks: ~6 % of a cold double cut's time, measured;
-    the few cycles made meanwhile are collected after)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 #: The fluid tier keeps dense N x N tables (distances, next hops, LSA flooding: 24 bytes per node pair) and

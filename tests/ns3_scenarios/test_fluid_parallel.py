@@ -17,7 +17,6 @@ import signal
 
 import networkx as nx
 import pytest
-from zoo_data import every_type, zoo_network
 from ani.kg.errors import ScenarioError
 from ani.kg.scenario import Event, Scenario
 from ani.ns3_scenarios.fluid import FluidTwin, parallel
@@ -26,6 +25,7 @@ from ani.ns3_scenarios.templates import get_template
 from ani.orchestrator.cli.main import main
 from ani.orchestrator.evaluate.screen import screen_scenarios
 from click.testing import CliRunner
+from zoo_data import every_type, zoo_network
 
 pytestmark = pytest.mark.skipif(not parallel.can_fork(), reason="no fork on this platform: screened serially")
 
