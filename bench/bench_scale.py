@@ -43,6 +43,7 @@ import math
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -118,6 +119,13 @@ def busiest_link(g) -> tuple[str, str]:  # type: ignore[no-untyped-def]
                 not in bridges),
                key=lambda k: (np.count_nonzero(on[2 * k] < n) + np.count_nonzero(on[2 * k + 1] < n), -k))
     return twin.net.nodes[twin.net.tail[2 * best]], twin.net.nodes[twin.net.head[2 * best]]
+
+
+def fresh(folder: Path) -> Path:
+    """``folder`` emptied: ``ani run`` reuses the runs already in its results folder, and a benchmark that
+    timed those would time nothing."""
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder
 
 
 def gnu_time(text: str) -> dict[str, float]:
@@ -314,14 +322,14 @@ def ani_run(name: str, work: Path, rounds: int, screen_n: int, previous_ani: Pat
         if previous_ani:
             phases = previous_phases(previous_ani, name, work)
             _, t = timed([str(previous_ani), "run", str(scenario_file), "--topology", str(path),
-                          "--results", str(work / "ani-previous" / name / str(r))], work)
+                          "--results", str(fresh(work / "ani-previous" / name / str(r)))], work)
             before = {**t, **phases, "cpu_s": t["user_s"] + t["sys_s"]}
             print(f"  previous ani run {name} round {r}: {t['elapsed_s']:.1f} s wall, {before['cpu_s']:.1f} s CPU, "
                   f"{t['max_rss_kb'] / 1024:.0f} MB peak; python: "
                   f"{json.dumps({k: round(v, 2) for k, v in phases.items()})}", flush=True)
         phases = python_phases(name, work)
         out, t = timed([ani, "run", str(scenario_file), "--topology", str(path),
-                        "--results", str(work / "ani" / name / str(r))], work)
+                        "--results", str(fresh(work / "ani" / name / str(r)))], work)
         run = {**t, **phases, "cpu_s": t["user_s"] + t["sys_s"], **({"previous": before} if before else {})}
         if screen_n:
             screen, ts = timed([ani, "screen", "--topology", str(path), "--generator", "random",
