@@ -9,11 +9,11 @@ loop's damage).
   sizing, baseline routes), so they inherit it and its caches copy-on-write:
   nothing is pickled to them but chunk numbers, and only results come back.
 * Before that, the routing states of single links down that the scenarios'
-  cuts will need (fibre, double-link and SRLG cuts; each is shared by every
-  scenario that cuts that link) are computed once, shared out among the
-  workers, and put in this process's caches: a cold double cut needs both of
-  its links' states, so without this every worker would compute nearly all of
-  them.
+  cuts need in more than one chunk (fibre, double-link and SRLG cuts; each is
+  shared by every scenario that cuts that link) are computed once, shared out
+  among the workers, and put in this process's caches: a cold double cut needs
+  both of its links' states, so without this every worker would compute nearly
+  all of them (single cuts, chunked by their link, need none ahead).
 * Scenarios are ordered by their first event before they are cut into chunks,
   so the scenarios that share a first failure (and its segments) are screened
   by the same worker.
@@ -88,8 +88,8 @@ def evaluate_parallel(twin: Any, scenarios: Sequence[Scenario], workers: int,
     workers = planned_workers(workers, len(scenarios))
     if workers == 1:
         return [_post(post, k) for k in twin.evaluate_many(list(scenarios))]
-    _warm(twin, scenarios, workers)
     chunks = _chunks(scenarios, workers)
+    _warm(twin, scenarios, chunks, workers)
     out: list[Any] = [None] * len(scenarios)
     done = [False] * len(chunks)
     with _forked((twin, scenarios, post), workers) as pool:
@@ -124,11 +124,12 @@ def _forked(job: tuple[Any, Sequence[Scenario], Callable[[Any], Any] | None], wo
         gc.unfreeze()
 
 
-def _warm(twin: Any, scenarios: Sequence[Scenario], workers: int) -> None:
+def _warm(twin: Any, scenarios: Sequence[Scenario], chunks: list[list[int]], workers: int) -> None:
     """The single-link routing states the scenarios' cuts need and this process lacks, computed by the workers
     and cached here (skipped if too few, or if the twin does not route cuts that way; a dead worker's share
-    is left to the screening)."""
-    links = _cut_links(twin, scenarios)
+    is left to the screening). Only the states more than one chunk needs: single cuts, ordered by their
+    link, each need theirs in one chunk only."""
+    links = _shared(_cut_links(twin, scenarios), chunks)
     if len(links) < MIN_WARM:
         return
     with _forked((twin, [], None), workers) as pool:
@@ -140,13 +141,15 @@ def _warm(twin: Any, scenarios: Sequence[Scenario], workers: int) -> None:
                 continue
 
 
-def _cut_links(twin: Any, scenarios: Sequence[Scenario]) -> list[int]:
-    """Links the scenarios cut whose single-link state is not cached (none if cuts do not take the lean path)."""
+def _cut_links(twin: Any, scenarios: Sequence[Scenario]) -> list[set[int]]:
+    """The links each scenario cuts whose single-link state is not cached (none if cuts do not take the lean
+    path)."""
     if not applicable(twin, Physical(), np.zeros(1), None):
-        return []
-    found: set[int] = set()
-    index = twin.net.link_index
+        return [set() for _ in scenarios]
+    index, cache = twin.net.link_index, twin.cuts.states.cache
+    out = []
     for s in scenarios:
+        found: set[int] = set()
         for e in s.events:
             if e.event_type.value == "fiber_link_failure" and e.target in index:   # most cuts: by link id
                 found.add(index[e.target])
@@ -155,8 +158,20 @@ def _cut_links(twin: Any, scenarios: Sequence[Scenario]) -> list[int]:
                     found.update(twin._row(s, e).targets)
                 except ScenarioError:
                     continue   # refused when screened
-    cache = twin.cuts.states.cache
-    return sorted(k for k in found if frozenset({k}) not in cache)
+        out.append({k for k in found if frozenset({k}) not in cache})
+    return out
+
+
+def _shared(cut: list[set[int]], chunks: list[list[int]]) -> list[int]:
+    """The links cut in scenarios of more than one chunk."""
+    seen: dict[int, int] = {}
+    shared: set[int] = set()
+    for c, chunk in enumerate(chunks):
+        for i in chunk:
+            for k in cut[i]:
+                if seen.setdefault(k, c) != c:
+                    shared.add(k)
+    return sorted(shared)
 
 
 def _single_states(links: list[int]) -> list[tuple[frozenset[int], Any]]:

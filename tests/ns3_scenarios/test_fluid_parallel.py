@@ -64,19 +64,28 @@ def serial(g: nx.Graph, params: dict, scenarios: list[Scenario]) -> list[object]
 def test_two_workers_give_the_serial_results_and_share_the_single_link_states(name: str) -> None:
     g = zoo_network(name)
     params = get_template("ospf_failure").params({})
-    cut_only = cuts(g, 160, seed=1)
-    found = cut_only + every_type(name, 60, seed=2)
+    found = cuts(g, 160, seed=1) + every_type(name, 60, seed=2)
     found.insert(7, Scenario(name="bad", events=[Event(event_type="router_failure", target="Atlantis",
                                                        timestamp=1.0)]))
     twin = FluidTwin(g, params)
+    shared = parallel._shared(parallel._cut_links(twin, found), parallel._chunks(found, 2))
+    assert len(shared) >= parallel.MIN_WARM   # the double cuts' links are needed by several chunks
     got = evaluate_parallel(twin, found, 2)
     same(got, serial(g, params, found))
     assert isinstance(got[7], ScenarioError) and "Atlantis" in str(got[7])
     assert any(getattr(k, "impacted_flows", 0) for k in got)   # not a comparison of zeros
-    # the single-link states the cuts needed were computed by the workers and kept here
-    index = twin.net.link_index
-    cut = {index[e.target] for s in cut_only for e in s.events}
-    assert all(frozenset({k}) in twin.cuts.states.cache for k in cut)
+    # the single-link states more than one chunk needed were computed by the workers and kept here
+    assert all(frozenset({k}) in twin.cuts.states.cache for k in shared)
+
+
+def test_single_cuts_ordered_by_link_share_no_state() -> None:
+    """One cut per scenario, chunks ordered by the cut link: each link's state is needed by one chunk (a
+    chunk boundary aside), so none is computed ahead."""
+    g = zoo_network("Geant2010")
+    twin = FluidTwin(g, get_template("ospf_failure").params({}))
+    singles = [s for s in cuts(g, 400, seed=5) if len(s.events) == 1]
+    chunks = parallel._chunks(singles, 2)
+    assert len(parallel._shared(parallel._cut_links(twin, singles), chunks)) <= len(chunks) - 1
 
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGSEGV])
