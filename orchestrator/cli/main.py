@@ -135,21 +135,17 @@ def _run(g, scenario: Scenario, template_name: str, params: tuple[str, ...], res
         from ani.orchestrator.cli.reports import map_of_result
 
         click.echo(map_of_result(result, g))
-    agreed = _check(g, scenario, template, values, demands, trace_file, result) if check else True
+    agreed = _check(g, scenario, result) if check else True
     if result.scenario.status != "ok" or (result.baseline and result.baseline.status != "ok") or not agreed:
         sys.exit(1)
 
 
-def _check(g, scenario: Scenario, template, values: dict, demands, trace_file, result) -> bool:
-    """Print the independent checks' verdict on the run and its baseline (rendered again: deterministic)."""
-    from ani.ns3_scenarios.render import render, render_pair
+def _check(g, scenario: Scenario, result) -> bool:
+    """Print the independent checks' verdict on the run and its baseline (against the specs they ran)."""
     from ani.orchestrator.measure.check_run import check_lines
 
-    if result.baseline is not None:
-        spec, base_spec = render_pair(template, scenario, g, values, demands=demands, trace_file=trace_file)
-    else:
-        spec, base_spec = render(template, scenario, g, values, demands=demands, trace_file=trace_file), None
-    lines, ok = check_lines(g, scenario, spec, result.scenario, base_spec, result.baseline)
+    lines, ok = check_lines(g, scenario, result.scenario_spec, result.scenario, result.baseline_spec,
+                            result.baseline)
     for line in lines:
         click.echo(line)
     return ok

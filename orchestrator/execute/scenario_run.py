@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import networkx as nx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ani.kg.demands import Demand
 from ani.kg.scenario import Scenario
-from ani.ns3_scenarios.render import render, render_pair
+from ani.ns3_scenarios.render import RunSpec, render, render_pair
 from ani.ns3_scenarios.templates import Template
 from ani.orchestrator.execute.cached_runner import CachedRunner
 from ani.orchestrator.execute.executors import make_executor
@@ -19,12 +19,14 @@ from ani.orchestrator.measure.summary import ensure_kpi_tables
 
 
 class ScenarioResult(BaseModel):
-    """A scenario's run and, when asked for, its baseline run."""
+    """A scenario's run and, when asked for, its baseline run, with the specs they ran (for checks)."""
 
     model_config = ConfigDict(extra="forbid")
 
     scenario: RunRecord
     baseline: RunRecord | None = None
+    scenario_spec: RunSpec | None = Field(default=None, exclude=True)
+    baseline_spec: RunSpec | None = Field(default=None, exclude=True)
 
 
 def run_scenario(g: nx.Graph, scenario: Scenario, template: Template, params: dict, results: Path,
@@ -51,6 +53,7 @@ def run_scenario(g: nx.Graph, scenario: Scenario, template: Template, params: di
         if rec.status == "ok":
             ensure_kpi_tables(Path(rec.folder))
     if not with_baseline:
-        return ScenarioResult(scenario=records[0])
-    return ScenarioResult(scenario=attach_comparison(records[0], records[1]), baseline=records[1])
+        return ScenarioResult(scenario=records[0], scenario_spec=specs[0])
+    return ScenarioResult(scenario=attach_comparison(records[0], records[1]), baseline=records[1],
+                          scenario_spec=specs[0], baseline_spec=specs[1])
 
