@@ -106,7 +106,10 @@ def cut_scenario(g, cut: str = "middle") -> Scenario:  # type: ignore[no-untyped
 
 
 def busiest_link(g) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    """The link, not a bridge, the most demand flows of the default traffic cross (the fluid twin's routes)."""
+    """The link, not a bridge, the most demand flows of the default traffic cross (the fluid twin's routes).
+
+    The same link as :func:`ani.orchestrator.measure.checks.busiest_cut` (checked on TataNld), without its
+    networkx routes to every destination, which take minutes at 5,000 PoPs."""
     from ani.ns3_scenarios.fluid import FluidTwin
     from ani.ns3_scenarios.templates import get_template
 

@@ -17,7 +17,7 @@ import random
 
 import networkx as nx
 import pytest
-from zoo_data import every_type, straightforward, zoo_network
+from zoo_data import every_type, near_capacity, straightforward, zoo_network
 from ani.kg.errors import ScenarioError
 from ani.kg.scenario import Event, Scenario
 from ani.ns3_scenarios.fluid import FluidKpis, FluidRefusal, FluidTwin
@@ -123,9 +123,7 @@ def test_blocks_equal_one_at_a_time_when_cuts_overload_links(monkeypatch: pytest
     from ani.ns3_scenarios.fluid import incremental
 
     g = zoo_network('Geant2010')
-    auto = FluidTwin(g, get_template("ospf_failure").params({}))
-    busiest = float((auto.base_fast.load / auto.net.capacity_bps).max())
-    params = {**auto.params, "auto_size": False, "load_factor": float(auto.params["load_factor"]) / busiest * 0.97}
+    params = near_capacity(g)
     single, batched = FluidTwin(g, params), FluidTwin(g, params)
     assert single.base_fast.ok  # below capacity before the cuts
     shared = []

@@ -19,7 +19,7 @@ import random
 import networkx as nx
 import numpy as np
 import pytest
-from zoo_data import every_type, zoo_network
+from zoo_data import every_type, near_capacity, zoo_network
 from ani.kg.errors import ScenarioError
 from ani.kg.scenario import Event, Scenario
 from ani.ns3_scenarios.fluid import FluidTwin, cuts, incremental, model
@@ -145,9 +145,7 @@ def test_link_cuts_score_as_before_bit_for_bit(name: str, monkeypatch: pytest.Mo
 def test_cuts_that_overload_links_score_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
     """Busy enough that rerouted traffic overloads links: the proportional sharing on the lean path."""
     g = zoo_network("Geant2010")
-    auto = FluidTwin(g, get_template("ospf_failure").params({}))
-    busiest = float((auto.base_fast.load / auto.net.capacity_bps).max())
-    params = {**auto.params, "auto_size": False, "load_factor": float(auto.params["load_factor"]) / busiest * 0.97}
+    params = near_capacity(g)
     shared = []
     real = incremental._share_hot
     monkeypatch.setattr(incremental, "_share_hot", lambda *a: shared.append(1) or real(*a))

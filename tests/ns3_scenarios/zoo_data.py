@@ -49,6 +49,14 @@ def every_type(name: str, n: int, seed: int) -> list[Scenario]:
     return drawn[:n - n // 2] + chains
 
 
+def near_capacity(g: nx.Graph, share: float = 0.97) -> dict:
+    """The template's auto-sized parameters on ``g`` with the traffic scaled so the busiest link direction
+    carries ``share`` of its capacity before any failure (a cut's rerouted traffic then overloads links)."""
+    auto = FluidTwin(g, get_template("ospf_failure").params({}))
+    busiest = float((auto.base_fast.load / auto.net.capacity_bps).max())
+    return {**auto.params, "auto_size": False, "load_factor": float(auto.params["load_factor"]) / busiest * share}
+
+
 def straightforward(g: nx.Graph, params: dict) -> FluidTwin:
     """A twin without the fast path: a full SPF per routing state, every flow through the full sharing."""
     twin = FluidTwin(g, params)
