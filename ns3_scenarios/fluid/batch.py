@@ -78,6 +78,7 @@ def results(twin: Any, block: list[Plan]) -> dict[tuple[Any, ...], SegmentResult
             else:
                 out[key] = twin.segment(g.physical, g.routing, p.cpu, twin._attacks(g.physical))
     rest = {}
+    twin.cuts.prepare([rs for phys, rs in new.values() if Cuts.covers(phys)])
     for key, (phys, rs) in new.items():   # links down only: one at a time, lean (:mod:`.cuts`)
         if Cuts.covers(phys):
             twin._segments[key] = out[key] = twin.cuts.segment(phys, rs)

@@ -93,6 +93,11 @@ class Cuts:
             self.static[links] = dead
         return self.static[links]
 
+    def prepare(self, states: list[RoutingState]) -> None:
+        """Compute the link states of the routing states of ``states`` not yet cached together
+        (:meth:`~.linkstates.LinkStates.prepare`)."""
+        self.states.prepare({rs.links_down for rs in states if rs not in self.hops and LinkStates.covers(rs)})
+
     def _hops(self, rs: RoutingState) -> Hops:
         """The moved flows of ``rs`` as hops (cached)."""
         if rs not in self.hops:

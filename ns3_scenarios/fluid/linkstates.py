@@ -10,15 +10,25 @@ of those, a flow whose path in the state without another link ``j`` avoids
 both states get a shortest-path computation. Paths are stored as one flat list
 of hops per state (flows in order, each path in order), so a state costs a few
 dozen numpy calls over the hops it moves, not (flows x longest path) matrices.
+
+States needed together (a block of scenarios' cuts) are computed together
+(:meth:`LinkStates.prepare`): single links first, then pairs, the next-hop
+tables and walks of each round as one stack of rows (one Dijkstra call per
+state remains). The same arrays as one state at a time (a test holds them to
+it); measured in docs/measurements-2026-12.md ("Screening rate").
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 from ani.ns3_scenarios.fluid.network import NO_ARC, Bounded, RoutingState
+
+#: table entries (rows x max(routers, arcs)) of one batch of walks (:meth:`LinkStates._walks`; ~32 MB of float64)
+WALK_BATCH = 2**22
 
 
 class Flat:
@@ -149,7 +159,53 @@ class LinkStates:
         (k,) = links
         return assembled([self._walk(links, self.on_link(k))], self._ser, self.base_width)
 
+    def prepare(self, sets: Iterable[frozenset[int]]) -> None:
+        """Compute the states of one or two links down among ``sets`` not yet cached, and the single-link
+        states they build on, with the shortest-path walks of each round batched (:meth:`_walks`): the same
+        states as one at a time (:meth:`state`), for fewer numpy calls. Larger sets are left to :meth:`state`."""
+        todo = sorted({s for s in sets if 1 <= len(s) <= 2 and s not in self.cache}, key=sorted)
+        singles = sorted({k for s in todo for k in s if frozenset({k}) not in self.cache})
+        walked = self._walks([(frozenset({k}), self.on_link(k)) for k in singles])
+        for k, w in zip(singles, walked):
+            self.cache[frozenset({k})] = assembled([w], self._ser, self.base_width)
+        doubles = [s for s in todo if len(s) == 2 and s not in self.cache]
+        plans = [self._more_parts(s) for s in doubles]
+        walked = iter(self._walks([(s, redo) for s, (_, redo) in zip(doubles, plans) if len(redo)]))
+        for s, (parts, redo) in zip(doubles, plans):
+            self.cache[s] = assembled(parts + ([next(walked)] if len(redo) else []), self._ser, self.base_width)
+
+    def _walks(self, requests: list[tuple[frozenset[int], np.ndarray]]) -> list[tuple[Flat, np.ndarray]]:
+        """:meth:`_walk` of each ``(links, flows)``, the next hops and walks of several states at once (in
+        groups of at most :data:`WALK_BATCH` table entries)."""
+        f, net, out = self.f, self.net, []
+        dests = [np.unique(f.dst[flows]) for _, flows in requests]
+        i = 0
+        while i < len(requests):
+            j, size = i, 0
+            while j < len(requests) and (j == i or size + len(dests[j]) * max(net.N, net.A) <= WALK_BATCH):
+                size += len(dests[j]) * max(net.N, net.A)
+                j += 1
+            nh, dist, first = net.compact_routes_many([ls for ls, _ in requests[i:j]], dests[i:j])
+            flows = [fl for _, fl in requests[i:j]]
+            row = np.concatenate([first[m] + np.searchsorted(dests[i + m], f.dst[fl]) for m, fl in enumerate(flows)])
+            every = np.concatenate(flows)
+            P, R = net.walk(nh.ravel(), dist.ravel(), row * net.N, f.src[every], f.dst[every])
+            lo = 0
+            for fl in flows:
+                p, on = P[lo:lo + len(fl)], P[lo:lo + len(fl)] >= 0
+                out.append((Flat(fl, R[lo:lo + len(fl)], on.sum(axis=1), p[on]), np.arange(len(fl))))
+                lo += len(fl)
+            i = j
+        return out
+
     def _more(self, links: frozenset[int]) -> Flat:
+        parts, redo = self._more_parts(links)
+        if len(redo):
+            parts.append(self._walk(links, redo))
+        return assembled(parts, self._ser, self.base_width)
+
+    def _more_parts(self, links: frozenset[int]) -> tuple[list[tuple[Flat, np.ndarray]], np.ndarray]:
+        """The state's rows taken from cached states, and the flows that need a walk of their own."""
         ordered = sorted(links)
         k = next((x for x in ordered if links - {x} in self.cache), ordered[-1])
         parent = self.state(links - {k})
@@ -173,9 +229,7 @@ class LinkStates:
         rest = redo[~hit & ~again]
         if len(rest):   # (none when only links are down: their baseline path crosses j)
             parts.append((self.base, rest))
-        if again.any():
-            parts.append(self._walk(links, redo[again]))
-        return assembled(parts, self._ser, self.base_width)
+        return parts, redo[again]
 
 
 def _member(x: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:

@@ -167,6 +167,39 @@ class FluidNetwork:
         w = csr_matrix((c[ok], (self.head[ok], self.tail[ok])), shape=(self.N, self.N))
         return dijkstra(w, directed=True, indices=dests)
 
+    def _next_hops_down(self, dist: np.ndarray, dests: np.ndarray, down: np.ndarray) -> np.ndarray:
+        """:meth:`_next_hops` (ECMP off) of rows from several states of links down: row ``i`` is toward
+        ``dests[i]`` in a state whose down arcs are ``down[i]`` (a boolean row over arcs). The same next hops
+        as each state's own call: a down arc is never tight there (its cost is inf), every other arc costs
+        what it costs in the baseline."""
+        nh = np.full((len(dests), self.N), NO_ARC, np.int64)
+        co = self.cost[self._order]
+        up = ~down[:, self._order] & np.isfinite(co)
+        step = max(1, NEXT_HOP_CHUNK // max(self.A, 1))
+        for i in range(0, len(dests) if self.A else 0, step):
+            d = dist[i:i + step]
+            with np.errstate(invalid="ignore"):
+                ts = (d[:, self._head_o] + co == d[:, self._tail_o]) & up[i:i + step]
+            first = np.minimum.reduceat(np.where(ts, self._rank, self.A), self._starts, axis=1)
+            nh[i:i + step, self._group_node] = self._order_none[first]
+        nh[np.arange(len(dests)), dests] = NO_ARC
+        return nh
+
+    def compact_routes_many(self, links: list[frozenset[int]], dests: list[np.ndarray]
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`compact_routes` of several states of links down (ECMP off) as one stack of rows: ``nh``,
+        ``dist`` (rows: each state's ``dests`` in turn) and the first row of each state."""
+        first = np.zeros(len(links) + 1, np.int64)
+        np.cumsum([len(d) for d in dests], out=first[1:])
+        dist = np.vstack([self._dist(self.arc_costs(RoutingState(links_down=ls)), d) if len(d) else
+                          np.zeros((0, self.N)) for ls, d in zip(links, dests)])
+        down = np.zeros((int(first[-1]), self.A), bool)
+        for i, ls in enumerate(links):
+            for k in ls:
+                down[first[i]:first[i + 1], 2 * k:2 * k + 2] = True
+        nh = self._next_hops_down(dist, np.concatenate(dests).astype(np.int64), down)
+        return nh, dist, first[:-1]
+
     def _next_hops(self, c: np.ndarray, dist: np.ndarray, dests: np.ndarray) -> tuple[np.ndarray, dict]:
         """Next-hop arcs (rows: ``dests``) and, with ECMP, the split of each node's traffic over arcs."""
         nh = np.full((len(dests), self.N), NO_ARC, np.int64)
@@ -259,8 +292,13 @@ class FluidNetwork:
 
         One numpy step per hop over all flows at once (no loop per flow).
         """
+        return self.walk(*routes.flat(dst), src, dst)
+
+    def walk(self, nh: np.ndarray, dist: np.ndarray, off: np.ndarray, src: np.ndarray, dst: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`paths` on raveled next-hop and distance tables, each flow reading the row at ``off`` (its
+        offset into them): rows of one routing state, or of several (:meth:`compact_routes_many`)."""
         F = len(src)
-        nh, dist, off = routes.flat(dst)
         N = self.N
         # rows one wider: column N is a sink with no arc, where finished and routeless flows wait
         sink = np.full((len(nh) // N, N + 1), NO_ARC, np.int64)

@@ -178,6 +178,7 @@ def _single_states(links: list[int]) -> list[tuple[frozenset[int], Any]]:
     """In a worker: the single-link states of ``links``."""
     assert _JOB is not None, "screening worker started without a job (not forked?)"
     states = _JOB[0].cuts.states
+    states.prepare([frozenset({k}) for k in links])
     return [(frozenset({k}), states.state(frozenset({k}))) for k in links]
 
 

@@ -22,8 +22,9 @@ import pytest
 from zoo_data import every_type, near_capacity, zoo_network
 from ani.kg.errors import ScenarioError
 from ani.kg.scenario import Event, Scenario
-from ani.ns3_scenarios.fluid import FluidTwin, cuts, incremental, model
+from ani.ns3_scenarios.fluid import FluidTwin, cuts, incremental, linkstates, model
 from ani.ns3_scenarios.fluid.incremental import _padded, moved_paths
+from ani.ns3_scenarios.fluid.linkstates import Flat
 from ani.ns3_scenarios.fluid.network import RoutingState
 from ani.ns3_scenarios.fluid.sharing import SegmentResult
 from ani.ns3_scenarios.fluid.summary import (
@@ -176,3 +177,27 @@ def test_link_states_move_the_same_flows_onto_the_same_paths(name: str) -> None:
         assert flat.width == P.shape[1] and np.array_equal(flat.padded(flat.width), P), sorted(links)
         assert np.array_equal(flat.ser, _padded(old, rs, moved, P)[1]), sorted(links)
     assert max(len(lean.cuts.states.state(s).flows) for s in sets) > 0
+
+
+@pytest.mark.parametrize("name", ["Abilene", "Geant2010", "TataNld"])
+def test_states_prepared_together_equal_states_one_at_a_time(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LinkStates.prepare (walks of several states batched, in groups small enough to split here) gives
+    every state's arrays exactly as LinkStates.state computes it alone."""
+    g = zoo_network(name)
+    params = get_template("ospf_failure").params({})
+    together, alone = FluidTwin(g, params), FluidTwin(g, params)
+    rng = random.Random(5)
+    L = together.net.L
+    sets = [frozenset(rng.sample(range(L), k)) for k in (1, 2, 2, 2, 3) for _ in range(8)]
+    monkeypatch.setattr(linkstates, "WALK_BATCH", 3 * max(together.net.N, together.net.A) * 8)
+    together.cuts.states.prepare(sets[:20])
+    together.cuts.states.prepare(sets)          # some cached already, triples left to state()
+    assert all(s in together.cuts.states.cache for s in sets if len(s) <= 2)
+    walked = 0
+    for links in sets:
+        a, b = together.cuts.states.state(links), alone.cuts.states.state(links)
+        for field in Flat.__slots__:
+            x, y = getattr(a, field), getattr(b, field)
+            assert (x == y if not isinstance(x, np.ndarray) else np.array_equal(x, y)), (field, sorted(links))
+        walked += len(a.flows)
+    assert walked > 0
