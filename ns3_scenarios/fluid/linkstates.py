@@ -27,8 +27,10 @@ from typing import Any
 import numpy as np
 from ani.ns3_scenarios.fluid.network import NO_ARC, Bounded, RoutingState
 
-#: table entries (rows x max(routers, arcs)) of one batch of walks (:meth:`LinkStates._walks`; ~32 MB of float64)
-WALK_BATCH = 2**22
+#: table entries (rows x max(routers, arcs)) of one batch of walks (:meth:`LinkStates._walks`): ~0.5 MB of
+#: float64 per table, which stays in the CPU's cache (TataNld, 1,000 double cuts: 2**16 screened faster than
+#: 2**14, 2**18 and 2**22; 2**22, the size of one next-hop step, was slower than no batching for single links)
+WALK_BATCH = 2**16
 
 
 class Flat:
