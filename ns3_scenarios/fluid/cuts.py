@@ -71,6 +71,9 @@ class Cuts:
         self.F, self.A = len(twin.flows.src), twin.net.A
         self.cap = twin.net.capacity_bps
         self.cap_hi = self.cap * (1 + 1e-9)
+        p = twin.params   # Base._wait's constants, computed once (the same values)
+        self.service = 8 * (float(p["packet_bytes"]) + 30) / self.cap
+        self.full = float(p["queue_packets"]) * self.service
         self.static: dict[frozenset[int], np.ndarray] = Bounded(4096)
         self.hops: dict[RoutingState, Hops] = Bounded(20000)
         self.states = LinkStates(twin)
@@ -126,13 +129,19 @@ class Cuts:
         hot = np.flatnonzero(load > self.cap_hi)
         if len(hot):
             frac, load = incremental._share_hot(self.twin, b, hot, load, frac, h.moved, h.newP, dead, _proportional)
-        wait = Base._wait(self.twin, load)
+        wait = self._wait(load)
         delay = b.delay + matvec(b.flows_arcs, wait - b.wait)
         sums = np.bincount(row, (self.twin.net.delay_s + wait)[arc], len(h.moved))
         live = ~dead_m
         delay[h.moved[live]] = sums[live] + h.ser[live]
         return SegmentResult(frac=frac, delay=delay, dead=dead, util=np.minimum(load, self.cap) / self.cap,
                              drops=load > self.cap_hi)
+
+    def _wait(self, load: np.ndarray) -> np.ndarray:
+        """:meth:`~.incremental.Base._wait` (a test holds them equal)."""
+        rho = load / self.cap
+        return np.where(rho >= 1 - 1e-9, self.full,
+                        np.minimum(self.full, rho / (2 * np.maximum(1 - rho, 1e-9)) * self.service))
 
     def _down(self, links: frozenset[int]) -> np.ndarray:
         """Whether each arc is on a link of ``links`` (cached)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,11 +201,12 @@ def segments(rows: list[EventRow], net: FluidNetwork, params: dict[str, Any], fl
         installs.append((install, know.routing()))
     cuts = sorted({start, stop, *(t for t, _ in timeline[1:]), *(t for t, _ in installs[1:])})
     cuts = [t for t in cuts if start <= t <= stop]
+    # the state of each segment: the last one set at or before its start (both lists are in time order)
+    p_times, p_states = [t for t, _ in timeline], [s.physical() for _, s in timeline]
+    r_times = [t for t, _ in installs]
     out = []
     for t0, t1 in itertools.pairwise(cuts):
         if t1 - t0 <= 1e-12:
             continue
-        p = [s for t, s in timeline if t <= t0][-1].physical()
-        r = [s for t, s in installs if t <= t0][-1]
-        out.append(Segment(t0, t1, p, r))
+        out.append(Segment(t0, t1, p_states[bisect_right(p_times, t0) - 1], installs[bisect_right(r_times, t0) - 1][1]))
     return out

@@ -201,3 +201,12 @@ def test_states_prepared_together_equal_states_one_at_a_time(name: str, monkeypa
             assert (x == y if not isinstance(x, np.ndarray) else np.array_equal(x, y)), (field, sorted(links))
         walked += len(a.flows)
     assert walked > 0
+
+
+def test_the_lean_paths_queueing_wait_is_the_fast_paths() -> None:
+    """Cuts._wait (constants computed once) equals incremental.Base._wait, below, at and above capacity."""
+    twin = FluidTwin(zoo_network("Geant2010"), get_template("ospf_failure").params({}))
+    cap = twin.net.capacity_bps
+    rng = np.random.default_rng(0)
+    for load in (rng.uniform(0, 1.5, len(cap)) * cap, cap.copy(), cap * (1 - 1e-10), np.zeros(len(cap))):
+        assert np.array_equal(twin.cuts._wait(load), incremental.Base._wait(twin, load))
