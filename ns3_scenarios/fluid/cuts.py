@@ -27,7 +27,7 @@ import numpy as np
 from ani.ns3_scenarios.fluid import incremental
 from ani.ns3_scenarios.fluid.incremental import Base, _padded, moved_paths
 from ani.ns3_scenarios.fluid.linkstates import LinkStates
-from ani.ns3_scenarios.fluid.network import Bounded, RoutingState
+from ani.ns3_scenarios.fluid.network import Bounded, RoutingState, Tiered
 from ani.ns3_scenarios.fluid.sharing import SegmentResult, _proportional
 from ani.ns3_scenarios.fluid.timeline import Physical
 from scipy.sparse import csr_matrix
@@ -36,6 +36,10 @@ try:  # the kernel behind csr_matrix @ vector
     from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
 except ImportError:  # pragma: no cover - another scipy layout: the public operator
     _csr_matvec = None
+
+
+#: routing states of two links down or more whose hops are kept (the ones used last)
+RECENT = 256
 
 
 class Hops:
@@ -75,7 +79,7 @@ class Cuts:
         self.service = 8 * (float(p["packet_bytes"]) + 30) / self.cap
         self.full = float(p["queue_packets"]) * self.service
         self.static: dict[frozenset[int], np.ndarray] = Bounded(4096)
-        self.hops: dict[RoutingState, Hops] = Bounded(20000)
+        self.hops = Tiered(lambda rs: rs.changes <= 1, 20000, RECENT)
         self.states = LinkStates(twin)
         self.down: dict[frozenset[int], np.ndarray] = Bounded(4096)
 

@@ -25,8 +25,10 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from ani.ns3_scenarios.fluid.network import NO_ARC, Bounded, RoutingState
+from ani.ns3_scenarios.fluid.network import NO_ARC, RoutingState, Tiered
 
+#: states of two links down or more kept (the ones used last: a block's, and the bases of larger sets)
+RECENT = 512
 #: table entries (rows x max(routers, arcs)) of one batch of walks (:meth:`LinkStates._walks`): ~0.5 MB of
 #: float64 per table, which stays in the CPU's cache (TataNld, 1,000 double cuts: 2**16 screened faster than
 #: 2**14, 2**18 and 2**22; 2**22, the size of one next-hop step, was slower than no batching for single links)
@@ -120,7 +122,7 @@ class LinkStates:
         self._b = b
         self.on_arc = b.on_arc
         self._on_link: dict[int, np.ndarray] = {}
-        self.cache: dict[frozenset[int], Flat] = Bounded(20000)
+        self.cache = Tiered(lambda links: len(links) <= 1, 20000, RECENT)
 
     @cached_property
     def base(self) -> Flat:

@@ -57,7 +57,7 @@ from ani.ns3_scenarios.events import (
 from ani.ns3_scenarios.fluid.batch import BLOCK, Plan, plans, results
 from ani.ns3_scenarios.fluid.cuts import Cuts
 from ani.ns3_scenarios.fluid.incremental import Base, applicable, fast_segment, moved_paths, with_moved
-from ani.ns3_scenarios.fluid.network import CACHE_BYTES, NO_ARC, Bounded, FluidNetwork, RoutingState
+from ani.ns3_scenarios.fluid.network import CACHE_BYTES, NO_ARC, Bounded, FluidNetwork, RoutingState, Tiered
 from ani.ns3_scenarios.fluid.sharing import (
     SegmentResult,
     _Flows,
@@ -80,6 +80,14 @@ from ani.ns3_scenarios.render import cpu_capacities, timeline
 from ani.ns3_scenarios.sizing import auto_sized, sized_traffic
 
 SUPPORTED = [t.value for t in EventType]
+#: segments of two changes or more kept (the ones used last): most belong to one scenario only
+RECENT_SEGMENTS = 256
+
+
+def _single_segment(key: tuple[Any, ...]) -> bool:
+    """Whether a segment's key (physical state, routing state, CPU model) has one change at most in each state:
+    a single failure's segments, shared by every scenario that starts with it."""
+    return key[0].changes <= 1 and key[1].changes <= 1
 Sharing = Literal["proportional", "maxmin"]
 
 
@@ -114,7 +122,7 @@ class FluidTwin:
         self.n_demands = len(demands)
         self.flood = flood_matrix(self.net, float(p["lsa_hop_delay_s"]))
         self._paths: dict[RoutingState, tuple[np.ndarray, np.ndarray]] = Bounded(4096)
-        self._segments: dict[tuple[Any, ...], SegmentResult] = Bounded(20000, 2 * CACHE_BYTES)
+        self._segments = Tiered(_single_segment, 20000, RECENT_SEGMENTS, 2 * CACHE_BYTES)
         self._rows: dict[Any, Any] = {}
         self._cpus: dict[tuple[int, ...], np.ndarray] = {}
         self._lsa: dict[Any, float] = {}

@@ -15,7 +15,10 @@ recomputed (:meth:`FluidNetwork.routes`).
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -58,6 +61,55 @@ class Bounded(dict):  # type: ignore[type-arg]
         self.used = 0
 
 
+class Recent(OrderedDict):  # type: ignore[type-arg]
+    """A cache of the ``max_items`` entries used last: the oldest is dropped one at a time, so the memory it
+    frees is used again by the next entries (new memory costs a page fault per 4 KB: ~3.5 us on this VM)."""
+
+    def __init__(self, max_items: int) -> None:
+        super().__init__()
+        self.max_items = max_items
+
+    def __getitem__(self, key: object) -> Any:
+        value = super().__getitem__(key)
+        self.move_to_end(key)
+        return value
+
+    def __setitem__(self, key: object, value: object) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        if len(self) > self.max_items:
+            self.popitem(last=False)
+
+
+class Tiered:
+    """A cache in two parts: the entries ``shared(key)`` admits (needed by many scenarios: a single failure's
+    states) in a :class:`Bounded`, the others (mostly one scenario's: two failures and more) in a small
+    :class:`Recent`, whose memory is used again rather than grown."""
+
+    def __init__(self, shared: Callable[[Any], bool], max_items: int, recent: int,
+                 max_bytes: int = CACHE_BYTES) -> None:
+        self.shared, self.many, self.few = shared, Bounded(max_items, max_bytes), Recent(recent)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.many or key in self.few
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.many[key] if key in self.many else self.few[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        (self.many if self.shared(key) else self.few)[key] = value
+
+    def __len__(self) -> int:
+        return len(self.many) + len(self.few)
+
+    def values(self) -> list[Any]:
+        return [*self.many.values(), *self.few.values()]
+
+    def clear(self) -> None:
+        self.many.clear()
+        self.few.clear()
+
+
 @dataclass(frozen=True)
 class RoutingState:
     """Changes against the baseline the routers know of: links and routers down, link cost overrides."""
@@ -69,6 +121,11 @@ class RoutingState:
     @property
     def is_baseline(self) -> bool:
         return not (self.links_down or self.nodes_down or self.costs)
+
+    @property
+    def changes(self) -> int:
+        """Components changed against the baseline (links, routers, costs)."""
+        return len(self.links_down) + len(self.nodes_down) + len(self.costs)
 
 
 @dataclass

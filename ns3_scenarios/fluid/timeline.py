@@ -50,6 +50,12 @@ class Physical:
     cleared: frozenset[int] = frozenset()                   # routers with an empty table (failed, or
                                                             # restored but before their own SPF)
 
+    @property
+    def changes(self) -> int:
+        """Components changed against the baseline (a router's cleared table goes with its failure)."""
+        return (len(self.links_down) + len(self.nodes_down) + len(self.degraded) + len(self.cpu_factor)
+                + len(self.attacks))
+
 
 @dataclass(frozen=True)
 class Segment:

@@ -25,7 +25,7 @@ from ani.kg.scenario import Event, Scenario
 from ani.ns3_scenarios.fluid import FluidTwin, cuts, incremental, linkstates, model
 from ani.ns3_scenarios.fluid.incremental import _padded, moved_paths
 from ani.ns3_scenarios.fluid.linkstates import Flat
-from ani.ns3_scenarios.fluid.network import RoutingState
+from ani.ns3_scenarios.fluid.network import Recent, RoutingState, Tiered
 from ani.ns3_scenarios.fluid.sharing import SegmentResult
 from ani.ns3_scenarios.fluid.summary import (
     CONGESTED_UTILISATION,
@@ -210,3 +210,32 @@ def test_the_lean_paths_queueing_wait_is_the_fast_paths() -> None:
     rng = np.random.default_rng(0)
     for load in (rng.uniform(0, 1.5, len(cap)) * cap, cap.copy(), cap * (1 - 1e-10), np.zeros(len(cap))):
         assert np.array_equal(twin.cuts._wait(load), incremental.Base._wait(twin, load))
+
+
+def test_recent_drops_the_entry_used_longest_ago_and_tiered_keeps_the_shared_ones() -> None:
+    r = Recent(2)
+    r["a"], r["b"] = 1, 2
+    assert r["a"] == 1          # "a" used last: "b" goes first
+    r["c"] = 3
+    assert list(r) == ["a", "c"]
+    t = Tiered(lambda k: len(k) <= 1, 10, 1)
+    t["x"], t["yz"], t["uv"] = 1, 2, 3
+    assert "x" in t and "uv" in t and "yz" not in t and len(t) == 2
+    assert sorted(t.values()) == [1, 3] and t["x"] == 1
+
+
+@pytest.mark.parametrize("name", ["Geant2010", "TataNld"])
+def test_cuts_score_the_same_when_the_recent_caches_hold_one_entry(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Segments, hops and link states of two links or more dropped as soon as the next arrives (and recomputed
+    where needed, also within a block): the KPIs are those of the default caches, floats included."""
+    g = zoo_network(name)
+    params = get_template("ospf_failure").params({})
+    found = cut_scenarios(g, 60, 11)
+    default = dumped(FluidTwin(g, params).evaluate_many(found))
+    monkeypatch.setattr(model, "RECENT_SEGMENTS", 1)
+    monkeypatch.setattr(cuts, "RECENT", 1)
+    monkeypatch.setattr(linkstates, "RECENT", 1)
+    small = FluidTwin(g, params)
+    assert small._segments.few.max_items == small.cuts.hops.few.max_items == small.cuts.states.cache.few.max_items == 1
+    assert dumped(small.evaluate_many(found)) == default
+    assert dumped(small.evaluate_many(found[::-1])) == default[::-1]
