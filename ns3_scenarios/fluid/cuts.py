@@ -138,8 +138,11 @@ class Cuts:
         sums = np.bincount(row, (self.twin.net.delay_s + wait)[arc], len(h.moved))
         live = ~dead_m
         delay[h.moved[live]] = sums[live] + h.ser[live]
-        return SegmentResult(frac=frac, delay=delay, dead=dead, util=np.minimum(load, self.cap) / self.cap,
-                             drops=load > self.cap_hi)
+        res = SegmentResult(frac=frac, delay=delay, dead=dead, util=np.minimum(load, self.cap) / self.cap,
+                            drops=load > self.cap_hi)
+        if not len(hot):   # every flow delivers all or is dead: the KPIs' lossy flows are the dead ones
+            res.lossy = np.flatnonzero(dead[:self.twin.n_demands])
+        return res
 
     def _wait(self, load: np.ndarray) -> np.ndarray:
         """:meth:`~.incremental.Base._wait` (a test holds them equal)."""

@@ -167,6 +167,7 @@ class FluidNetwork:
         self.g, self.ecmp = g, ecmp
         self.nodes = [str(n) for n in g.nodes]
         self.index = {n: i for i, n in enumerate(self.nodes)}
+        self.by_name = np.array(sorted(range(len(self.nodes)), key=self.nodes.__getitem__), np.int64)
         self.N = len(self.nodes)
         ends = np.array([(self.index[str(u)], self.index[str(v)]) for u, v in g.edges], dtype=np.int64)
         ends = ends.reshape(-1, 2)

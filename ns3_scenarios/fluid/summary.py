@@ -167,6 +167,7 @@ class _Baseline:
         self.b_delay = np.where(base.frac[:n] > 0, base.delay[:n], np.nan)
         self.slower_than = IMPACT_DELAY_RATIO * self.b_delay
         self.half_packet_bits = 8 * twin.flows.pkt[:n] * 0.5
+        self.packet_bits = 8 * twin.flows.pkt[:n]
         self.by_measurable: dict[bytes, tuple[int, np.ndarray, np.ndarray]] = {}
 
 
@@ -175,7 +176,7 @@ class _Window:
 
     def __init__(self, twin: Any, span: float, fixed: _Baseline) -> None:
         n, f, base, N = twin.n_demands, twin.flows, twin.base, twin.net.N
-        rate, pkt = f.rate[:n], f.pkt[:n]
+        rate = f.rate[:n]
         self.offered = rate * span
         self.offered_pos = self.offered > 0
         self.all_offered = bool(self.offered_pos.all())
@@ -185,7 +186,7 @@ class _Window:
         self.b_got_sum = self.b_got.sum()
         self.b_loss, self.b_delay = fixed.b_loss, fixed.b_delay
         self.slower_than, self.half_packet_bits = fixed.slower_than, fixed.half_packet_bits
-        self.measurable = self.offered / (8 * pkt) >= MIN_MEASURABLE_PACKETS
+        self.measurable = self.offered / fixed.packet_bits >= MIN_MEASURABLE_PACKETS
         key = self.measurable.tobytes()   # most windows make the same flows measurable
         if key not in fixed.by_measurable:
             if len(fixed.by_measurable) >= 16:
@@ -202,4 +203,5 @@ def _impacted_nodes(twin: Any, hit: np.ndarray, w: np.ndarray, tot: np.ndarray, 
     f, N = twin.flows, twin.net.N
     on = np.flatnonzero(hit)    # the other flows would add zeros to the same sums
     h = np.bincount(f.src[on], w[on], N) + np.bincount(f.dst[on], w[on], N)
-    return sorted(twin.net.nodes[i] for i in np.flatnonzero((tot > 0) & (h >= share * tot)))
+    by_name = twin.net.by_name    # node indices in the order of their names
+    return [twin.net.nodes[i] for i in by_name[((tot > 0) & (h >= share * tot))[by_name]]]
