@@ -7,7 +7,8 @@ For each workload (single fibre cuts; double cuts, the second 0-1 s after the
 first) ``-n`` scenarios are drawn (seeded by the repeat) and screened on a
 **fresh** fluid twin in a fresh process, so the route and segment caches start
 empty ("cold": what a new screening job sees), then once more on the same twin
-("warm": every state already seen), in blocks as ``ani screen`` does
+("warm": every state already seen, of which the twin keeps every single
+failure's and the last few hundred others), in blocks as ``ani screen`` does
 (``FluidTwin.evaluate_many``; one at a time for code without it). Set-up (traffic sizing, baseline routes)
 is timed apart. Rates are given per second of wall time and per second of the
 process's CPU time (the machine may be shared), its workers' included.
