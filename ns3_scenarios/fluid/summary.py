@@ -2,9 +2,10 @@
 
 KPIs (over demand flows; a flow's offered traffic is its rate over its active
 span, as send attempts are in the packet tier, refused sends included) follow
-:mod:`ani.orchestrator.measure.kpis`: loss ratios are totals, a flow is
-measurable with >= 20 attempted packets and impacted when its loss ratio grows
-by > 0.01, its mean delay by > 10 % and > 1 ms, or it delivers nothing.
+:mod:`ani.orchestrator.measure.kpis`, with the thresholds both tiers take from
+:mod:`ani.kg.kpis`: loss ratios are totals, a flow is measurable with >= 20
+attempted packets and impacted when its loss ratio grows by > 0.01, its mean
+delay by > 10 % and > 1 ms, or it delivers nothing.
 """
 
 from __future__ import annotations
@@ -12,37 +13,21 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from ani.kg.kpis import (
+    CONGESTED_UTILISATION,
+    IMPACT_DELAY_DELTA_S,
+    IMPACT_DELAY_RATIO,
+    IMPACT_LOSS_DELTA,
+    IMPACTED_NODE_SHARE,
+    MIN_MEASURABLE_PACKETS,
+    HeadlineKpis,
+)
 from ani.ns3_scenarios.fluid.sharing import SegmentResult
 from ani.ns3_scenarios.fluid.timeline import Segment
-from pydantic import BaseModel, ConfigDict
 
-#: kpis.py's thresholds, repeated here (this layer cannot import the orchestrator; a test checks they agree).
-IMPACT_LOSS_DELTA, IMPACT_DELAY_RATIO, IMPACT_DELAY_DELTA_S, MIN_MEASURABLE_PACKETS = 0.01, 1.1, 1e-3, 20
-CONGESTED_UTILISATION = 0.9
+class FluidKpis(HeadlineKpis):
+    """The fluid tier's KPIs: the headline KPIs both tiers give, plus its own."""
 
-
-class FluidKpis(BaseModel):
-    """The fluid tier's KPIs: :class:`~ani.orchestrator.measure.kpis.ScenarioKpis`' names, plus its own."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    flows: int
-    impacted_flows: int
-    lost_all_flows: int
-    impacted_nodes: list[str]
-    mean_delta_delay_s: float | None
-    max_delta_delay_s: float | None
-    baseline_loss_ratio: float | None
-    scenario_loss_ratio: float | None
-    baseline_throughput_bps: float
-    scenario_throughput_bps: float
-    disrupted_flows: int
-    unrecovered_flows: int
-    reroute_time_median_s: float | None
-    reroute_time_max_s: float | None
-    convergence_time_s: float | None
-    congested_links: int
-    not_measurable_flows: int = 0
     disconnected_demands: int = 0
     outage_lost_bits: float = 0.0
     congestion_lost_bits: float = 0.0
@@ -197,8 +182,8 @@ class _Window:
         self.not_measurable, self.node_weight, self.node_total = fixed.by_measurable[key]
 
 
-def _impacted_nodes(twin: Any, hit: np.ndarray, w: np.ndarray, tot: np.ndarray, share: float = 0.25
-                    ) -> list[str]:
+def _impacted_nodes(twin: Any, hit: np.ndarray, w: np.ndarray, tot: np.ndarray,
+                    share: float = IMPACTED_NODE_SHARE) -> list[str]:
     """Nodes with at least ``share`` of their measurable traffic (as source or sink) on impacted flows."""
     f, N = twin.flows, twin.net.N
     on = np.flatnonzero(hit)    # the other flows would add zeros to the same sums

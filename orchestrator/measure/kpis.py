@@ -82,29 +82,27 @@ from typing import Literal, TypedDict
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
 
 from ani.kg.errors import SimulationError
+from ani.kg.kpis import (
+    CONGESTED_UTILISATION,
+    IMPACT_DELAY_DELTA_S,
+    IMPACT_DELAY_RATIO,
+    IMPACT_LOSS_DELTA,
+    IMPACTED_NODE_SHARE,
+    MIN_MEASURABLE_PACKETS,
+    HeadlineKpis,
+)
 from ani.orchestrator.measure.flowmon import RunTables
 
-#: ``compare``: a loss-ratio increase above this marks a flow impacted.
-IMPACT_LOSS_DELTA = 0.01
-#: ``compare``: scenario mean delay above this multiple of the baseline's ...
-IMPACT_DELAY_RATIO = 1.1
-#: ... and above it by more than this (seconds) marks a flow impacted.
-IMPACT_DELAY_DELTA_S = 1e-3
+# ``compare``'s and ``link_kpis``' thresholds (IMPACT_*, MIN_MEASURABLE_PACKETS, IMPACTED_NODE_SHARE,
+# CONGESTED_UTILISATION) are the fluid tier's too: :mod:`ani.kg.kpis`.
 #: ``reroute_times``: slack over the undisturbed latency before a flow counts as disrupted.
 REROUTE_TOLERANCE_S = 2e-3
-#: ``compare``: a flow with fewer send attempts than this (in either run) is not measurable.
-MIN_MEASURABLE_PACKETS = 20
 #: ``reroute_times``: a flow sending packets further apart than this cannot time a reroute.
 REROUTE_MAX_GAP_S = 0.05
 #: ``reroute_times``: an unrecovered flow must have tried to send at least this many packets after the event.
 UNRECOVERED_MIN_PACKETS = 10
-#: ``impacted_nodes``: share of a node's traffic in impacted flows from which the node is impacted.
-IMPACTED_NODE_SHARE = 0.25
-#: ``link_kpis``: utilisation from which a link direction is congested.
-CONGESTED_UTILISATION = 0.9
 #: Protocol number FlowMonitor flows must have to match application (UDP) flows.
 UDP = 17
 
@@ -352,32 +350,14 @@ def impacted_nodes(cmp: pd.DataFrame, share: float = IMPACTED_NODE_SHARE) -> lis
 # ---------------------------------------------------------------------- summary
 
 
-class ScenarioKpis(BaseModel):
-    """Headline KPIs of one scenario against its baseline (embedded in ``run.json``).
+class ScenarioKpis(HeadlineKpis):
+    """Headline KPIs of one scenario against its baseline (embedded in ``run.json``), with the resolution
+    of its reroute times (the probes' packet gap).
 
     ``None`` means undefined (e.g. no disrupted flow has a reroute time).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     schema_version: Literal[1] = 1
-    flows: int
-    impacted_flows: int
-    lost_all_flows: int
-    impacted_nodes: list[str]
-    mean_delta_delay_s: float | None
-    max_delta_delay_s: float | None
-    baseline_loss_ratio: float | None
-    scenario_loss_ratio: float | None
-    baseline_throughput_bps: float
-    scenario_throughput_bps: float
-    disrupted_flows: int
-    unrecovered_flows: int
-    reroute_time_median_s: float | None
-    reroute_time_max_s: float | None
-    convergence_time_s: float | None
-    congested_links: int
-    not_measurable_flows: int = 0
     reroute_resolution_s: float | None = None
 
 

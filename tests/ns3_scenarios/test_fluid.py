@@ -11,7 +11,7 @@ import pytest
 from ani.kg.demands import Demand
 from ani.kg.scenario import Event, Scenario
 from ani.kg.topology import load_topology
-from ani.ns3_scenarios.fluid import FluidRefusal, FluidTwin
+from ani.ns3_scenarios.fluid import FluidKpis, FluidRefusal, FluidTwin
 from ani.ns3_scenarios.fluid.network import RoutingState
 from ani.ns3_scenarios.fluid.timeline import Physical
 from ani.ns3_scenarios.templates import get_template
@@ -194,13 +194,19 @@ def test_refuses_what_it_cannot_model(abilene: nx.Graph) -> None:
         twin.evaluate(cut("Atlantis-Denver"))
 
 
-def test_thresholds_match_the_packet_tiers_kpis() -> None:
-    from ani.ns3_scenarios.fluid import model
+def test_both_tiers_share_the_headline_kpis_and_their_thresholds() -> None:
+    from ani.kg import kpis as shared
+    from ani.ns3_scenarios.fluid import model, summary
     from ani.orchestrator.measure import kpis
 
     for name in ("IMPACT_LOSS_DELTA", "IMPACT_DELAY_RATIO", "IMPACT_DELAY_DELTA_S", "MIN_MEASURABLE_PACKETS",
-                 "CONGESTED_UTILISATION"):
-        assert getattr(model, name) == getattr(kpis, name), name
+                 "CONGESTED_UTILISATION", "IMPACTED_NODE_SHARE"):
+        assert getattr(summary, name) is getattr(kpis, name) is getattr(shared, name), name
+    assert getattr(model, "IMPACT_LOSS_DELTA") is shared.IMPACT_LOSS_DELTA
+    head = set(shared.HeadlineKpis.model_fields)
+    assert issubclass(FluidKpis, shared.HeadlineKpis) and issubclass(kpis.ScenarioKpis, shared.HeadlineKpis)
+    assert set(kpis.ScenarioKpis.model_fields) - head == {"schema_version", "reroute_resolution_s"}
+    assert set(FluidKpis.model_fields) - head == {"disconnected_demands", "outage_lost_bits", "congestion_lost_bits"}
     assert math.isclose(WIRE, 1030 / 1000)
 
 
