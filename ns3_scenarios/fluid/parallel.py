@@ -50,10 +50,14 @@ from ani.ns3_scenarios.fluid.timeline import Physical
 
 log = logging.getLogger(__name__)
 
-#: fewest scenarios per chunk (a chunk is screened in blocks of :data:`~.batch.BLOCK`)
-MIN_CHUNK = 64
-#: chunks per worker (enough to even out the load when some chunks are slower)
-CHUNKS_PER_WORKER = 4
+#: fewest scenarios per worker (fewer scenarios are screened in this process)
+MIN_PER_WORKER = 64
+#: fewest scenarios per chunk (one :data:`~.batch.BLOCK`)
+MIN_CHUNK = 32
+#: chunks per worker: enough to even out the load when some chunks, or one CPU of a shared machine, are
+#: slower (1,000 double cuts on TataNld, two workers, 8 alternated runs twice: 16 chunks of ~32 scenarios
+#: each 1,294 and 1,237/s, 4 of ~125 each 1,208 and 1,154/s, with a tighter spread)
+CHUNKS_PER_WORKER = 16
 #: event types that take links down (their rows' targets are link indices)
 CUTS = frozenset({"fiber_link_failure", "double_link_failure", "srlg_cut"})
 #: fewest single-link states worth a round of workers of their own
@@ -78,7 +82,7 @@ def can_fork() -> bool:
 
 def planned_workers(workers: int, n: int) -> int:
     """The processes :func:`evaluate_parallel` uses for ``n`` scenarios when asked for ``workers``."""
-    return max(1, min(workers, n // MIN_CHUNK)) if can_fork() else 1
+    return max(1, min(workers, n // MIN_PER_WORKER)) if can_fork() else 1
 
 
 def evaluate_parallel(twin: Any, scenarios: Sequence[Scenario], workers: int,

@@ -127,7 +127,8 @@ def test_a_worker_that_dies_costs_only_time(how: signal.Signals, caplog: pytest.
 
 def test_few_scenarios_are_screened_here() -> None:
     assert planned_workers(8, 10) == 1
-    assert planned_workers(2, 2 * parallel.MIN_CHUNK) == 2
+    assert planned_workers(2, 2 * parallel.MIN_PER_WORKER) == 2
+    assert planned_workers(2, 2 * parallel.MIN_PER_WORKER - 1) == 1
     assert planned_workers(1, 10_000) == 1
 
 
