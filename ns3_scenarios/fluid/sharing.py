@@ -32,23 +32,36 @@ class SegmentResult:
 
 
 def _proportional(E, coef, capE, passE, r, M, offered):
-    """DropTail sharing: every element forwards min(1, capacity / offered) of each flow (fixed point)."""
+    """DropTail sharing: every element forwards min(1, capacity / offered) of each flow (fixed point).
+
+    Only the flows crossing an element that drops (offered more than its
+    capacity at the flows' full rates, or lossy) take part in the iteration:
+    loads only fall as it goes, so no other element ever drops, every other
+    flow keeps its rate at every hop, and those flows add nothing to the
+    dropping elements' loads. The same numbers as iterating over every flow
+    (each row's arithmetic is its own; a test holds them equal bit for bit).
+    """
     x = np.broadcast_to(r[:, None], E.shape).copy()
     if not E.shape[1]:
         return x, (r > 0).astype(float)
     s = np.minimum(1.0, np.divide(capE, offered, out=np.ones(M + 1), where=offered > 0))
-    if (s >= 1).all() and (passE >= 1).all():
+    drops = (s < 1) | (passE < 1)
+    if not drops.any():
         return x, (r > 0).astype(float)
-    for _ in range(60):
-        pf = s[E] * passE[E]
-        cp = np.cumprod(pf, axis=1)
-        x_new = r[:, None] * np.c_[np.ones(len(r)), cp[:, :-1]]
-        load = np.bincount(E.ravel(), weights=(x_new * coef).ravel(), minlength=M + 1)
-        s = np.minimum(1.0, np.divide(capE, load, out=np.ones(M + 1), where=load > 0))
-        done = np.abs(x_new - x).max() <= 1e-9 * max(r.max(), 1.0)
-        x = x_new
-        if done:
-            break
+    rows = np.flatnonzero(drops[E].any(axis=1))
+    if len(rows):
+        Ea, ca, ra, xa = E[rows], coef[rows], r[rows], x[rows]
+        tol = 1e-9 * max(r.max(), 1.0)
+        for _ in range(60):
+            cp = np.cumprod(s[Ea] * passE[Ea], axis=1)
+            x_new = ra[:, None] * np.c_[np.ones(len(ra)), cp[:, :-1]]
+            load = np.bincount(Ea.ravel(), weights=(x_new * ca).ravel(), minlength=M + 1)
+            s = np.minimum(1.0, np.divide(capE, load, out=np.ones(M + 1), where=load > 0))
+            done = np.abs(x_new - xa).max() <= tol
+            xa = x_new
+            if done:
+                break
+        x[rows] = xa
     frac = np.divide(x[:, -1] * s[E[:, -1]] * passE[E[:, -1]], r, out=np.zeros_like(r), where=r > 0)
     return x, frac
 
