@@ -57,7 +57,7 @@ from ani.ns3_scenarios.events import (
 from ani.ns3_scenarios.fluid.batch import BLOCK, Plan, plans, results
 from ani.ns3_scenarios.fluid.cuts import Cuts
 from ani.ns3_scenarios.fluid.incremental import Base, applicable, fast_segment, moved_paths, with_moved
-from ani.ns3_scenarios.fluid.network import CACHE_BYTES, NO_ARC, Bounded, FluidNetwork, RoutingState, Tiered
+from ani.ns3_scenarios.fluid.network import CACHE_BYTES, NO_ARC, Bounded, FluidNetwork, Recent, RoutingState, Tiered
 from ani.ns3_scenarios.fluid.sharing import (
     SegmentResult,
     _Flows,
@@ -82,6 +82,8 @@ from ani.ns3_scenarios.sizing import auto_sized, sized_traffic
 SUPPORTED = [t.value for t in EventType]
 #: segments of two changes or more kept (the ones used last): most belong to one scenario only
 RECENT_SEGMENTS = 256
+#: path-element layouts of the full path kept (the ones used last; ~3 MB each on a 145-PoP network)
+RECENT_LAYOUTS = 8
 
 
 def _single_segment(key: tuple[Any, ...]) -> bool:
@@ -123,6 +125,7 @@ class FluidTwin:
         self.flood = flood_matrix(self.net, float(p["lsa_hop_delay_s"]))
         self._paths: dict[RoutingState, tuple[np.ndarray, np.ndarray]] = Bounded(4096)
         self._segments = Tiered(_single_segment, 20000, RECENT_SEGMENTS, 2 * CACHE_BYTES)
+        self._layouts = Recent(RECENT_LAYOUTS)   # (flows x path elements) matrices of the full path
         self._rows: dict[Any, Any] = {}
         self._cpus: dict[tuple[int, ...], np.ndarray] = {}
         self._lsa: dict[Any, float] = {}
@@ -170,7 +173,7 @@ class FluidTwin:
         else:
             P, reached = self._routes_of(rs, attacks)
             dead = self._dead(P, reached, f, phys)
-            res = self._share(P, f, np.where(dead, 0.0, f.rate), phys, cpu)
+            res = self._share(P, f, np.where(dead, 0.0, f.rate), phys, cpu, key=(rs, phys.attacks, cpu.tobytes()))
             res.dead = dead
         self._segments[key] = res
         return res
@@ -203,36 +206,50 @@ class FluidTwin:
         alive = np.bincount(owner, w * ~dead, F)
         return SegmentResult(frac=frac, delay=delay, dead=alive <= 1e-12, util=res.util, drops=res.drops)
 
-    def _elements(self, P: np.ndarray, f: _Flows, phys: Physical, cpu: np.ndarray):
-        """Path elements (arcs, and router CPUs when modelled), their capacity, loss, and per-flow weights."""
+    def _elements(self, P: np.ndarray, f: _Flows, phys: Physical, cpu: np.ndarray, key: Any = None):
+        """Path elements (arcs, and router CPUs when modelled) with each flow's weight on them (0 past its
+        path; the same for every segment of a routing state, flows and CPU model: cached by ``key``), and
+        the elements' capacity, loss and extra delay in ``phys``."""
         net = self.net
-        wf = net.wire_factor(f.pkt)
         cap = net.capacity_bps.copy()
         loss = np.zeros(net.A)
         extra = np.zeros(net.A)
         for k, p, d in phys.degraded:
             loss[2 * k:2 * k + 2], extra[2 * k:2 * k + 2] = p, d
+        if key is None:
+            E, coef, M = self._layout(P, f, cpu)
+        elif key in self._layouts:
+            E, coef, M = self._layouts[key]
+        else:
+            E, coef, M = self._layouts[key] = self._layout(P, f, cpu)
         if not cpu.any():
-            M = net.A
-            E = np.where(P >= 0, P, M)
-            coef = np.broadcast_to(wf[:, None], P.shape)
             return E, coef, np.r_[cap, np.inf], np.r_[loss, 0.0], np.r_[extra, 0.0], M
         pps = cpu.copy()
         for n, m in phys.cpu_factor:
             pps[n] *= m
+        capE = np.r_[cap, np.where(pps > 0, pps, np.inf), np.inf]
+        return E, coef, capE, np.r_[loss, np.zeros(net.N), 0.0], np.r_[extra, np.zeros(net.N), 0.0], M
+
+    def _layout(self, P: np.ndarray, f: _Flows, cpu: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """Each flow's path elements (``M``, the sink, past its end) and its weight on each (0 on the sink)."""
+        net = self.net
+        wf = net.wire_factor(f.pkt)
+        if not cpu.any():
+            M = net.A
+            E = np.where(P >= 0, P, M)
+            return E, np.where(E < M, np.broadcast_to(wf[:, None], P.shape), 0.0), M
         M = net.A + net.N
         E = np.full((P.shape[0], 2 * P.shape[1]), M, np.int64)
         E[:, 0::2] = np.where(P >= 0, P, M)
         E[:, 1::2] = np.where(P >= 0, net.A + net.head[np.maximum(P, 0)], M)
         coef = np.empty(E.shape)
         coef[:, 0::2], coef[:, 1::2] = wf[:, None], 1.0 / (8 * f.pkt[:, None])
-        capE = np.r_[cap, np.where(pps > 0, pps, np.inf), np.inf]
-        return E, coef, capE, np.r_[loss, np.zeros(net.N), 0.0], np.r_[extra, np.zeros(net.N), 0.0], M
+        return E, np.where(E < M, coef, 0.0), M
 
-    def _share(self, P: np.ndarray, f: _Flows, r: np.ndarray, phys: Physical, cpu: np.ndarray) -> SegmentResult:
-        E, coef, capE, lossE, extraE, M = self._elements(P, f, phys, cpu)
+    def _share(self, P: np.ndarray, f: _Flows, r: np.ndarray, phys: Physical, cpu: np.ndarray,
+               key: Any = None) -> SegmentResult:
+        E, coef, capE, lossE, extraE, M = self._elements(P, f, phys, cpu, key)
         passE = 1.0 - lossE
-        coef = np.where(E < M, coef, 0.0)
         offered = np.bincount(E.ravel(), weights=(r[:, None] * coef).ravel(), minlength=M + 1)
         if self.sharing == "maxmin" and (offered > capE * (1 + 1e-9)).any():
             alloc = _maxmin(E, coef, capE, r, M)

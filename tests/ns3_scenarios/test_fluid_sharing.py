@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from zoo_data import every_type, near_capacity, zoo_network
+from ani.kg.errors import ScenarioError
 from ani.ns3_scenarios.fluid import FluidTwin, cuts, incremental, model
 from ani.ns3_scenarios.fluid.sharing import _proportional
 from ani.ns3_scenarios.templates import get_template
@@ -63,3 +64,23 @@ def test_the_fixed_point_over_the_dropping_flows_equals_the_one_over_every_flow(
     for params in (get_template("ospf_failure").params({}), near_capacity(g)):
         FluidTwin(g, params).evaluate_many(every_type(name, 30, 4))
     assert calls["compared"] >= 20 and calls["restricted"] >= 10, calls
+
+
+@pytest.mark.parametrize("name", ["Geant2010", "TataNld"])
+def test_path_element_layouts_kept_between_segments_change_nothing(name: str, monkeypatch: pytest.MonkeyPatch
+                                                                   ) -> None:
+    """The full path keeps each routing state's (flows x path elements) layout for the next segments with the
+    same routes, attack flows and CPU model: the KPIs of every event type are those computed without it."""
+    g = zoo_network(name)
+    params = near_capacity(g)
+    found = every_type(name, 40, 9)
+    kept = FluidTwin(g, params)
+    with_layouts = [str(k) if isinstance(k, ScenarioError) else k.model_dump() for k in kept.evaluate_many(found)]
+    assert len(kept._layouts) > 0
+    monkeypatch.setattr(model, "RECENT_LAYOUTS", 0)
+    fresh = FluidTwin(g, params)
+    without = [str(k) if isinstance(k, ScenarioError) else k.model_dump() for k in fresh.evaluate_many(found)]
+    assert without == with_layouts and len(fresh._layouts) == 0
+    assert sum(not isinstance(k, str) for k in without) >= 30
+    spikes = [s for s in found if any(e.event_type.value == "traffic_spike" for e in s.events)]
+    assert spikes, "no traffic spike: the attack flows' part of the key was not exercised"
