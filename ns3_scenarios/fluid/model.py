@@ -217,38 +217,42 @@ class FluidTwin:
         for k, p, d in phys.degraded:
             loss[2 * k:2 * k + 2], extra[2 * k:2 * k + 2] = p, d
         if key is None:
-            E, coef, M = self._layout(P, f, cpu)
+            E, coef, M, ser = self._layout(P, f, cpu)
         elif key in self._layouts:
-            E, coef, M = self._layouts[key]
+            E, coef, M, ser = self._layouts[key]
         else:
-            E, coef, M = self._layouts[key] = self._layout(P, f, cpu)
+            E, coef, M, ser = self._layouts[key] = self._layout(P, f, cpu)
         if not cpu.any():
-            return E, coef, np.r_[cap, np.inf], np.r_[loss, 0.0], np.r_[extra, 0.0], M
+            return E, coef, np.r_[cap, np.inf], np.r_[loss, 0.0], np.r_[extra, 0.0], M, ser
         pps = cpu.copy()
         for n, m in phys.cpu_factor:
             pps[n] *= m
         capE = np.r_[cap, np.where(pps > 0, pps, np.inf), np.inf]
-        return E, coef, capE, np.r_[loss, np.zeros(net.N), 0.0], np.r_[extra, np.zeros(net.N), 0.0], M
+        return E, coef, capE, np.r_[loss, np.zeros(net.N), 0.0], np.r_[extra, np.zeros(net.N), 0.0], M, ser
 
-    def _layout(self, P: np.ndarray, f: _Flows, cpu: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-        """Each flow's path elements (``M``, the sink, past its end) and its weight on each (0 on the sink)."""
+    def _layout(self, P: np.ndarray, f: _Flows, cpu: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+        """Each flow's path elements (``M``, the sink, past its end), its weight on each (0 on the sink), and
+        its serialisation time along the path (s; the links' capacities do not change between segments)."""
         net = self.net
         wf = net.wire_factor(f.pkt)
         if not cpu.any():
             M = net.A
             E = np.where(P >= 0, P, M)
-            return E, np.where(E < M, np.broadcast_to(wf[:, None], P.shape), 0.0), M
-        M = net.A + net.N
-        E = np.full((P.shape[0], 2 * P.shape[1]), M, np.int64)
-        E[:, 0::2] = np.where(P >= 0, P, M)
-        E[:, 1::2] = np.where(P >= 0, net.A + net.head[np.maximum(P, 0)], M)
-        coef = np.empty(E.shape)
-        coef[:, 0::2], coef[:, 1::2] = wf[:, None], 1.0 / (8 * f.pkt[:, None])
-        return E, np.where(E < M, coef, 0.0), M
+            coef = np.where(E < M, np.broadcast_to(wf[:, None], P.shape), 0.0)
+        else:
+            M = net.A + net.N
+            E = np.full((P.shape[0], 2 * P.shape[1]), M, np.int64)
+            E[:, 0::2] = np.where(P >= 0, P, M)
+            E[:, 1::2] = np.where(P >= 0, net.A + net.head[np.maximum(P, 0)], M)
+            coef = np.empty(E.shape)
+            coef[:, 0::2], coef[:, 1::2] = wf[:, None], 1.0 / (8 * f.pkt[:, None])
+            coef = np.where(E < M, coef, 0.0)
+        inv_cap = np.r_[1.0 / net.capacity_bps, np.zeros(M - net.A + 1)]
+        return E, coef, M, 8 * (f.pkt + 30) * inv_cap[E].sum(axis=1)
 
     def _share(self, P: np.ndarray, f: _Flows, r: np.ndarray, phys: Physical, cpu: np.ndarray,
                key: Any = None) -> SegmentResult:
-        E, coef, capE, lossE, extraE, M = self._elements(P, f, phys, cpu, key)
+        E, coef, capE, lossE, extraE, M, ser = self._elements(P, f, phys, cpu, key)
         passE = 1.0 - lossE
         offered = np.bincount(E.ravel(), weights=(r[:, None] * coef).ravel(), minlength=M + 1)
         if self.sharing == "maxmin" and (offered > capE * (1 + 1e-9)).any():
@@ -259,14 +263,15 @@ class FluidTwin:
         else:
             x, frac = _proportional(E, coef, capE, passE, r, M, offered)
         load = np.bincount(E.ravel(), weights=(x * coef).ravel(), minlength=M + 1)
-        delay = self._delay(E, f, capE, extraE, load, M)
+        delay = self._delay(E, capE, extraE, load, M, ser)
         A = self.net.A
         util = np.minimum(load[:A], capE[:A]) / capE[:A]
         return SegmentResult(frac=frac, delay=delay, dead=np.zeros(len(r), bool), util=util,
                              drops=load[:A] > capE[:A] * (1 + 1e-9))
 
-    def _delay(self, E: np.ndarray, f: _Flows, capE: np.ndarray, extraE: np.ndarray, load: np.ndarray,
-               M: int) -> np.ndarray:
+    def _delay(self, E: np.ndarray, capE: np.ndarray, extraE: np.ndarray, load: np.ndarray, M: int,
+               ser: np.ndarray) -> np.ndarray:
+        """Each flow's mean delay: its elements' propagation, queueing wait and CPU service, plus ``ser``."""
         A, p = self.net.A, self.params
         size = float(p["packet_bytes"])
         service = np.r_[8 * (size + 30) / capE[:A], 1.0 / capE[A:M], 0.0]
@@ -276,8 +281,7 @@ class FluidTwin:
         wait = np.where(rho >= 1 - 1e-9, full, np.minimum(full, rho / (2 * np.maximum(1 - rho, 1e-9)) * service))
         prop = np.r_[self.net.delay_s, np.zeros(M - A), 0.0] + extraE
         per_elem = prop + wait + np.r_[np.zeros(A), service[A:M], 0.0]
-        inv_cap = np.r_[1.0 / capE[:A], np.zeros(M - A + 1)]
-        return per_elem[E].sum(axis=1) + 8 * (f.pkt + 30) * inv_cap[E].sum(axis=1)
+        return per_elem[E].sum(axis=1) + ser
 
     # ------------------------------------------------------------------ a scenario
 
