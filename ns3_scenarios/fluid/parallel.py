@@ -46,6 +46,7 @@ import numpy as np
 from ani.kg.errors import ScenarioError
 from ani.kg.scenario import Scenario
 from ani.ns3_scenarios.fluid.incremental import applicable
+from ani.ns3_scenarios.fluid.network import Recent
 from ani.ns3_scenarios.fluid.timeline import Physical
 
 log = logging.getLogger(__name__)
@@ -211,27 +212,23 @@ def _collect(f: Future, chunk: list[int], out: list[Any]) -> bool:
     return True
 
 
-class _Overlay(dict):  # type: ignore[type-arg]
-    """A worker's cache: the inherited one, read through, plus at most ``keep`` entries of its own, emptied
-    when full. A worker's caches die with it, so what it adds serves only its next scenarios; kept small,
-    the memory it frees is used again instead of new pages (each one a page fault)."""
+class _Overlay(Recent):
+    """A worker's cache: the inherited one, read through, plus the ``keep`` entries of its own used last (the
+    oldest dropped one at a time). A worker's caches die with it, so what it adds serves only its next
+    scenarios; kept small, the memory it frees is used again instead of new pages (each one a page fault),
+    and a block's routing states, computed together before its segments, stay until they are used."""
 
-    def __init__(self, inherited: dict, keep: int) -> None:  # type: ignore[type-arg]
-        super().__init__()
-        self.inherited, self.keep = inherited, keep
+    def __init__(self, inherited: Any, keep: int) -> None:
+        super().__init__(keep)
+        self.inherited = inherited
 
     def __contains__(self, key: object) -> bool:
-        return dict.__contains__(self, key) or key in self.inherited
+        return Recent.__contains__(self, key) or key in self.inherited
 
     def __getitem__(self, key: Any) -> Any:
-        if dict.__contains__(self, key):
-            return dict.__getitem__(self, key)
+        if Recent.__contains__(self, key):
+            return Recent.__getitem__(self, key)
         return self.inherited[key]
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        if len(self) >= self.keep:
-            self.clear()
-        dict.__setitem__(self, key, value)
 
 
 def _overlaid(twin: Any) -> None:
