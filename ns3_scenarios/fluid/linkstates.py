@@ -148,11 +148,7 @@ class LinkStates:
 
     def _walk(self, links: frozenset[int], flows: np.ndarray) -> tuple[Flat, np.ndarray]:
         """Paths of ``flows`` (sorted) in the state, from a shortest-path computation toward their destinations."""
-        f, net = self.f, self.net
-        rs = RoutingState(links_down=links)
-        P, R = net.paths(net.compact_routes(rs, np.unique(f.dst[flows])), f.src[flows], f.dst[flows])
-        on = P >= 0
-        return Flat(flows, R, on.sum(axis=1), P[on]), np.arange(len(flows))
+        return self._walks([(links, flows)])[0]
 
     def _ser(self, flows: np.ndarray, start: np.ndarray, hops: np.ndarray, width: int) -> np.ndarray:
         """Serialisation time of each path, its hops' 1 / capacity summed as a row ``width`` wide."""

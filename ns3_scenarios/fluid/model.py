@@ -90,6 +90,8 @@ def _single_segment(key: tuple[Any, ...]) -> bool:
     """Whether a segment's key (physical state, routing state, CPU model) has one change at most in each state:
     a single failure's segments, shared by every scenario that starts with it."""
     return key[0].changes <= 1 and key[1].changes <= 1
+
+
 Sharing = Literal["proportional", "maxmin"]
 
 

@@ -63,7 +63,7 @@ CHUNKS_PER_WORKER = 16
 CUTS = frozenset({"fiber_link_failure", "double_link_failure", "srlg_cut"})
 #: fewest single-link states worth a round of workers of their own
 MIN_WARM = 16
-#: entries a worker adds to each of its caches before emptying what it added
+#: entries of its own a worker keeps in each of its caches (the ones used last)
 WORKER_KEEP = 64
 
 _JOB: tuple[Any, Sequence[Scenario], Callable[[Any], Any] | None] | None = None
