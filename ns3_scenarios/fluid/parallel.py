@@ -7,18 +7,25 @@ loop's damage).
 
 * The workers are forked from this process after the twin's set-up (traffic
   sizing, baseline routes), so they inherit it and its caches copy-on-write:
-  nothing is pickled to them but chunk numbers, and only results come back.
-* Before that, the routing states of single links down that the scenarios'
-  cuts need in more than one chunk (fibre, double-link and SRLG cuts; each is
-  shared by every scenario that cuts that link) are computed once, shared out
-  among the workers, and put in this process's caches: a cold double cut needs
-  both of its links' states, so without this every worker would compute nearly
-  all of them (single cuts, chunked by their link, need none ahead).
+  nothing is pickled to them but chunk numbers and an index of shared memory, and only results
+  come back.
+* First, the routing states of single links down that the scenarios' cuts
+  need in more than one chunk (fibre, double-link and SRLG cuts; each is
+  shared by every scenario that cuts that link) are shared out among the same
+  workers, which write them to memory shared with this process and each other
+  (:class:`_Board`, made before the fork): each worker takes the others' as
+  views before its first chunk, and this process keeps them all in its caches.
+  A cold double cut needs both of its links' states, so without this every
+  worker would compute nearly all of them (single cuts, chunked by their link,
+  need none ahead). Passing them through shared memory instead of pickling
+  them to this process and forking again screened 1,000 double cuts on TataNld
+  ~5 % faster (docs/measurements-2026-12.md).
 * Scenarios are ordered by their first event before they are cut into chunks,
   so the scenarios that share a first failure (and its segments) are screened
   by the same worker.
-* A worker that dies (a native crash, the OOM killer) costs only its chunks:
-  they are screened again in this process, and a warning says so.
+* A worker that dies (a native crash, the OOM killer) costs only time: it
+  breaks the pool, and the chunks not done (its own and those not started) are
+  screened again in this process, with a warning.
 * Each worker's caches die with it: a second call starts from this process's.
 
 Results equal :meth:`~.model.FluidTwin.evaluate_many`'s on the same scenarios:
@@ -34,6 +41,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import mmap
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +54,7 @@ import numpy as np
 from ani.kg.errors import ScenarioError
 from ani.kg.scenario import Scenario
 from ani.ns3_scenarios.fluid.incremental import applicable
+from ani.ns3_scenarios.fluid.linkstates import Flat, LinkStates
 from ani.ns3_scenarios.fluid.network import Recent
 from ani.ns3_scenarios.fluid.timeline import Physical
 
@@ -66,7 +75,10 @@ MIN_WARM = 16
 #: entries of its own a worker keeps in each of its caches (the ones used last)
 WORKER_KEEP = 64
 
-_JOB: tuple[Any, Sequence[Scenario], Callable[[Any], Any] | None] | None = None
+#: bytes of memory shared with the workers at most (a region per worker, used as far as its states need)
+BOARD_BYTES = 2**30
+
+_JOB: tuple[Any, Sequence[Scenario], Callable[[Any], Any] | None, _Board | None] | None = None
 
 
 def usable_cpus() -> int:
@@ -94,11 +106,14 @@ def evaluate_parallel(twin: Any, scenarios: Sequence[Scenario], workers: int,
     if workers == 1:
         return [_post(post, k) for k in twin.evaluate_many(list(scenarios))]
     chunks = _chunks(scenarios, workers)
-    _warm(twin, scenarios, chunks, workers)
+    links = _shared(_cut_links(twin, scenarios), chunks)
+    board = _Board(twin.cuts.states, [links[i::workers] for i in range(workers)]) if len(links) >= MIN_WARM \
+        else None
     out: list[Any] = [None] * len(scenarios)
     done = [False] * len(chunks)
-    with _forked((twin, scenarios, post), workers) as pool:
-        futures = [pool.submit(_screen_chunk, c) for c in chunks]
+    with _forked((twin, scenarios, post, board), workers) as pool:
+        index = _warm(twin, board, pool) if board is not None else []
+        futures = [pool.submit(_screen_chunk, c, index) for c in chunks]
         for i, f in enumerate(futures):
             done[i] = _collect(f, chunks[i], out)
     lost = [c for c, ok in zip(chunks, done) if not ok]
@@ -112,7 +127,7 @@ def evaluate_parallel(twin: Any, scenarios: Sequence[Scenario], workers: int,
 
 
 @contextmanager
-def _forked(job: tuple[Any, Sequence[Scenario], Callable[[Any], Any] | None], workers: int
+def _forked(job: tuple[Any, Sequence[Scenario], Callable[[Any], Any] | None, _Board | None], workers: int
             ) -> Iterator[ProcessPoolExecutor]:
     """A pool of ``workers`` processes forked with ``job`` in :data:`_JOB` (a pool broken by a dead worker
     ends the block quietly: its futures say which results are missing)."""
@@ -129,21 +144,18 @@ def _forked(job: tuple[Any, Sequence[Scenario], Callable[[Any], Any] | None], wo
         gc.unfreeze()
 
 
-def _warm(twin: Any, scenarios: Sequence[Scenario], chunks: list[list[int]], workers: int) -> None:
-    """The single-link routing states the scenarios' cuts need and this process lacks, computed by the workers
-    and cached here (skipped if too few, or if the twin does not route cuts that way; a dead worker's share
-    is left to the screening). Only the states more than one chunk needs: single cuts, ordered by their
-    link, each need theirs in one chunk only."""
-    links = _shared(_cut_links(twin, scenarios), chunks)
-    if len(links) < MIN_WARM:
-        return
-    with _forked((twin, [], None), workers) as pool:
-        for f in [pool.submit(_single_states, links[i::workers]) for i in range(workers)]:
-            try:
-                for key, flat in f.result():
-                    twin.cuts.states.cache[key] = flat
-            except BrokenProcessPool:
-                continue
+def _warm(twin: Any, board: _Board, pool: ProcessPoolExecutor) -> list[Any]:
+    """The single-link routing states of the board's shares, computed by the workers (one share each) into
+    the board, and cached here as views of it; returns their index, for the workers to take them from the
+    board in turn (a dead worker's share is left to the screening)."""
+    index: list[Any] = []
+    for f in [pool.submit(_single_states, i) for i in range(len(board.shares))]:
+        try:
+            index += f.result()
+        except BrokenProcessPool:
+            continue
+    board.install(twin.cuts.states.cache, index)
+    return index
 
 
 def _cut_links(twin: Any, scenarios: Sequence[Scenario]) -> list[set[int]]:
@@ -179,12 +191,13 @@ def _shared(cut: list[set[int]], chunks: list[list[int]]) -> list[int]:
     return sorted(shared)
 
 
-def _single_states(links: list[int]) -> list[tuple[frozenset[int], Any]]:
-    """In a worker: the single-link states of ``links``."""
-    assert _JOB is not None, "screening worker started without a job (not forked?)"
-    states = _JOB[0].cuts.states
+def _single_states(share: int) -> list[Any]:
+    """In a worker: the single-link states of the board's ``share``, written to it (their index)."""
+    assert _JOB is not None and _JOB[3] is not None, "screening worker started without a job (not forked?)"
+    states, board = _JOB[0].cuts.states, _JOB[3]
+    links = board.shares[share]
     states.prepare([frozenset({k}) for k in links])
-    return [(frozenset({k}), states.state(frozenset({k}))) for k in links]
+    return board.write(share, [(k, states.state(frozenset({k}))) for k in links])
 
 
 def _chunks(scenarios: Sequence[Scenario], workers: int) -> list[list[int]]:
@@ -240,12 +253,79 @@ def _overlaid(twin: Any) -> None:
     twin.cuts.states.cache = _Overlay(twin.cuts.states.cache, WORKER_KEEP)
 
 
-def _screen_chunk(chunk: list[int]) -> list[Any]:
-    """In a worker: the chunk's scenarios through the inherited twin."""
+def _screen_chunk(chunk: list[int], index: list[Any]) -> list[Any]:
+    """In a worker: the chunk's scenarios through the inherited twin (the other workers' single-link states
+    taken from the board first)."""
     assert _JOB is not None, "screening worker started without a job (not forked?)"
-    twin, scenarios, post = _JOB
+    twin, scenarios, post, board = _JOB
+    if board is not None:
+        board.install(twin.cuts.states.cache, index)
     _overlaid(twin)
     return [_post(post, k) for k in twin.evaluate_many([scenarios[i] for i in chunk])]
+
+
+
+class _Board:
+    """Memory this process shares with its workers (an anonymous shared mapping, made before they fork), a
+    region per share of single-link states: the worker that computes a share writes its states there, and
+    the other workers and this process take them as views (nothing pickled, no second fork). A state that does
+    not fit its region (its paths longer than planned for) travels pickled instead."""
+
+    def __init__(self, states: LinkStates, shares: list[list[int]]) -> None:
+        self.shares = shares
+        need = [sum(_bound(len(states.on_link(k)), states.base_width) for k in share) for share in shares]
+        scale = min(1.0, BOARD_BYTES / max(sum(need), 1))
+        self.start = [0]
+        for n in need:
+            self.start.append(self.start[-1] + int(n * scale) // 8 * 8)
+        self.mem = mmap.mmap(-1, max(self.start[-1], 1))
+        self.installed = False   # in a worker: the index taken (each process has its own copy of the flag)
+
+    def write(self, share: int, flats: list[tuple[int, Flat]]) -> list[Any]:
+        """Write ``(link, state)`` of ``share`` to its region; their index entries (``(link, state)`` for
+        the ones that do not fit)."""
+        at, end = self.start[share], self.start[share + 1]
+        out: list[Any] = []
+        for k, flat in flats:
+            arrays = (flat.flows, flat.reached, flat.lens, flat.arc, flat.ser)
+            if at + sum(_aligned(a.nbytes) for a in arrays if a is not None) > end:
+                out.append((k, flat))
+                continue
+            parts: list[tuple[str, int, int] | None] = []
+            for a in arrays:
+                if a is None:
+                    parts.append(None)
+                    continue
+                np.frombuffer(self.mem, a.dtype, a.size, at)[:] = a.ravel()
+                parts.append((a.dtype.str, a.size, at))
+                at += _aligned(a.nbytes)
+            out.append((k, flat.width, parts))
+        return out
+
+    def install(self, cache: Any, index: list[Any]) -> None:
+        """The states of ``index`` not in ``cache`` put there (views of the board; once per process)."""
+        if self.installed:
+            return
+        for entry in index:
+            key = frozenset({entry[0]})
+            if key not in cache:
+                cache[key] = entry[1] if len(entry) == 2 else self._flat(*entry[1:])
+        self.installed = True
+
+    def _flat(self, width: int, parts: list[tuple[str, int, int] | None]) -> Flat:
+        flows, reached, lens, arc, ser = (None if p is None else np.frombuffer(self.mem, np.dtype(p[0]), p[1], p[2])
+                                          for p in parts)
+        return Flat(flows, reached, lens, arc, ser, width)
+
+
+def _bound(flows: int, width: int) -> int:
+    """Bytes planned for a single-link state of ``flows`` moved flows, baseline paths at most ``width`` hops:
+    four arrays of one entry per flow, and paths up to twice as long plus 16 hops."""
+    return _aligned(8 * flows) * 3 + _aligned(flows) + _aligned(8 * flows * (2 * width + 16))
+
+
+def _aligned(n: int) -> int:
+    return -(-n // 8) * 8
 
 
 def _post(post: Callable[[Any], Any] | None, k: Any) -> Any:

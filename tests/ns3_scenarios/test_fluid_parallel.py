@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import faulthandler
 import logging
+import mmap
 import os
 import random
 import signal
 
 import networkx as nx
+import numpy as np
 import pytest
 from ani.kg.errors import ScenarioError
 from ani.kg.scenario import Event, Scenario
@@ -151,3 +153,46 @@ def test_cli_screen_takes_workers() -> None:
     res = CliRunner().invoke(main, ["screen", "--topology", "abilene", "--generator", "random", "-n", "3",
                                     "--workers", "0"])
     assert res.exit_code == 2 and "--workers" in res.output
+
+
+def test_the_board_gives_back_the_states_written_to_it_and_pickles_what_does_not_fit() -> None:
+    """The shared memory the workers pass single-link states through: every array read back equal (dtype
+    included), and the states past a region's end returned as they are."""
+    twin = FluidTwin(zoo_network("Geant2010"), get_template("ospf_failure").params({}))
+    states = twin.cuts.states
+    links = list(range(12))
+    states.prepare([frozenset({k}) for k in links])
+    flats = [(k, states.state(frozenset({k}))) for k in links]
+    board = parallel._Board(states, [links[:6], links[6:]])
+    index = board.write(0, flats[:6]) + board.write(1, flats[6:])
+    assert all(len(e) == 3 for e in index)   # all fit: written, not pickled
+    got: dict[frozenset[int], object] = {}
+    board.install(got, index)
+    for k, f in flats:
+        g = got[frozenset({k})]
+        assert g.width == f.width   # type: ignore[attr-defined]
+        for name in ("flows", "reached", "lens", "start", "arc", "ser"):
+            a, b = getattr(g, name), getattr(f, name)
+            assert a.dtype == b.dtype and np.array_equal(a, b), name
+    small = parallel._Board(states, [links])
+    small.start[1] = parallel._aligned(sum(a.nbytes for a in (flats[0][1].flows, flats[0][1].reached,
+                                                              flats[0][1].lens, flats[0][1].arc, flats[0][1].ser)))
+    index = small.write(0, flats)
+    assert len(index[0]) == 3 and all(e[1] is f for e, (_, f) in zip(index[1:], flats[1:]))
+    taken: dict[frozenset[int], object] = {frozenset({links[1]}): "kept"}
+    small.install(taken, index)
+    assert taken[frozenset({links[1]})] == "kept" and taken[frozenset({links[2]})] is flats[2][1]
+
+
+@pytest.mark.slow
+def test_states_too_large_for_the_board_travel_pickled(monkeypatch: pytest.MonkeyPatch) -> None:
+    g = zoo_network("TataNld")
+    params = get_template("ospf_failure").params({})
+    found = [s for s in cuts(g, 300, seed=6) if len(s.events) == 2]
+    monkeypatch.setattr(parallel, "BOARD_BYTES", 2**20)   # about half the states fit, the rest are pickled
+    twin = FluidTwin(g, params)
+    shared = parallel._shared(parallel._cut_links(twin, found), parallel._chunks(found, 2))
+    same(evaluate_parallel(twin, found, 2), serial(g, params, found))
+    kept = [twin.cuts.states.cache[frozenset({k})] for k in shared]
+    on_board = [isinstance(getattr(f.arc.base, "obj", None), mmap.mmap) for f in kept]   # views of the board
+    assert any(on_board) and not all(on_board)   # both ways were taken
