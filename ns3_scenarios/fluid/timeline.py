@@ -57,6 +57,10 @@ class Physical:
                 + len(self.attacks))
 
 
+#: entries (links x routers) of the flooding times one step of :func:`_link_lsas` takes
+LSA_ROWS = 2**18
+
+
 @dataclass(frozen=True)
 class Segment:
     t0: float
@@ -138,11 +142,25 @@ def _lsa(row: EventRow, net: FluidNetwork, flood: np.ndarray, cache: dict[Any, f
     """Median over routers of the LSA's travel time from the event's nearest witness (cached in ``cache``)."""
     key = (row.target_kind, tuple(row.targets))
     if key not in cache:
-        reach = flood[_witnesses(row, net)].min(axis=0)
         if len(cache) > 100_000:
             cache.clear()
-        cache[key] = float(np.median(reach[np.isfinite(reach)]))
+        if row.target_kind == "link" and len(row.targets) == 1:
+            cache.update(_link_lsas(row.targets[0], net, flood))
+        if key not in cache:
+            reach = flood[_witnesses(row, net)].min(axis=0)
+            cache[key] = float(np.median(reach[np.isfinite(reach)]))
     return cache[key]
+
+
+def _link_lsas(k: int, net: FluidNetwork, flood: np.ndarray) -> dict[Any, float]:
+    """:func:`_lsa` of the single links in link ``k``'s group of :data:`LSA_ROWS` // N links, in one step
+    (the same values; none if some router cannot be reached, where each link's own finite times count)."""
+    per = max(1, LSA_ROWS // max(net.N, 1))
+    links = np.arange(k // per * per, min(net.L, (k // per + 1) * per))
+    reach = np.minimum(flood[net.tail[2 * links]], flood[net.head[2 * links]])
+    if not np.isfinite(reach).all():
+        return {}
+    return {("link", (int(j),)): float(m) for j, m in zip(links, np.median(reach, axis=1))}
 
 
 def _changes(rows: list[EventRow], net: FluidNetwork, params: dict[str, Any], flood: np.ndarray,

@@ -62,7 +62,7 @@ class DenseSums:
         c = twin._window(span)
         offered, measurable, sum_offered = c.offered, c.measurable, c.offered_sum
         got = self.delivered * rate
-        loss = 1 - np.divide(got, offered, out=np.ones(n), where=c.offered_pos)
+        loss = 1 - np.divide(got, offered, out=np.ones(n), where=offered > 0)
         delay = np.divide(self.delay_sum, self.delivered, out=np.full(n, np.nan), where=self.delivered > 0)
         lost_all = c.b_got_pos & (got * 1 < c.half_packet_bits)
         d_delay = delay - c.b_delay

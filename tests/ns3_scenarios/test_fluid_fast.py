@@ -119,3 +119,24 @@ def test_paths_equal_a_walk_of_the_next_hop_table_flow_by_flow() -> None:
         for i in range(0, len(f.src), 7):
             arcs, ok = _walk(routes, int(f.src[i]), int(f.dst[i]), net.head, net.N)
             assert [int(a) for a in P[i] if a >= 0] == arcs and bool(reached[i]) == ok
+
+
+@pytest.mark.parametrize("name", ["Abilene", "TataNld", "Ion"])
+def test_single_links_flooding_times_in_one_step_equal_each_links_own(name: str,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The LSA travel time of every single link, computed for a group of links at once (several groups on
+    the larger network), equals the median over routers of its own witnesses' times."""
+    from ani.ns3_scenarios.events import EventRow
+    from ani.ns3_scenarios.fluid import timeline
+
+    twin = FluidTwin(zoo_network(name), get_template("ospf_failure").params({}))
+    net, flood = twin.net, twin.flood
+    monkeypatch.setattr(timeline, "LSA_ROWS", 40 * net.N)   # groups of 40 links
+    grouped: dict[object, float] = {}
+    for k in range(net.L):
+        row = EventRow(time_s=1.0, event_type="fiber_link_failure", label="x", target_kind="link", targets=[k])
+        grouped_value = timeline._lsa(row, net, flood, grouped)
+        ends = [net.tail[2 * k], net.head[2 * k]]
+        reach = flood[ends].min(axis=0)
+        assert grouped_value == float(np.median(reach[np.isfinite(reach)])), k
+    assert len(grouped) == net.L
