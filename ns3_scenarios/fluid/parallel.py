@@ -107,8 +107,7 @@ def evaluate_parallel(twin: Any, scenarios: Sequence[Scenario], workers: int,
         return [_post(post, k) for k in twin.evaluate_many(list(scenarios))]
     chunks = _chunks(scenarios, workers)
     links = _shared(_cut_links(twin, scenarios), chunks)
-    board = _Board(twin.cuts.states, [links[i::workers] for i in range(workers)]) if len(links) >= MIN_WARM \
-        else None
+    board = _Board(twin.cuts.states, [links[i::workers] for i in range(workers)]) if len(links) >= MIN_WARM else None
     out: list[Any] = [None] * len(scenarios)
     done = [False] * len(chunks)
     with _forked((twin, scenarios, post, board), workers) as pool:
@@ -134,12 +133,13 @@ def _forked(job: tuple[Any, Sequence[Scenario], Callable[[Any], Any] | None, _Bo
     global _JOB
     _JOB = job
     gc.freeze()   # else the workers' collector writes to every object they inherit (copying their pages)
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
     try:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            yield pool
+        yield pool
     except BrokenProcessPool:
         pass
-    finally:
+    finally:   # not waited for: every result is in, and the workers end on their own (~10 ms of 700 saved)
+        pool.shutdown(wait=False)
         _JOB = None
         gc.unfreeze()
 
