@@ -52,13 +52,14 @@ class Hops:
             self.moved, self.reached, self.arc = flat.flows, flat.reached, flat.arc
             self.row = np.repeat(np.arange(len(self.moved)), flat.lengths)
             self.ser, self.width, self._flat = flat.ser, flat.width, flat
+            self.w = np.repeat(b.w[self.moved], flat.lengths)   # each hop's wire bit/s (its flow's)
         else:
             self.moved, newP, self.reached = moved_paths(twin, rs)
             Pm, self.ser = _padded(twin, rs, self.moved, newP)
             self.row, col = np.nonzero(Pm < A)
             self.arc = Pm[self.row, col]
             self.width, self._flat, self._newP = newP.shape[1], None, newP
-        self.w = b.w[self.moved][self.row]         # each hop's wire bit/s (its flow's)
+            self.w = b.w[self.moved][self.row]
 
     @property
     def newP(self) -> np.ndarray:
@@ -116,7 +117,8 @@ class Cuts:
         b = self.b
         h = self._hops(rs)
         dead_m = ~h.reached
-        dead_m[h.row[self._down(phys.links_down)[h.arc]]] = True
+        if not phys.links_down <= rs.links_down:   # (the moved paths avoid the links the routers know are down)
+            dead_m[h.row[self._down(phys.links_down - rs.links_down)[h.arc]]] = True
         dead = self._static_dead(phys.links_down).copy()
         dead[h.moved] = dead_m
         gone = dead.copy()

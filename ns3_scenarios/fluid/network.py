@@ -127,6 +127,11 @@ class RoutingState:
         """Components changed against the baseline (links, routers, costs)."""
         return len(self.links_down) + len(self.nodes_down) + len(self.costs)
 
+    def __hash__(self) -> int:   # the fields' (as the dataclass's), kept: a key of several caches, hashed often
+        if "_hash" not in self.__dict__:
+            self.__dict__["_hash"] = hash((self.links_down, self.nodes_down, self.costs))
+        return self.__dict__["_hash"]  # type: ignore[no-any-return]
+
 
 @dataclass
 class Routes:

@@ -56,6 +56,12 @@ class Physical:
         return (len(self.links_down) + len(self.nodes_down) + len(self.degraded) + len(self.cpu_factor)
                 + len(self.attacks))
 
+    def __hash__(self) -> int:   # the fields' (as the dataclass's), kept: a key of several caches, hashed often
+        if "_hash" not in self.__dict__:
+            self.__dict__["_hash"] = hash((self.links_down, self.nodes_down, self.degraded, self.cpu_factor,
+                                           self.attacks, self.cleared))
+        return self.__dict__["_hash"]  # type: ignore[no-any-return]
+
 
 #: entries (links x routers) of the flooding times one step of :func:`_link_lsas` takes
 LSA_ROWS = 2**18
