@@ -7,7 +7,7 @@ loop's damage).
 
 * The workers are forked from this process after the twin's set-up (traffic
   sizing, baseline routes), so they inherit it and its caches copy-on-write:
-  nothing is pickled to them but chunk numbers and an index of shared memory, and only results
+  nothing is pickled to them but chunk numbers and an index of shared memory (read once), and only results
   come back.
 * First, the routing states of single links down that the scenarios' cuts
   need in more than one chunk (fibre, double-link and SRLG cuts; each is
@@ -44,6 +44,7 @@ import logging
 import mmap
 import multiprocessing as mp
 import os
+import pickle
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -111,7 +112,7 @@ def evaluate_parallel(twin: Any, scenarios: Sequence[Scenario], workers: int,
     out: list[Any] = [None] * len(scenarios)
     done = [False] * len(chunks)
     with _forked((twin, scenarios, post, board), workers) as pool:
-        index = _warm(twin, board, pool) if board is not None else []
+        index = pickle.dumps(_warm(twin, board, pool) if board is not None else [])   # once, not per chunk
         futures = [pool.submit(_screen_chunk, c, index) for c in chunks]
         for i, f in enumerate(futures):
             done[i] = _collect(f, chunks[i], out)
@@ -253,13 +254,13 @@ def _overlaid(twin: Any) -> None:
     twin.cuts.states.cache = _Overlay(twin.cuts.states.cache, WORKER_KEEP)
 
 
-def _screen_chunk(chunk: list[int], index: list[Any]) -> list[Any]:
+def _screen_chunk(chunk: list[int], index: bytes) -> list[Any]:
     """In a worker: the chunk's scenarios through the inherited twin (the other workers' single-link states
     taken from the board first)."""
     assert _JOB is not None, "screening worker started without a job (not forked?)"
     twin, scenarios, post, board = _JOB
-    if board is not None:
-        board.install(twin.cuts.states.cache, index)
+    if board is not None and not board.installed:
+        board.install(twin.cuts.states.cache, pickle.loads(index))
     _overlaid(twin)
     return [_post(post, k) for k in twin.evaluate_many([scenarios[i] for i in chunk])]
 
