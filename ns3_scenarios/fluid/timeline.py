@@ -36,6 +36,8 @@ from scipy.sparse.csgraph import dijkstra
 T = EventType
 FAILURES = {T.fiber_link_failure.value, T.router_failure.value, T.srlg_cut.value}
 RESTORES = {T.link_restore.value, T.router_restore.value}
+#: events the routers learn of (and recompute their routes for)
+ROUTED = FAILURES | RESTORES | {T.misconfiguration.value}
 
 
 @dataclass(frozen=True)
@@ -84,10 +86,6 @@ class _State:
     cpu: dict[int, float] = field(default_factory=dict)
     attacks: set[tuple[int, float]] = field(default_factory=set)
     cleared: set[int] = field(default_factory=set)
-
-    def copy(self) -> _State:
-        return _State(set(self.links_down), set(self.nodes_down), dict(self.costs), dict(self.degraded),
-                      dict(self.cpu), set(self.attacks), set(self.cleared))
 
     def physical(self) -> Physical:
         return Physical(frozenset(self.links_down), frozenset(self.nodes_down), tuple(sorted(
@@ -180,7 +178,7 @@ def _changes(rows: list[EventRow], net: FluidNetwork, params: dict[str, Any], fl
     detect = float(params["detect_delay_s"])
     own_spf = detect + float(params["spf_delay_s"]) + float(params["fib_delay_s"])
     for i, row in enumerate(rows):
-        routed = row.event_type in FAILURES | RESTORES | {T.misconfiguration.value}
+        routed = row.event_type in ROUTED
         wait = detect if row.event_type != T.misconfiguration.value else 0.0
         lsa = _lsa(row, net, flood, cache) if routed else 0.0
         for t, on in ((row.time_s, True), (row.time_s + row.duration_s, False)):
@@ -214,14 +212,14 @@ def segments(rows: list[EventRow], net: FluidNetwork, params: dict[str, Any], fl
     """
     changes = _changes(rows, net, params, flood, {} if cache is None else cache)
     phys, know = _State(), _State()
-    timeline: list[tuple[float, _State]] = [(-math.inf, phys.copy())]
+    timeline: list[tuple[float, Physical]] = [(-math.inf, phys.physical())]
     learned: list[tuple[float, int, bool]] = []
     for t, known, i, on in changes:
         if on is None:
             phys.cleared.difference_update(rows[i].targets)
         elif _apply(phys, rows[i], i, on, net) and known is not None:
             learned.append((known, i, on))
-        timeline.append((t, phys.copy()))
+        timeline.append((t, phys.physical()))
     installs: list[tuple[float, RoutingState]] = [(-math.inf, RoutingState())]
     learned.sort()
     for run, install in _installs([k for k, _, _ in learned], params):
@@ -232,7 +230,7 @@ def segments(rows: list[EventRow], net: FluidNetwork, params: dict[str, Any], fl
     cuts = sorted({start, stop, *(t for t, _ in timeline[1:]), *(t for t, _ in installs[1:])})
     cuts = [t for t in cuts if start <= t <= stop]
     # the state of each segment: the last one set at or before its start (both lists are in time order)
-    p_times, p_states = [t for t, _ in timeline], [s.physical() for _, s in timeline]
+    p_times, p_states = [t for t, _ in timeline], [s for _, s in timeline]
     r_times = [t for t, _ in installs]
     out = []
     for t0, t1 in itertools.pairwise(cuts):
