@@ -51,10 +51,12 @@ def _proportional(E, coef, capE, passE, r, M, offered):
     rows = np.flatnonzero(drops[E].any(axis=1))
     if len(rows):
         Ea, ca, ra, xa = E[rows], coef[rows], r[rows], x[rows]
+        Eh = Ea[:, :-1]   # a flow's rate at a hop is what the hops before it let through
+        through = np.ones(Ea.shape)
         tol = 1e-9 * max(r.max(), 1.0)
         for _ in range(60):
-            cp = np.cumprod(s[Ea] * passE[Ea], axis=1)
-            x_new = ra[:, None] * np.c_[np.ones(len(ra)), cp[:, :-1]]
+            np.cumprod((s * passE)[Eh], axis=1, out=through[:, 1:])
+            x_new = ra[:, None] * through
             load = np.bincount(Ea.ravel(), weights=(x_new * ca).ravel(), minlength=M + 1)
             s = np.minimum(1.0, np.divide(capE, load, out=np.ones(M + 1), where=load > 0))
             done = np.abs(x_new - xa).max() <= tol
