@@ -19,7 +19,7 @@ loop's damage).
   worker would compute nearly all of them (single cuts, chunked by their link,
   need none ahead). Passing them through shared memory instead of pickling
   them to this process and forking again screened 1,000 double cuts on TataNld
-  ~5 % faster (docs/measurements-2026-12.md).
+  4-13 % faster (docs/measurements-2026-12.md).
 * Scenarios are ordered by their first event before they are cut into chunks,
   so the scenarios that share a first failure (and its segments) are screened
   by the same worker.
@@ -76,7 +76,7 @@ MIN_WARM = 16
 #: entries of its own a worker keeps in each of its caches (the ones used last)
 WORKER_KEEP = 64
 
-#: bytes of memory shared with the workers at most (a region per worker, used as far as its states need)
+#: bytes of memory shared with the workers at most (a region per share, used as far as its states need)
 BOARD_BYTES = 2**30
 
 _JOB: tuple[Any, Sequence[Scenario], Callable[[Any], Any] | None, _Board | None] | None = None
@@ -263,7 +263,6 @@ def _screen_chunk(chunk: list[int], index: bytes) -> list[Any]:
         board.install(twin.cuts.states.cache, pickle.loads(index))
     _overlaid(twin)
     return [_post(post, k) for k in twin.evaluate_many([scenarios[i] for i in chunk])]
-
 
 
 class _Board:
