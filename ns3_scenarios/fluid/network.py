@@ -105,10 +105,6 @@ class Tiered:
     def values(self) -> list[Any]:
         return [*self.many.values(), *self.few.values()]
 
-    def clear(self) -> None:
-        self.many.clear()
-        self.few.clear()
-
 
 @dataclass(frozen=True)
 class RoutingState:

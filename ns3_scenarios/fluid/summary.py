@@ -25,6 +25,7 @@ from ani.kg.kpis import (
 from ani.ns3_scenarios.fluid.sharing import SegmentResult
 from ani.ns3_scenarios.fluid.timeline import Segment
 
+
 class FluidKpis(HeadlineKpis):
     """The fluid tier's KPIs: the headline KPIs both tiers give, plus its own."""
 
@@ -144,11 +145,8 @@ def _lossy(res: SegmentResult, n: int) -> np.ndarray:
 
 def _median(x: np.ndarray) -> float:
     """``np.median`` of a non-empty 1-d array, without its overhead (same value: the middle, or the mean of two)."""
-    m = len(x) // 2
-    if len(x) % 2:
-        return float(np.partition(x, m)[m])
-    s = np.partition(x, [m - 1, m])
-    return float(np.mean(s[m - 1:m + 1]))
+    s, m = np.sort(x), len(x) // 2
+    return float(s[m]) if len(x) % 2 else float(np.mean(s[m - 1:m + 1]))
 
 
 class _Baseline:
